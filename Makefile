@@ -1,0 +1,42 @@
+# The linkage platform: the service (app/) and its Pulumi program (infra/, stacks/, components/).
+# `make run` and `make test` are the two set-up commands; see README.md.
+
+GO        ?= go
+STACK     ?= dev
+FORMAT    ?= tree
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+BIN       := bin/linkage
+
+# The Pulumi packages are tested without -race: it would recompile the huge SDKs.
+APP_PKGS   = ./app/...
+INFRA_PKGS = $(shell $(GO) list ./infra/... ./stacks/... ./components/... ./internal/... 2>/dev/null)
+
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: run build test test-app test-infra bench lint fmt plan preview up
+
+run: ## the service with its embedded defaults (SQLite, in-process queue, ./data)
+	$(GO) run ./app/cmd/linkage all-in-one
+
+build: ## the one binary, static
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./app/cmd/linkage
+
+test: test-app test-infra ## all tests
+
+test-app:
+	$(GO) test -race -count=1 $(APP_PKGS)
+
+test-infra:
+	@if [ -n "$(INFRA_PKGS)" ]; then $(GO) test -count=1 $(INFRA_PKGS); else echo "no infra packages yet"; fi
+
+bench: ## engine and service benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem $(APP_PKGS)
+
+lint: ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l app components stacks infra internal 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+fmt:
+	gofmt -w app components stacks infra internal 2>/dev/null || true
