@@ -14,7 +14,7 @@ INFRA_PKGS = $(shell $(GO) list ./infra/... ./stacks/... ./components/... ./inte
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run build test test-app test-infra bench lint fmt plan preview up
+.PHONY: run build test test-app test-infra bench lint fmt plan preview up services services-env test-faults
 
 run: ## the service with its embedded defaults (SQLite, in-process queue, ./data)
 	$(GO) run ./app/cmd/linkage all-in-one
@@ -29,6 +29,15 @@ test-app:
 
 test-infra:
 	@if [ -n "$(INFRA_PKGS)" ]; then $(GO) test -count=1 $(INFRA_PKGS); else echo "no infra packages yet"; fi
+
+services: ## install (Debian, root) and start PostgreSQL, Redis and moto (S3/STS) for the backend tests
+	@bash scripts/services.sh start >/dev/null
+
+services-env: ## print the environment the backend tests read: eval "$$(make -s services-env)"
+	@bash scripts/services.sh env
+
+test-faults: ## API + 2 worker processes on Postgres/Redis/S3 with workers killed and servers restarted
+	$(GO) test -tags faults -count=1 -timeout 20m -v ./app/faulttest
 
 bench: ## engine and service benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem $(APP_PKGS)
