@@ -1,0 +1,33 @@
+package linkage
+
+import (
+	"errors"
+	"strconv"
+)
+
+// Sentinel errors; implementations wrap them with context, callers test with errors.Is.
+var (
+	// ErrNotFound: the object does not exist (or no longer exists).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the object is not in a state that allows the operation (e.g. a spent token).
+	ErrConflict = errors.New("conflict")
+	// ErrInvalid: the input is malformed or out of range.
+	ErrInvalid = errors.New("invalid")
+	// ErrLimit: a configured limit was exceeded; see LimitError for which.
+	ErrLimit = errors.New("limit exceeded")
+)
+
+// LimitError names the configured limit that was exceeded.
+type LimitError struct {
+	Limit string // the configuration key, e.g. "max-upload-records"
+	Max   int64
+}
+
+func (e *LimitError) Error() string {
+	return "limit " + e.Limit + " exceeded (maximum " + strconv.FormatInt(e.Max, 10) + ")"
+}
+
+// Unwrap makes errors.Is(err, ErrLimit) true.
+func (e *LimitError) Unwrap() error { return ErrLimit }
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,172 @@
+package linkage
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Store is the database: the source of truth for projects, parties, runs and chunks.
+// Implementations: app/sqlite, app/postgres. Every method is safe for concurrent use by many
+// processes; state transitions are atomic (checked and written in one transaction or statement).
+// A missing object yields an error wrapping ErrNotFound; a transition from the wrong state one
+// wrapping ErrConflict. The behaviour suite is app/linkage/storetest.
+type Store interface {
+	// CreateProject inserts the project and its parties (all UploadPending).
+	CreateProject(ctx context.Context, p *Project, parties []Party) error
+	GetProject(ctx context.Context, id string) (*Project, error)
+	// ListProjects returns every project, oldest first.
+	ListProjects(ctx context.Context) ([]Project, error)
+	CountProjects(ctx context.Context) (int, error)
+	// DeleteProject removes the project with its parties, runs and chunks (not its blobs).
+	DeleteProject(ctx context.Context, id string) error
+
+	// ListParties returns the project's parties ordered by Index.
+	ListParties(ctx context.Context, projectID string) ([]Party, error)
+	// ClaimUpload atomically moves a party from UploadPending (or from UploadUploading claimed
+	// before staleBefore: an upload whose process died) to UploadUploading, so that an update
+	// token serves one upload only. ErrConflict if the party is uploading or done.
+	ClaimUpload(ctx context.Context, projectID string, party int, now, staleBefore time.Time) error
+	// ReleaseUpload hands a failed upload's claim back (UploadUploading → UploadPending).
+	ReleaseUpload(ctx context.Context, projectID string, party int) error
+	// CompleteUpload records the upload (Records, HashSize, HasBlocks, ReceiptTokenHash,
+	// UploadedAt of u) and moves the party from UploadUploading to UploadDone. When that makes
+	// every party done, the project's RunCreated runs become RunQueued in the same transaction
+	// and their IDs are returned.
+	CompleteUpload(ctx context.Context, u Party) (queued []string, err error)
+
+	// CreateRun inserts r (ID, ProjectID, Name, Notes, Threshold, CreatedAt set by the caller)
+	// and sets r.State and r.Stage: RunQueued if every party has uploaded, else RunCreated —
+	// decided in the same transaction as CompleteUpload's check, so no run is left behind.
+	CreateRun(ctx context.Context, r *Run) error
+	// GetRun returns the run with Progress summed over its chunks. ErrNotFound also when the
+	// run belongs to another project.
+	GetRun(ctx context.Context, projectID, runID string) (*Run, error)
+	// ListRuns returns the project's runs, oldest first.
+	ListRuns(ctx context.Context, projectID string) ([]Run, error)
+	// DeleteRun removes the run and its chunks (not its blobs).
+	DeleteRun(ctx context.Context, projectID, runID string) error
+	// CountRuns counts runs by state (for metrics).
+	CountRuns(ctx context.Context) (map[RunState]int, error)
+
+	// ActiveRuns returns the queued and running runs: the reconciler's work list.
+	ActiveRuns(ctx context.Context) ([]Run, error)
+	// StartRun moves a queued run to running at StageCompare, sets Total to the sum of the
+	// chunks' comparisons and inserts the chunks. ErrConflict if the run is not queued (another
+	// worker started it): the caller then continues with the stored chunks.
+	StartRun(ctx context.Context, runID string, chunks []Chunk, now time.Time) error
+	// ListChunks returns the run's chunks ordered by Index.
+	ListChunks(ctx context.Context, runID string) ([]Chunk, error)
+	GetChunk(ctx context.Context, runID string, index int) (*Chunk, error)
+	// BeginChunk counts an attempt at computing the chunk and returns the attempt number (1-based).
+	BeginChunk(ctx context.Context, runID string, index int) (attempt int, err error)
+	// ChunkProgress raises the chunk's progress to progress (never lowers it).
+	ChunkProgress(ctx context.Context, runID string, index int, progress int64) error
+	// CompleteChunk marks the chunk done with its full comparisons as progress and its number of
+	// candidates, and returns how many chunks of the run are not done. Idempotent: completing a
+	// done chunk again overwrites Candidates.
+	CompleteChunk(ctx context.Context, runID string, index int, candidates int64) (remaining int, err error)
+	// BeginSolve moves a running run to StageSolve, counts an attempt and returns its number.
+	// ErrConflict if the run is not running.
+	BeginSolve(ctx context.Context, runID string) (attempt int, err error)
+	// CompleteRun moves a running run to RunCompleted. ErrConflict if it is not running.
+	CompleteRun(ctx context.Context, runID string, now time.Time) error
+	// FailRun moves a non-terminal run to RunError with message. ErrConflict if it is terminal.
+	FailRun(ctx context.Context, runID string, message string, now time.Time) error
+
+	// Ping checks the database is reachable (readiness).
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// BlobStore holds uploads, chunk candidates and results. Implementations: app/fs, app/s3.
+// Keys are slash-separated relative paths like "projects/<pid>/uploads/<party>.clk".
+// The behaviour suite is app/linkage/blobtest.
+type BlobStore interface {
+	// Put streams r to key (never buffering the whole object); returns the bytes written.
+	// Readers never see a partial object: it appears when Put returns without error.
+	Put(ctx context.Context, key string, r io.Reader) (int64, error)
+	// Get streams the object; a missing key returns an error wrapping ErrNotFound.
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	// DeletePrefix removes every object whose key starts with prefix (no error if none).
+	DeletePrefix(ctx context.Context, prefix string) error
+}
+
+// RangeGetter is implemented by blob stores that can read part of an object without reading
+// what precedes it (a file seek, an HTTP range request). Workers use it to read a chunk's rows.
+type RangeGetter interface {
+	// GetRange streams length bytes of key starting at offset.
+	GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
+}
+
+// Task is a unit of queued work.
+type Task struct {
+	ID      string // idempotency key: while a task with this ID is pending or running, Enqueue of the same ID is a no-op
+	Kind    string // e.g. "run.start", "run.chunk", "run.solve"
+	Payload []byte // JSON, small (ids and ranges, never data)
+}
+
+// Queue distributes tasks to workers. Implementations: app/memqueue, app/redis.
+// The behaviour suite is app/linkage/queuetest.
+type Queue interface {
+	Enqueue(ctx context.Context, t Task) error
+	// Consume runs h on tasks with the given parallelism until ctx is done. A handler error means
+	// retry with exponential back-off (bounded attempts, then the task is dropped and logged — the
+	// orchestrator records the run error); a task whose worker died (SIGKILL) is redelivered after
+	// a visibility timeout. Returns nil when ctx is cancelled after in-flight handlers return.
+	Consume(ctx context.Context, concurrency int, h func(context.Context, Task) error) error
+}
+
+// Blob keys, in one place so that deleting a project or run removes everything.
+func ProjectPrefix(projectID string) string { return "projects/" + projectID + "/" }
+func UploadKey(projectID string, party int) string {
+	return ProjectPrefix(projectID) + "uploads/" + itoa(party) + ".clk"
+}
+func BlocksKey(projectID string, party int) string {
+	return ProjectPrefix(projectID) + "uploads/" + itoa(party) + ".blocks"
+}
+func RunPrefix(projectID, runID string) string {
+	return ProjectPrefix(projectID) + "runs/" + runID + "/"
+}
+func ChunkKey(projectID, runID string, index int) string {
+	return RunPrefix(projectID, runID) + "chunks/" + itoa(index) + ".cand"
+}
+
+// ResultKey is the result blob of a run; part names a per-reader view ("" for the whole result,
+// "party-0", "mask" for permutations).
+func ResultKey(projectID, runID, part string) string {
+	if part == "" {
+		return RunPrefix(projectID, runID) + "result.json"
+	}
+	return RunPrefix(projectID, runID) + "result-" + part + ".json"
+}
+
+// ObjectRef locates an object in an object store clients reach directly, as the API shows it.
+type ObjectRef struct {
+	Endpoint string `json:"endpoint"`
+	Secure   bool   `json:"secure"`
+	Bucket   string `json:"bucket"`
+	Path     string `json:"path"`
+}
+
+// Credentials are temporary object-store credentials, in the API's (AWS) field names.
+type Credentials struct {
+	AccessKeyID     string    `json:"AccessKeyId"`
+	SecretAccessKey string    `json:"SecretAccessKey"`
+	SessionToken    string    `json:"SessionToken"`
+	Expiration      time.Time `json:"Expiration"`
+}
+
+// ExternalAccess is implemented by blob stores that clients can reach directly (app/s3). Without
+// it, authorize-external-upload, object-store upload forms and RETURN-OBJECT-STORE-ADDRESS are
+// answered with a problem saying the feature is not enabled.
+type ExternalAccess interface {
+	// UploadAccess returns credentials allowing writes under the blob key prefix only, and
+	// where to write.
+	UploadAccess(ctx context.Context, prefix string) (Credentials, ObjectRef, error)
+	// DownloadAccess returns credentials allowing to read the blob key, and where it is.
+	DownloadAccess(ctx context.Context, key string) (Credentials, ObjectRef, error)
+	// OpenExternal streams an object named by a client in an upload, with the client's
+	// credentials if given (else the service's own).
+	OpenExternal(ctx context.Context, ref ObjectRef, creds *Credentials) (io.ReadCloser, error)
+}

@@ -1,0 +1,449 @@
+// Package storetest is the behaviour suite every linkage.Store implementation must pass.
+// Call Run from the implementation's tests with a function opening a fresh, empty store.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkage-platform/linkage/app/linkage"
+)
+
+// Run runs the suite. open must return an empty, migrated store; it is called once per subtest.
+func Run(t *testing.T, open func(t *testing.T) linkage.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s linkage.Store)
+	}{
+		{"ProjectRoundTrip", testProjectRoundTrip},
+		{"ProjectNotFound", testProjectNotFound},
+		{"ListAndCountProjects", testListAndCountProjects},
+		{"UploadClaimIsSingleUse", testUploadClaimIsSingleUse},
+		{"UploadClaimRace", testUploadClaimRace},
+		{"StaleClaimIsRetaken", testStaleClaimIsRetaken},
+		{"RunsWaitForUploads", testRunsWaitForUploads},
+		{"RunOnCompleteProjectIsQueued", testRunOnCompleteProjectIsQueued},
+		{"RunLifecycle", testRunLifecycle},
+		{"StartRunOnce", testStartRunOnce},
+		{"ProgressNeverDecreases", testProgressNeverDecreases},
+		{"FailRun", testFailRun},
+		{"DeleteRun", testDeleteRun},
+		{"DeleteProjectCascades", testDeleteProjectCascades},
+		{"RunBelongsToProject", testRunBelongsToProject},
+		{"CountRuns", testCountRuns},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			tc.fn(t, s)
+		})
+	}
+}
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+// newProject creates a project with n parties and returns it.
+func newProject(t *testing.T, s linkage.Store, n int, at time.Time) *linkage.Project {
+	t.Helper()
+	p := &linkage.Project{
+		ID:              linkage.NewID(),
+		Name:            "p",
+		Notes:           "notes",
+		Schema:          json.RawMessage(`{"version":1,"features":[]}`),
+		ResultType:      linkage.ResultGroups,
+		NumberParties:   n,
+		UsesBlocking:    true,
+		ResultTokenHash: linkage.HashToken("result"),
+		CreatedAt:       at,
+	}
+	parties := make([]linkage.Party, n)
+	for i := range parties {
+		parties[i] = linkage.Party{ProjectID: p.ID, Index: i, UpdateTokenHash: linkage.HashToken(p.ID + string(rune('a'+i))), State: linkage.UploadPending}
+	}
+	require.NoError(t, s.CreateProject(context.Background(), p, parties))
+	return p
+}
+
+func upload(t *testing.T, s linkage.Store, pid string, party int, records int64) []string {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, s.ClaimUpload(ctx, pid, party, t0, t0.Add(-time.Hour)))
+	queued, err := s.CompleteUpload(ctx, linkage.Party{
+		ProjectID: pid, Index: party, Records: records, HashSize: 128, HasBlocks: party == 0,
+		ReceiptTokenHash: linkage.HashToken("receipt"), UploadedAt: t0,
+	})
+	require.NoError(t, err)
+	return queued
+}
+
+func newRun(t *testing.T, s linkage.Store, pid string, at time.Time) *linkage.Run {
+	t.Helper()
+	r := &linkage.Run{ID: linkage.NewID(), ProjectID: pid, Name: "r", Notes: "n", Threshold: 0.8, CreatedAt: at}
+	require.NoError(t, s.CreateRun(context.Background(), r))
+	return r
+}
+
+func testProjectRoundTrip(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	p := newProject(t, s, 3, t0)
+	got, err := s.GetProject(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, p.ID, got.ID)
+	require.Equal(t, p.Name, got.Name)
+	require.Equal(t, p.Notes, got.Notes)
+	require.JSONEq(t, string(p.Schema), string(got.Schema))
+	require.Equal(t, p.ResultType, got.ResultType)
+	require.Equal(t, 3, got.NumberParties)
+	require.True(t, got.UsesBlocking)
+	require.Equal(t, p.ResultTokenHash, got.ResultTokenHash)
+	require.True(t, p.CreatedAt.Equal(got.CreatedAt), "created %v, got %v", p.CreatedAt, got.CreatedAt)
+
+	parties, err := s.ListParties(ctx, p.ID)
+	require.NoError(t, err)
+	require.Len(t, parties, 3)
+	for i, pa := range parties {
+		require.Equal(t, i, pa.Index)
+		require.Equal(t, p.ID, pa.ProjectID)
+		require.Equal(t, linkage.UploadPending, pa.State)
+		require.Equal(t, linkage.HashToken(p.ID+string(rune('a'+i))), pa.UpdateTokenHash)
+		require.Empty(t, pa.ReceiptTokenHash)
+	}
+}
+
+func testProjectNotFound(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	_, err := s.GetProject(ctx, linkage.NewID())
+	require.ErrorIs(t, err, linkage.ErrNotFound)
+	require.ErrorIs(t, s.DeleteProject(ctx, linkage.NewID()), linkage.ErrNotFound)
+	_, err = s.GetRun(ctx, linkage.NewID(), linkage.NewID())
+	require.ErrorIs(t, err, linkage.ErrNotFound)
+	parties, err := s.ListParties(ctx, linkage.NewID())
+	require.NoError(t, err)
+	require.Empty(t, parties)
+}
+
+func testListAndCountProjects(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	n, err := s.CountProjects(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	a := newProject(t, s, 2, t0)
+	b := newProject(t, s, 2, t0.Add(time.Second))
+	list, err := s.ListProjects(ctx)
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	require.Equal(t, a.ID, list[0].ID)
+	require.Equal(t, b.ID, list[1].ID)
+	n, err = s.CountProjects(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+}
+
+func testUploadClaimIsSingleUse(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	p := newProject(t, s, 2, t0)
+	stale := t0.Add(-time.Hour)
+	require.NoError(t, s.ClaimUpload(ctx, p.ID, 0, t0, stale))
+	require.ErrorIs(t, s.ClaimUpload(ctx, p.ID, 0, t0, stale), linkage.ErrConflict)
+	// A failed upload hands the claim back.
+	require.NoError(t, s.ReleaseUpload(ctx, p.ID, 0))
+	require.NoError(t, s.ClaimUpload(ctx, p.ID, 0, t0, stale))
+	_, err := s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 0, Records: 7, HashSize: 64, HasBlocks: true, ReceiptTokenHash: linkage.HashToken("r"), UploadedAt: t0})
+	require.NoError(t, err)
+	// Spent: neither claimable nor completable again, not even much later.
+	require.ErrorIs(t, s.ClaimUpload(ctx, p.ID, 0, t0.Add(48*time.Hour), t0.Add(24*time.Hour)), linkage.ErrConflict)
+	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 0, Records: 1, HashSize: 64, UploadedAt: t0})
+	require.ErrorIs(t, err, linkage.ErrConflict)
+	// Completing without a claim is refused.
+	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 1, Records: 1, HashSize: 64, UploadedAt: t0})
+	require.ErrorIs(t, err, linkage.ErrConflict)
+
+	parties, err := s.ListParties(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, linkage.UploadDone, parties[0].State)
+	require.EqualValues(t, 7, parties[0].Records)
+	require.Equal(t, 64, parties[0].HashSize)
+	require.True(t, parties[0].HasBlocks)
+	require.Equal(t, linkage.HashToken("r"), parties[0].ReceiptTokenHash)
+	require.True(t, t0.Equal(parties[0].UploadedAt))
+	require.Equal(t, linkage.UploadPending, parties[1].State)
+}
+
+func testUploadClaimRace(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	p := newProject(t, s, 2, t0)
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { errs[i] = s.ClaimUpload(ctx, p.ID, 1, t0, t0.Add(-time.Hour)) })
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		if err == nil {
+			won++
+		} else {
+			require.ErrorIs(t, err, linkage.ErrConflict)
+		}
+	}
+	require.Equal(t, 1, won, "exactly one concurrent claim of an update token wins")
+}
+
+func testStaleClaimIsRetaken(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	p := newProject(t, s, 2, t0)
+	require.NoError(t, s.ClaimUpload(ctx, p.ID, 0, t0, t0.Add(-time.Hour)))
+	// Not stale yet.
+	require.ErrorIs(t, s.ClaimUpload(ctx, p.ID, 0, t0.Add(time.Minute), t0.Add(-time.Minute)), linkage.ErrConflict)
+	// The claiming process died long ago.
+	require.NoError(t, s.ClaimUpload(ctx, p.ID, 0, t0.Add(2*time.Hour), t0.Add(time.Hour)))
+}
+
+func testRunsWaitForUploads(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	p := newProject(t, s, 3, t0)
+	r := newRun(t, s, p.ID, t0)
+	require.Equal(t, linkage.RunCreated, r.State)
+	require.Equal(t, linkage.StageUploads, r.Stage)
+	require.Empty(t, upload(t, s, p.ID, 0, 10))
+	require.Empty(t, upload(t, s, p.ID, 2, 10))
+	r2 := newRun(t, s, p.ID, t0.Add(time.Second))
+	require.Equal(t, linkage.RunCreated, r2.State)
+	queued := upload(t, s, p.ID, 1, 10)
+	require.ElementsMatch(t, []string{r.ID, r2.ID}, queued)
+	got, err := s.GetRun(ctx, p.ID, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, linkage.RunQueued, got.State)
+	active, err := s.ActiveRuns(ctx)
+	require.NoError(t, err)
+	require.Len(t, active, 2)
+}
+
+func testRunOnCompleteProjectIsQueued(t *testing.T, s linkage.Store) {
+	p := newProject(t, s, 2, t0)
+	upload(t, s, p.ID, 0, 10)
+	upload(t, s, p.ID, 1, 10)
+	r := newRun(t, s, p.ID, t0)
+	require.Equal(t, linkage.RunQueued, r.State)
+}
+
+func chunksFor(runID string) []linkage.Chunk {
+	return []linkage.Chunk{
+		{RunID: runID, Index: 0, PartyA: 0, PartyB: 1, ALo: 0, AHi: 5, BLo: 0, BHi: 10},
+		{RunID: runID, Index: 1, PartyA: 0, PartyB: 1, ALo: 5, AHi: 10, BLo: 0, BHi: 10},
+	}
+}
+
+func readyRun(t *testing.T, s linkage.Store) (*linkage.Project, *linkage.Run) {
+	t.Helper()
+	p := newProject(t, s, 2, t0)
+	upload(t, s, p.ID, 0, 10)
+	upload(t, s, p.ID, 1, 10)
+	return p, newRun(t, s, p.ID, t0)
+}
+
+func testRunLifecycle(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	p, r := readyRun(t, s)
+	require.NoError(t, s.StartRun(ctx, r.ID, chunksFor(r.ID), t0.Add(time.Second)))
+	got, err := s.GetRun(ctx, p.ID, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, linkage.RunRunning, got.State)
+	require.Equal(t, linkage.StageCompare, got.Stage)
+	require.EqualValues(t, 100, got.Total)
+	require.Zero(t, got.Progress)
+	require.True(t, t0.Add(time.Second).Equal(got.StartedAt))
+	require.Equal(t, r.Name, got.Name)
+	require.Equal(t, r.Notes, got.Notes)
+	require.Equal(t, 0.8, got.Threshold)
+
+	chunks, err := s.ListChunks(ctx, r.ID)
+	require.NoError(t, err)
+	require.Len(t, chunks, 2)
+	require.Equal(t, chunksFor(r.ID)[1].ALo, chunks[1].ALo)
+	require.False(t, chunks[0].Done)
+
+	a, err := s.BeginChunk(ctx, r.ID, 0)
+	require.NoError(t, err)
+	require.Equal(t, 1, a)
+	require.NoError(t, s.ChunkProgress(ctx, r.ID, 0, 20))
+	got, err = s.GetRun(ctx, p.ID, r.ID)
+	require.NoError(t, err)
+	require.EqualValues(t, 20, got.Progress)
+
+	remaining, err := s.CompleteChunk(ctx, r.ID, 0, 3)
+	require.NoError(t, err)
+	require.Equal(t, 1, remaining)
+	// Idempotent: computed twice.
+	remaining, err = s.CompleteChunk(ctx, r.ID, 0, 3)
+	require.NoError(t, err)
+	require.Equal(t, 1, remaining)
+	remaining, err = s.CompleteChunk(ctx, r.ID, 1, 4)
+	require.NoError(t, err)
+	require.Zero(t, remaining)
+
+	c, err := s.GetChunk(ctx, r.ID, 1)
+	require.NoError(t, err)
+	require.True(t, c.Done)
+	require.EqualValues(t, 4, c.Candidates)
+	require.EqualValues(t, 50, c.Progress)
+	_, err = s.GetChunk(ctx, r.ID, 7)
+	require.ErrorIs(t, err, linkage.ErrNotFound)
+
+	got, err = s.GetRun(ctx, p.ID, r.ID)
+	require.NoError(t, err)
+	require.EqualValues(t, 100, got.Progress)
+
+	a, err = s.BeginSolve(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, a)
+	a, err = s.BeginSolve(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, 2, a)
+	got, err = s.GetRun(ctx, p.ID, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, linkage.StageSolve, got.Stage)
+
+	require.NoError(t, s.CompleteRun(ctx, r.ID, t0.Add(time.Minute)))
+	got, err = s.GetRun(ctx, p.ID, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, linkage.RunCompleted, got.State)
+	require.True(t, t0.Add(time.Minute).Equal(got.CompletedAt))
+	require.ErrorIs(t, s.CompleteRun(ctx, r.ID, t0), linkage.ErrConflict)
+	require.ErrorIs(t, s.FailRun(ctx, r.ID, "late", t0), linkage.ErrConflict)
+	_, err = s.BeginSolve(ctx, r.ID)
+	require.ErrorIs(t, err, linkage.ErrConflict)
+
+	active, err := s.ActiveRuns(ctx)
+	require.NoError(t, err)
+	require.Empty(t, active)
+}
+
+func testStartRunOnce(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	p, r := readyRun(t, s)
+	require.NoError(t, s.StartRun(ctx, r.ID, chunksFor(r.ID), t0))
+	require.ErrorIs(t, s.StartRun(ctx, r.ID, chunksFor(r.ID)[:1], t0), linkage.ErrConflict)
+	chunks, err := s.ListChunks(ctx, r.ID)
+	require.NoError(t, err)
+	require.Len(t, chunks, 2)
+
+	// A run waiting for uploads cannot start.
+	r2 := newRun(t, s, newProject(t, s, 2, t0).ID, t0)
+	require.ErrorIs(t, s.StartRun(ctx, r2.ID, chunksFor(r2.ID), t0), linkage.ErrConflict)
+	_ = p
+}
+
+func testProgressNeverDecreases(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	p, r := readyRun(t, s)
+	require.NoError(t, s.StartRun(ctx, r.ID, chunksFor(r.ID), t0))
+	require.NoError(t, s.ChunkProgress(ctx, r.ID, 1, 30))
+	// A retry of the chunk reports from zero again.
+	a, err := s.BeginChunk(ctx, r.ID, 1)
+	require.NoError(t, err)
+	require.Equal(t, 1, a)
+	a, err = s.BeginChunk(ctx, r.ID, 1)
+	require.NoError(t, err)
+	require.Equal(t, 2, a)
+	require.NoError(t, s.ChunkProgress(ctx, r.ID, 1, 10))
+	got, err := s.GetRun(ctx, p.ID, r.ID)
+	require.NoError(t, err)
+	require.EqualValues(t, 30, got.Progress)
+	c, err := s.GetChunk(ctx, r.ID, 1)
+	require.NoError(t, err)
+	require.Equal(t, 2, c.Attempts)
+}
+
+func testFailRun(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	p, r := readyRun(t, s)
+	require.NoError(t, s.FailRun(ctx, r.ID, "CLK lengths differ", t0.Add(time.Hour)))
+	got, err := s.GetRun(ctx, p.ID, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, linkage.RunError, got.State)
+	require.Equal(t, "CLK lengths differ", got.Message)
+	require.True(t, t0.Add(time.Hour).Equal(got.CompletedAt))
+	require.ErrorIs(t, s.StartRun(ctx, r.ID, chunksFor(r.ID), t0), linkage.ErrConflict)
+	require.ErrorIs(t, s.FailRun(ctx, r.ID, "again", t0), linkage.ErrConflict)
+	require.ErrorIs(t, s.FailRun(ctx, linkage.NewID(), "x", t0), linkage.ErrNotFound)
+}
+
+func testDeleteRun(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	p, r := readyRun(t, s)
+	require.NoError(t, s.StartRun(ctx, r.ID, chunksFor(r.ID), t0))
+	require.NoError(t, s.DeleteRun(ctx, p.ID, r.ID))
+	_, err := s.GetRun(ctx, p.ID, r.ID)
+	require.ErrorIs(t, err, linkage.ErrNotFound)
+	chunks, err := s.ListChunks(ctx, r.ID)
+	require.NoError(t, err)
+	require.Empty(t, chunks)
+	require.ErrorIs(t, s.DeleteRun(ctx, p.ID, r.ID), linkage.ErrNotFound)
+	// Work on a deleted run reports it gone.
+	_, err = s.CompleteChunk(ctx, r.ID, 0, 1)
+	require.ErrorIs(t, err, linkage.ErrNotFound)
+	require.ErrorIs(t, s.CompleteRun(ctx, r.ID, t0), linkage.ErrNotFound)
+}
+
+func testDeleteProjectCascades(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	p, r := readyRun(t, s)
+	require.NoError(t, s.StartRun(ctx, r.ID, chunksFor(r.ID), t0))
+	other, otherRun := readyRun(t, s)
+	require.NoError(t, s.DeleteProject(ctx, p.ID))
+	_, err := s.GetProject(ctx, p.ID)
+	require.ErrorIs(t, err, linkage.ErrNotFound)
+	_, err = s.GetRun(ctx, p.ID, r.ID)
+	require.ErrorIs(t, err, linkage.ErrNotFound)
+	parties, err := s.ListParties(ctx, p.ID)
+	require.NoError(t, err)
+	require.Empty(t, parties)
+	chunks, err := s.ListChunks(ctx, r.ID)
+	require.NoError(t, err)
+	require.Empty(t, chunks)
+	runs, err := s.ListRuns(ctx, p.ID)
+	require.NoError(t, err)
+	require.Empty(t, runs)
+	// The other project is untouched.
+	_, err = s.GetRun(ctx, other.ID, otherRun.ID)
+	require.NoError(t, err)
+	n, err := s.CountProjects(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+}
+
+func testRunBelongsToProject(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	_, r := readyRun(t, s)
+	other := newProject(t, s, 2, t0)
+	_, err := s.GetRun(ctx, other.ID, r.ID)
+	require.ErrorIs(t, err, linkage.ErrNotFound)
+	require.ErrorIs(t, s.DeleteRun(ctx, other.ID, r.ID), linkage.ErrNotFound)
+	r2 := newRun(t, s, other.ID, t0)
+	r3 := newRun(t, s, other.ID, t0.Add(time.Second))
+	runs, err := s.ListRuns(ctx, other.ID)
+	require.NoError(t, err)
+	require.Len(t, runs, 2)
+	require.Equal(t, r2.ID, runs[0].ID)
+	require.Equal(t, r3.ID, runs[1].ID)
+}
+
+func testCountRuns(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	_, r := readyRun(t, s)
+	readyRun(t, s)
+	newRun(t, s, newProject(t, s, 2, t0).ID, t0)
+	require.NoError(t, s.FailRun(ctx, r.ID, "x", t0))
+	counts, err := s.CountRuns(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, counts[linkage.RunError])
+	require.Equal(t, 1, counts[linkage.RunQueued])
+	require.Equal(t, 1, counts[linkage.RunCreated])
+}
