@@ -74,7 +74,7 @@ start_postgres() {
 		pg_ctlcluster "$ver" main start >&2
 	fi
 	wait_for 60 PostgreSQL pg_isready -q -h 127.0.0.1 -p "$PG_PORT"
-	local psql=(runuser -u postgres -- psql -q -v ON_ERROR_STOP=1 -p "$PG_PORT" -tA)
+	local psql=(env -C / runuser -u postgres -- psql -q -v ON_ERROR_STOP=1 -p "$PG_PORT" -tA)
 	if [[ $("${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname = '$PG_ROLE'") != 1 ]]; then
 		"${psql[@]}" -c "CREATE ROLE $PG_ROLE LOGIN CREATEDB PASSWORD '$PG_PASSWORD'"
 	fi
