@@ -13,8 +13,10 @@ APP_PKGS   = ./app/...
 INFRA_PKGS = $(shell $(GO) list ./infra/... ./stacks/... ./components/... ./internal/... 2>/dev/null)
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+ACTIONLINT  := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+IMAGE       ?= linkage:$(VERSION)
 
-.PHONY: run build test test-app test-infra bench lint fmt plan preview up services services-env test-faults
+.PHONY: image run build test test-app test-infra bench lint fmt plan preview up services services-env test-faults
 
 run: ## the service with its embedded defaults (SQLite, in-process queue, ./data)
 	$(GO) run ./app/cmd/linkage all-in-one
@@ -39,13 +41,18 @@ services-env: ## print the environment the backend tests read: eval "$$(make -s 
 test-faults: ## API + 2 worker processes on Postgres/Redis/S3 with workers killed and servers restarted
 	$(GO) test -tags faults -count=1 -timeout 20m -v ./app/faulttest
 
+image: ## the container image linkage:$(VERSION) from app/Dockerfile (needs a Docker engine)
+	@docker info >/dev/null 2>&1 || { echo "make image: no Docker engine reachable (docker info failed). Start Docker, or let the stack build it: pulumi up builds app/Dockerfile and pushes it to ECR." >&2; exit 1; }
+	DOCKER_BUILDKIT=1 docker build -f app/Dockerfile --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+
 bench: ## engine and service benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem $(APP_PKGS)
 
-lint: ## gofmt, go vet, staticcheck
+lint: ## gofmt, go vet, staticcheck, actionlint
 	@out=$$(gofmt -l app components stacks infra internal 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(ACTIONLINT)
 
 fmt:
 	gofmt -w app components stacks infra internal 2>/dev/null || true
