@@ -26,6 +26,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"version", "print the version", runVersion},
+		{"link", "link parties' CLK files and print the result JSON", runLink},
 		{"smoke", "check a running deployment end to end through its public API", runSmoke},
 	}
 }

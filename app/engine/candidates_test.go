@@ -1,0 +1,62 @@
+package engine
+
+import (
+	"bytes"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestCandidatesRoundTrip(t *testing.T) {
+	in := []Candidate{
+		{Score: 0.8, A: Record{0, 5}, B: Record{1, 7}},
+		{Score: 1, A: Record{2, math.MaxInt32}, B: Record{65535, 0}},
+		{Score: 2.0 / 3, A: Record{3, 1}, B: Record{4, 2}},
+	}
+	var buf bytes.Buffer
+	require.NoError(t, EncodeCandidates(&buf, in))
+	require.Equal(t, 4+8+3*20, buf.Len())
+	out, err := DecodeCandidates(bytes.NewReader(buf.Bytes()))
+	require.NoError(t, err)
+	require.Equal(t, in, out)
+
+	buf.Reset()
+	require.NoError(t, EncodeCandidates(&buf, nil))
+	out, err = DecodeCandidates(&buf)
+	require.NoError(t, err)
+	require.Empty(t, out)
+}
+
+func TestCandidatesErrors(t *testing.T) {
+	var buf bytes.Buffer
+	require.ErrorContains(t, EncodeCandidates(&buf, []Candidate{{A: Record{70000, 0}}}), "candidate 0: party or row out of range")
+	require.NoError(t, EncodeCandidates(&buf, []Candidate{{Score: 1, A: Record{0, 1}, B: Record{1, 2}}}))
+	b := buf.Bytes()
+	_, err := DecodeCandidates(bytes.NewReader(b[:len(b)-3]))
+	require.ErrorContains(t, err, "read candidate 0 of 1")
+	_, err = DecodeCandidates(bytes.NewReader(append(append([]byte(nil), b...), 0)))
+	require.ErrorContains(t, err, "trailing data after 1 candidates")
+	_, err = DecodeCandidates(bytes.NewReader([]byte("nope, not candidates")))
+	require.ErrorContains(t, err, "bad magic")
+	_, err = DecodeCandidates(bytes.NewReader(nil))
+	require.ErrorContains(t, err, "read candidates header")
+}
+
+func TestSortCandidates(t *testing.T) {
+	c := []Candidate{
+		{Score: 0.8, A: Record{0, 2}, B: Record{1, 0}},
+		{Score: 0.9, A: Record{1, 0}, B: Record{2, 0}},
+		{Score: 0.8, A: Record{0, 1}, B: Record{2, 0}},
+		{Score: 0.8, A: Record{0, 1}, B: Record{1, 5}},
+		{Score: 0.8, A: Record{0, 1}, B: Record{1, 3}},
+	}
+	SortCandidates(c)
+	require.Equal(t, []Candidate{
+		{Score: 0.9, A: Record{1, 0}, B: Record{2, 0}},
+		{Score: 0.8, A: Record{0, 1}, B: Record{1, 3}},
+		{Score: 0.8, A: Record{0, 1}, B: Record{1, 5}},
+		{Score: 0.8, A: Record{0, 2}, B: Record{1, 0}},
+		{Score: 0.8, A: Record{0, 1}, B: Record{2, 0}},
+	}, c)
+}

@@ -1,0 +1,340 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Options tune Compare.
+type Options struct {
+	// Threshold: pairs with Dice ≥ Threshold are candidates; 0 < Threshold ≤ 1.
+	Threshold float64
+	// TopK > 0 keeps only the TopK best candidates per record of a (ties by
+	// row of b ascending); 0 keeps all.
+	TopK int
+	// Workers is the number of goroutines; 0 means GOMAXPROCS.
+	Workers int
+	// PartyA and PartyB are written into the candidates' records.
+	PartyA, PartyB int
+	// BlocksA and BlocksB enable blocking when non-nil: BlocksA[i] lists the
+	// block ids of row i of a (relative to the view), likewise for b; only
+	// records sharing at least one block are compared, and a pair sharing
+	// several blocks is reported once. Both or neither must be set.
+	BlocksA, BlocksB [][]string
+	// Progress, when set, receives the number of comparisons done so far
+	// (pairs of a×b covered, pruned ones included): nondecreasing, calls
+	// serialised, the last one equal to a.Len()·b.Len() on success.
+	Progress func(done int64)
+}
+
+// Work is split into groups of queries (rows of a, in popcount order) that
+// scan tiles of b small enough to stay in the L2 cache.
+const (
+	queryGroup = 32
+	tileRows   = 1024
+)
+
+// Compare returns every pair (row of a, row of b) whose Dice score is at least
+// opt.Threshold, sorted with SortCandidates. Rows in the candidates are
+// absolute (a.Offset()+i), so chunks of a run can compare views.
+func Compare(ctx context.Context, a, b *CLKs, opt Options) ([]Candidate, error) {
+	if err := checkOptions(a, b, &opt); err != nil {
+		return nil, err
+	}
+	th := newThreshold(opt.Threshold, a.Size())
+	p := newProgress(opt.Progress)
+	var out []Candidate
+	var err error
+	if opt.BlocksA != nil {
+		out, err = compareBlocked(ctx, a, b, th, &opt, p)
+	} else {
+		out, err = compareAll(ctx, a, b, th, &opt, p)
+	}
+	if err != nil {
+		return nil, err
+	}
+	SortCandidates(out)
+	return out, nil
+}
+
+// CompareAll compares every party pair p<q of a multi-party linkage and
+// returns all candidates, sorted with SortCandidates. blocks is nil (no
+// blocking) or holds each party's per-row block ids. Progress counts the
+// comparisons of all pairs together.
+func CompareAll(ctx context.Context, parties []*CLKs, blocks [][][]string, opt Options) ([]Candidate, error) {
+	if len(parties) < 2 {
+		return nil, fmt.Errorf("linkage needs at least 2 parties, got %d", len(parties))
+	}
+	if blocks != nil && len(blocks) != len(parties) {
+		return nil, fmt.Errorf("blocks given for %d parties, but there are %d", len(blocks), len(parties))
+	}
+	var done int64
+	report := opt.Progress
+	var lists [][]Candidate
+	for p := range parties {
+		for q := p + 1; q < len(parties); q++ {
+			o := opt
+			o.PartyA, o.PartyB = p, q
+			if blocks != nil {
+				o.BlocksA, o.BlocksB = blocks[p], blocks[q]
+			}
+			if report != nil {
+				base := done
+				o.Progress = func(d int64) { report(base + d) }
+			}
+			c, err := Compare(ctx, parties[p], parties[q], o)
+			if err != nil {
+				return nil, fmt.Errorf("parties %d and %d: %w", p, q, err)
+			}
+			lists = append(lists, c)
+			done += int64(parties[p].Len()) * int64(parties[q].Len())
+		}
+	}
+	return MergeCandidates(0, lists...), nil
+}
+
+func checkOptions(a, b *CLKs, opt *Options) error {
+	if a.Len() == 0 || b.Len() == 0 {
+		return ErrEmpty
+	}
+	if a.Size() != b.Size() {
+		return fmt.Errorf("CLKs differ in size: %d and %d bytes", a.Size(), b.Size())
+	}
+	if err := checkThreshold(opt.Threshold); err != nil {
+		return err
+	}
+	if opt.TopK < 0 {
+		return fmt.Errorf("top-k %d is negative", opt.TopK)
+	}
+	if opt.Workers < 0 {
+		return fmt.Errorf("workers %d is negative", opt.Workers)
+	}
+	if opt.Workers == 0 {
+		opt.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opt.PartyA == opt.PartyB {
+		return fmt.Errorf("PartyA and PartyB are both %d: candidates need two different parties", opt.PartyA)
+	}
+	for _, p := range []int{opt.PartyA, opt.PartyB} {
+		if p < 0 || p > math.MaxUint16 {
+			return fmt.Errorf("party %d out of range [0, %d]", p, math.MaxUint16)
+		}
+	}
+	if int64(a.Offset()+a.Len()) > math.MaxInt32 || int64(b.Offset()+b.Len()) > math.MaxInt32 {
+		return errors.New("more than 2^31 records")
+	}
+	if (opt.BlocksA == nil) != (opt.BlocksB == nil) {
+		return errors.New("blocking needs the blocks of both parties")
+	}
+	if opt.BlocksA != nil && (len(opt.BlocksA) != a.Len() || len(opt.BlocksB) != b.Len()) {
+		return fmt.Errorf("blocks for %d and %d records, but there are %d and %d",
+			len(opt.BlocksA), len(opt.BlocksB), a.Len(), b.Len())
+	}
+	return nil
+}
+
+// progress serialises reports so they never go backwards.
+type progress struct {
+	mu   sync.Mutex
+	done int64
+	fn   func(int64)
+}
+
+func newProgress(fn func(int64)) *progress { return &progress{fn: fn} }
+
+func (p *progress) add(n int64) {
+	if p.fn == nil {
+		return
+	}
+	p.mu.Lock()
+	p.done += n
+	p.fn(p.done)
+	p.mu.Unlock()
+}
+
+// sortedRows is b reordered by popcount (rows contiguous, for the kernel),
+// padded with empty rows to a multiple of 8 plus one tile's slack.
+type sortedRows struct {
+	words  int
+	offset int // b.Offset()
+	data   []uint64
+	pops   []uint32
+	index  []int32 // sorted position → row of b (relative)
+	start  []int   // popcount value v → first sorted position with popcount ≥ v
+	n      int     // real rows
+}
+
+func sortByPopcount(b *CLKs) *sortedRows {
+	n := b.Len()
+	maxPop := b.Size() * 8
+	start := make([]int, maxPop+2)
+	for _, p := range b.pops {
+		start[p+1]++
+	}
+	for v := 1; v < len(start); v++ {
+		start[v] += start[v-1]
+	}
+	padded := (n + 7) &^ 7
+	s := &sortedRows{
+		words:  b.words,
+		offset: b.offset,
+		data:   make([]uint64, padded*b.words),
+		pops:   make([]uint32, padded),
+		index:  make([]int32, n),
+		start:  slices.Clone(start),
+		n:      n,
+	}
+	next := start // counting sort: next free position per popcount
+	for i, p := range b.pops {
+		j := next[p]
+		next[p]++
+		s.index[j] = int32(i)
+		s.pops[j] = p
+		copy(s.data[j*b.words:(j+1)*b.words], b.row(i))
+	}
+	return s
+}
+
+// span is the sorted positions [lo, hi) of rows that can reach the
+// threshold against a query of popcount pa, widened to multiples of 8.
+func (s *sortedRows) span(th *threshold, pa int) (lo, hi int) {
+	maxPop := len(s.start) - 2
+	plo, phi := th.popRange(pa, maxPop)
+	if plo > phi {
+		return 0, 0
+	}
+	lo, hi = s.start[plo], s.start[phi+1]
+	if lo >= hi {
+		return 0, 0
+	}
+	return lo &^ 7, (hi + 7) &^ 7
+}
+
+// scratch is one worker's reusable memory.
+type scratch struct {
+	counts []uint32
+	mask   []uint8
+	hits   [][]Candidate // per query of the current group
+	out    []Candidate
+}
+
+func compareAll(ctx context.Context, a, b *CLKs, th *threshold, opt *Options, p *progress) ([]Candidate, error) {
+	sb := sortByPopcount(b)
+	order := make([]int32, a.Len())
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortStableFunc(order, func(x, y int32) int { return int(a.pops[x]) - int(a.pops[y]) })
+	groups := (len(order) + queryGroup - 1) / queryGroup
+	k := active
+
+	var next atomic.Int64
+	work := func(s *scratch) error {
+		for {
+			g := int(next.Add(1) - 1)
+			if g >= groups {
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			queries := order[g*queryGroup : min((g+1)*queryGroup, len(order))]
+			scanGroup(k, a, sb, queries, th, opt, s)
+			p.add(int64(len(queries)) * int64(b.Len()))
+		}
+	}
+	return runWorkers(opt.Workers, groups, func() *scratch {
+		return &scratch{
+			counts: make([]uint32, tileRows),
+			mask:   make([]uint8, tileRows/8),
+			hits:   make([][]Candidate, queryGroup),
+		}
+	}, work)
+}
+
+// scanGroup compares a group of queries against their popcount spans of b,
+// tile by tile, and appends the hits to s.out.
+func scanGroup(k kernel, a *CLKs, sb *sortedRows, queries []int32, th *threshold, opt *Options, s *scratch) {
+	var los, his [queryGroup]int
+	glo, ghi := math.MaxInt, 0
+	for qi, q := range queries {
+		los[qi], his[qi] = sb.span(th, int(a.pops[q]))
+		s.hits[qi] = s.hits[qi][:0]
+		if los[qi] < his[qi] {
+			glo, ghi = min(glo, los[qi]), max(ghi, his[qi])
+		}
+	}
+	w := sb.words
+	for t := glo; t < ghi; t += tileRows {
+		tEnd := min(t+tileRows, ghi)
+		for qi, q := range queries {
+			lo, hi := max(los[qi], t), min(his[qi], tEnd)
+			if lo >= hi {
+				continue
+			}
+			n := hi - lo
+			qpop := a.pops[q]
+			k.scan(a.row(int(q)), sb.data[lo*w:hi*w], sb.pops[lo:hi], qpop, th, s.counts[:n], s.mask[:n/8])
+			for m8, m := range s.mask[:n/8] {
+				for ; m != 0; m &= m - 1 {
+					j := m8*8 + bits.TrailingZeros8(m)
+					pos := lo + j
+					if pos >= sb.n {
+						continue // padding
+					}
+					s.hits[qi] = append(s.hits[qi], Candidate{
+						Score: score(s.counts[j], qpop+sb.pops[pos]),
+						A:     Record{Party: int32(opt.PartyA), Row: int32(a.offset) + q},
+						B:     Record{Party: int32(opt.PartyB), Row: int32(sb.offset) + sb.index[pos]},
+					})
+				}
+			}
+		}
+	}
+	for qi := range queries {
+		s.out = appendTopK(s.out, s.hits[qi], opt.TopK)
+	}
+}
+
+// appendTopK appends hits (all for one record of a) to out, only the k best
+// when k > 0.
+func appendTopK(out, hits []Candidate, k int) []Candidate {
+	if k > 0 && len(hits) > k {
+		SortCandidates(hits)
+		hits = hits[:k]
+	}
+	return append(out, hits...)
+}
+
+// runWorkers runs work on up to n goroutines (never more than items), each
+// with its own scratch, and joins their outputs. The first error wins.
+func runWorkers(n, items int, newScratch func() *scratch, work func(*scratch) error) ([]Candidate, error) {
+	n = max(1, min(n, items))
+	scratches := make([]*scratch, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		scratches[i] = newScratch()
+		wg.Go(func() { errs[i] = work(scratches[i]) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	total := 0
+	for _, s := range scratches {
+		total += len(s.out)
+	}
+	out := make([]Candidate, 0, total)
+	for _, s := range scratches {
+		out = append(out, s.out...)
+	}
+	return out, nil
+}

@@ -1,0 +1,48 @@
+// Package engine is the linkage engine: CLK decoding, the Dice kernel,
+// candidate generation and the solvers. It does no I/O beyond io.Reader and
+// io.Writer helpers, so the CLI, the API and the workers share it unchanged.
+//
+// # CLKs
+//
+// A [CLKs] holds n records of Size() bytes each (a positive multiple of 8)
+// as little-endian uint64 words with precomputed popcounts. Build one with
+// [DecodeBase64] (JSON uploads), [ReadBinary] (the binary upload form: n×size
+// bytes back to back) or [New] (bytes already in memory). A service streaming
+// a JSON upload decodes record by record with a [RecordDecoder], appending the
+// raw bytes to a blob; later it reads the blob back with [ReadBinary].
+// [CLKs.Slice] is a cheap view of rows lo..hi that keeps ABSOLUTE row numbers:
+// candidates found between views carry the rows of the full upload.
+//
+// # Dice and candidates
+//
+// [Dice] is 2·popcount(a&b)/(popcount(a)+popcount(b)) in float64, computed
+// exactly so (two all-zero CLKs score 0). [Compare] finds every pair of two
+// parties' CLKs with Dice ≥ threshold (inclusive), skipping pairs whose
+// popcounts cannot reach the threshold, optionally keeping only the top k per
+// record of the first party, optionally comparing only records that share a
+// block. It runs on Options.Workers goroutines (default GOMAXPROCS), reports
+// progress (comparisons done, monotone, ending at a.Len()·b.Len()) and stops on
+// context cancellation. Memory grows with the number of candidates, not with
+// n1·n2. [CompareAll] runs every party pair p<q of a multi-party linkage.
+//
+// The kernel is chosen at start-up: AVX-512 (VPOPCNTQ) when the CPU has it,
+// else portable Go (math/bits). LINKAGE_KERNEL=portable forces the portable
+// path; [KernelName] tells which one runs. Both give identical results.
+//
+// Candidate lists from chunks of a run are stored with [EncodeCandidates] /
+// [DecodeCandidates] and merged with [MergeCandidates] (which re-applies a
+// per-record top-k limit when the chunks were computed with one).
+//
+// # Solvers
+//
+// All solvers are deterministic for equal inputs.
+//   - [Groups]: greedy grouping for 2..N parties. Candidates are taken in
+//     descending score, ties by (party0, party1, row0, row1) ascending; two
+//     groups merge only if every cross pair between them is a candidate and no
+//     party would appear twice.
+//   - [Permutations]: 2 parties, 1:1 greedy matching by score; matched pairs
+//     are placed at the same random row of both permutations (seedable RNG)
+//     and mask[row] = 1.
+//   - [SimilarityScores]: every candidate, ordered like the groups solver
+//     considers them.
+package engine

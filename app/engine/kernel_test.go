@@ -1,0 +1,140 @@
+package engine
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// checkKernels runs every available kernel on one query against rows and
+// checks counts and masks against a plain popcount and score().
+func checkKernels(t testing.TB, q []uint64, rows []uint64, th *threshold) {
+	words := len(q)
+	n := len(rows) / words
+	pops := make([]uint32, n)
+	var qpop uint32
+	for _, w := range q {
+		qpop += uint32(bits.OnesCount64(w))
+	}
+	wantCounts := make([]uint32, n)
+	wantMask := make([]uint8, n/8)
+	for j := range n {
+		for k := range words {
+			pops[j] += uint32(bits.OnesCount64(rows[j*words+k]))
+			wantCounts[j] += uint32(bits.OnesCount64(rows[j*words+k] & q[k]))
+		}
+		if score(wantCounts[j], qpop+pops[j]) >= th.t {
+			wantMask[j/8] |= 1 << (j % 8)
+		}
+	}
+	for _, k := range kernels() {
+		counts := make([]uint32, n)
+		mask := make([]uint8, n/8)
+		k.scan(q, rows, pops, qpop, th, counts, mask)
+		require.Equal(t, wantCounts, counts, "kernel %s counts", k.name)
+		require.Equal(t, wantMask, mask, "kernel %s mask", k.name)
+	}
+}
+
+func randomWords(rng *rand.Rand, n int, p float64) []uint64 {
+	w := make([]uint64, n)
+	for i := range w {
+		for b := range 64 {
+			if rng.Float64() < p {
+				w[i] |= 1 << b
+			}
+		}
+	}
+	return w
+}
+
+func TestKernelsAgree(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, words := range []int{1, 2, 7, 8, 9, 15, 16, 17, 24, 32, 64} {
+		for _, p := range []float64{0, 0.02, 0.3, 0.5, 0.9, 1} {
+			for _, thr := range []float64{0.01, 0.5, 0.8, 0.95, 1} {
+				th := newThreshold(thr, words*8)
+				q := randomWords(rng, words, p)
+				n := 8 * (1 + rng.IntN(6))
+				rows := make([]uint64, 0, n*words)
+				for range n {
+					// Mostly near-copies of q so the mask is exercised both ways.
+					r := slicesCloneFlip(rng, q, rng.Float64()*0.3)
+					rows = append(rows, r...)
+				}
+				checkKernels(t, q, rows, th)
+			}
+		}
+	}
+}
+
+func slicesCloneFlip(rng *rand.Rand, q []uint64, flip float64) []uint64 {
+	r := make([]uint64, len(q))
+	for i, w := range q {
+		for b := range 64 {
+			if rng.Float64() < flip {
+				w ^= 1 << b
+			}
+		}
+		r[i] = w
+	}
+	return r
+}
+
+func TestKernelSelection(t *testing.T) {
+	require.Equal(t, "portable", selectKernel("portable").name)
+	if _, ok := accelerated(); ok {
+		require.Equal(t, "avx512", selectKernel("").name)
+	}
+	require.Contains(t, []string{"avx512", "portable"}, KernelName())
+}
+
+// FuzzKernels checks the kernels against each other and a plain popcount on
+// arbitrary bytes: the first words are the query, the rest 8 rows.
+func FuzzKernels(f *testing.F) {
+	f.Add(uint8(16), uint8(80), make([]byte, 9*128))
+	f.Add(uint8(3), uint8(50), []byte("the quick brown fox jumps over the lazy dog, again and again and again!"))
+	f.Add(uint8(16), uint8(100), randomBytes(rand.New(rand.NewPCG(1, 1)), 9, 128, 0.5))
+	f.Add(uint8(9), uint8(1), randomBytes(rand.New(rand.NewPCG(2, 2)), 9, 72, 0.1))
+	f.Fuzz(func(t *testing.T, words, pct uint8, data []byte) {
+		w := int(words%40) + 1
+		thr := float64(pct%100+1) / 100
+		need := 9 * w * 8
+		if len(data) < need {
+			data = append(data, make([]byte, need-len(data))...)
+		}
+		all := make([]uint64, 9*w)
+		for i := range all {
+			all[i] = binary.LittleEndian.Uint64(data[8*i:])
+		}
+		// Make some rows near-copies of the query so that hits occur.
+		for j := 1; j < 9; j += 2 {
+			for k := range w {
+				all[j*w+k] = all[k] ^ (all[j*w+k] & all[(j+1)%9*w+k] & all[(j+2)%9*w+k])
+			}
+		}
+		checkKernels(t, all[:w], all[w:], newThreshold(thr, w*8))
+	})
+}
+
+func TestThresholdTable(t *testing.T) {
+	for _, thr := range []float64{0.1, 0.5, 2.0 / 3, 0.7, 0.8, 0.85, 0.9, 0.99, 1} {
+		th := newThreshold(thr, 16)
+		for s := 1; s < len(th.minCount); s++ {
+			for c := 0; c <= s; c++ {
+				require.Equal(t, score(uint32(c), uint32(s)) >= thr, uint32(c) >= th.minCount[s], "t=%v s=%d c=%d", thr, s, c)
+			}
+		}
+		// Popcount bounds never exclude a reachable pair.
+		for pa := 0; pa <= 128; pa++ {
+			lo, hi := th.popRange(pa, 128)
+			for pb := 0; pb <= 128; pb++ {
+				reach := pa > 0 && score(uint32(min(pa, pb)), uint32(pa+pb)) >= thr
+				require.Equal(t, reach, pb >= lo && pb <= hi, "t=%v pa=%d pb=%d", thr, pa, pb)
+			}
+		}
+	}
+}

@@ -1,0 +1,110 @@
+package engine
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func cand(s float64, pa, ra, pb, rb int32) Candidate {
+	return Candidate{Score: s, A: Record{pa, ra}, B: Record{pb, rb}}
+}
+
+func TestGroupsTwoPartiesIsGreedyOneToOne(t *testing.T) {
+	got := Groups([]Candidate{
+		cand(0.9, 0, 0, 1, 0),
+		cand(0.95, 0, 1, 1, 0), // best: takes (1,0)
+		cand(0.85, 0, 0, 1, 1),
+		cand(0.85, 0, 2, 1, 1), // tie with the one above: row0 0 < 2 wins
+	})
+	require.Equal(t, [][]Record{
+		{{0, 0}, {1, 1}},
+		{{0, 1}, {1, 0}},
+	}, got)
+}
+
+func TestGroupsMultiParty(t *testing.T) {
+	got := Groups([]Candidate{
+		cand(0.95, 0, 0, 1, 0),
+		cand(0.9, 1, 0, 2, 0),
+		cand(0.88, 0, 0, 2, 0), // all cross pairs present: 3-group
+		cand(0.9, 0, 5, 1, 5),
+		cand(0.85, 2, 5, 3, 5),
+		cand(0.8, 1, 5, 2, 5), // {0:5,1:5} + {2:5,3:5}: cross pairs 0:5-2:5, 0:5-3:5, 1:5-3:5 missing → no merge
+		cand(0.99, 0, 9, 1, 9),
+		cand(0.7, 0, 9, 1, 8), // party 1 would appear twice
+	})
+	require.Equal(t, [][]Record{
+		{{0, 0}, {1, 0}, {2, 0}},
+		{{0, 5}, {1, 5}},
+		{{0, 9}, {1, 9}},
+		{{2, 5}, {3, 5}},
+	}, got)
+}
+
+func TestGroupsDeterministic(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	var cands []Candidate
+	for range 2000 {
+		p := int32(rng.IntN(3))
+		q := p + 1 + int32(rng.IntN(int(3-p)))
+		cands = append(cands, cand(float64(rng.IntN(20))/20, p, int32(rng.IntN(100)), q, int32(rng.IntN(100))))
+	}
+	want := Groups(slices.Clone(cands))
+	rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+	require.Equal(t, want, Groups(cands))
+	seen := map[Record]bool{}
+	for _, g := range want {
+		parties := map[int32]bool{}
+		for _, r := range g {
+			require.False(t, seen[r], "record %v in two groups", r)
+			require.False(t, parties[r.Party], "party twice in %v", g)
+			seen[r], parties[r.Party] = true, true
+		}
+	}
+}
+
+func TestPermutations(t *testing.T) {
+	cands := []Candidate{
+		cand(0.9, 0, 0, 1, 2),
+		cand(0.95, 0, 1, 1, 2),
+		cand(0.85, 0, 3, 1, 0),
+	}
+	p, err := Permutations(slices.Clone(cands), 4, 6, rand.New(rand.NewPCG(42, 0)))
+	require.NoError(t, err)
+	require.Equal(t, 6, p.Rows)
+	require.Len(t, p.Perms[0], 4)
+	require.Len(t, p.Perms[1], 6)
+	for _, perm := range p.Perms {
+		// Injective into [0, rows).
+		seen := map[int]bool{}
+		for _, v := range perm {
+			require.True(t, v >= 0 && v < p.Rows)
+			require.False(t, seen[v])
+			seen[v] = true
+		}
+	}
+	require.Equal(t, p.Perms[0][1], p.Perms[1][2])
+	require.Equal(t, p.Perms[0][3], p.Perms[1][0])
+	ones := 0
+	for row, m := range p.Mask {
+		ones += m
+		if m == 1 {
+			require.True(t, row == p.Perms[0][1] || row == p.Perms[0][3])
+		}
+	}
+	require.Equal(t, 2, ones)
+
+	again, err := Permutations(slices.Clone(cands), 4, 6, rand.New(rand.NewPCG(42, 0)))
+	require.NoError(t, err)
+	require.Equal(t, p, again)
+
+	_, err = Permutations([]Candidate{cand(0.9, 0, 0, 2, 0)}, 4, 6, rand.New(rand.NewPCG(1, 0)))
+	require.ErrorContains(t, err, "is not a pair of party 0")
+	_, err = Permutations([]Candidate{cand(0.9, 0, 4, 1, 0)}, 4, 6, rand.New(rand.NewPCG(1, 0)))
+	require.ErrorContains(t, err, "is not a pair of party 0 (4 rows)")
+	_, err = Permutations(nil, 0, 6, rand.New(rand.NewPCG(1, 0)))
+	require.ErrorContains(t, err, "need records in both parties")
+}
