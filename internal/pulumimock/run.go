@@ -30,7 +30,16 @@ func RunWith(m *Mocks, cfg Config, body pulumi.RunFunc) error {
 		info.Config = cfg.Values
 		info.ConfigSecretKeys = cfg.Secrets
 	}
-	return pulumi.RunErr(body, pulumi.WithMocks(m.Project, m.Stack, m), withConfig)
+	// RunErr wraps the program's error in a multierror; report the program's own error as it is.
+	var programErr error
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		programErr = body(ctx)
+		return programErr
+	}, pulumi.WithMocks(m.Project, m.Stack, m), withConfig)
+	if err != nil && programErr != nil {
+		return programErr
+	}
+	return err
 }
 
 // Run runs body under mocks with plain configuration values and fails the test if the program fails.
