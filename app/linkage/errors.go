@@ -15,6 +15,9 @@ var (
 	ErrInvalid = errors.New("invalid")
 	// ErrLimit: a configured limit was exceeded; see LimitError for which.
 	ErrLimit = errors.New("limit exceeded")
+	// ErrUnavailable: a backing service (database, queue, object store) cannot be reached now;
+	// the API answers 503 and the client may retry.
+	ErrUnavailable = errors.New("service unavailable")
 )
 
 // LimitError names the configured limit that was exceeded.

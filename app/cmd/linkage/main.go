@@ -28,6 +28,10 @@ func commands() []command {
 		{"version", "print the version", runVersion},
 		{"link", "link parties' CLK files and print the result JSON", runLink},
 		{"smoke", "check a running deployment end to end through its public API", runSmoke},
+		{"all-in-one", "API and workers in one process, embedded defaults (make run)", runAllInOne},
+		{"serve", "the API only", runServe},
+		{"worker", "workers only", runWorker},
+		{"migrate", "apply database schema migrations", runMigrate},
 	}
 }
 

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/linkage-platform/linkage/app/fs"
+	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/memqueue"
+	"github.com/linkage-platform/linkage/app/sqlite"
+)
+
+// backendConfig selects the database, the queue and the blob store. Empty URLs mean the
+// embedded defaults under --data-dir: an SQLite file, an in-process queue, a directory.
+type backendConfig struct {
+	dataDir     *string
+	databaseURL *string
+	redisURL    *string
+	blobURL     *string
+}
+
+func registerBackends(f *flags) *backendConfig {
+	return &backendConfig{
+		dataDir:     f.String("data-dir", "./data", "directory of the embedded defaults (SQLite file, blobs)"),
+		databaseURL: f.String("database-url", "", "database: sqlite:PATH (default: DATA_DIR/linkage.db)"),
+		redisURL:    f.String("redis-url", "", "task queue: empty for the in-process queue (all-in-one only)"),
+		blobURL:     f.String("blob-url", "", "blob store: file:DIR (default: DATA_DIR/blobs)"),
+	}
+}
+
+// database is a Store that can migrate its schema.
+type database interface {
+	linkage.Store
+	Migrate(ctx context.Context) ([]string, error)
+	CheckSchema(ctx context.Context) error
+}
+
+// openDatabase opens the Store named by --database-url.
+func openDatabase(_ context.Context, c *backendConfig) (database, error) {
+	u := *c.databaseURL
+	switch {
+	case u == "":
+		if err := os.MkdirAll(*c.dataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("--data-dir %s: %w", *c.dataDir, err)
+		}
+		return sqlite.Open(filepath.Join(*c.dataDir, "linkage.db"))
+	case strings.HasPrefix(u, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(u, "sqlite:"), "//")
+		if path == "" {
+			return nil, errors.New("--database-url sqlite: needs a file path, e.g. sqlite:/var/lib/linkage/linkage.db")
+		}
+		return sqlite.Open(path)
+	}
+	return nil, fmt.Errorf("--database-url %q: unsupported scheme (want sqlite:)", redact(u))
+}
+
+// openBlobs opens the BlobStore named by --blob-url.
+func openBlobs(_ context.Context, c *backendConfig) (linkage.BlobStore, error) {
+	u := *c.blobURL
+	switch {
+	case u == "":
+		return fs.New(filepath.Join(*c.dataDir, "blobs"))
+	case strings.HasPrefix(u, "file:"):
+		dir := strings.TrimPrefix(strings.TrimPrefix(u, "file:"), "//")
+		if dir == "" {
+			return nil, errors.New("--blob-url file: needs a directory, e.g. file:/var/lib/linkage/blobs")
+		}
+		return fs.New(dir)
+	}
+	return nil, fmt.Errorf("--blob-url %q: unsupported scheme (want file:)", redact(u))
+}
+
+// openQueue opens the Queue named by --redis-url; the in-process queue only if inProcess
+// (API and workers in one process), since separate processes could not share it.
+func openQueue(_ context.Context, c *backendConfig, log *slog.Logger, inProcess bool) (linkage.Queue, error) {
+	u := *c.redisURL
+	if u == "" {
+		if !inProcess {
+			return nil, errors.New("--redis-url is required: the in-process queue only works in all-in-one")
+		}
+		return memqueue.New(memqueue.Options{Logger: log}), nil
+	}
+	return nil, fmt.Errorf("--redis-url %q: unsupported scheme (want redis://)", redact(u))
+}
+
+// redact hides a URL's password in messages.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	linkhttp "github.com/linkage-platform/linkage/app/http"
+	"github.com/linkage-platform/linkage/app/worker"
+)
+
+// runServe serves the API only; workers run as `linkage worker` processes.
+func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
+	f := newFlags("serve", "Serve the API (no workers). Needs a shared database, queue and blob store; run `linkage migrate` first.", stderr)
+	backends := registerBackends(f)
+	api := registerAPI(f)
+	level := registerLogLevel(f)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if err := api.validate(); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	db, err := openDatabase(ctx, backends)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.CheckSchema(ctx); err != nil {
+		return err
+	}
+	blobs, err := openBlobs(ctx, backends)
+	if err != nil {
+		return err
+	}
+	queue, err := openQueue(ctx, backends, log, false)
+	if err != nil {
+		return err
+	}
+	if c, ok := queue.(io.Closer); ok {
+		defer c.Close()
+	}
+	srv := linkhttp.New(linkhttp.Config{
+		Store: db, Blobs: blobs, Scheduler: worker.Scheduler{Queue: queue}, Logger: log,
+		Registry: newRegistry(), Limits: api.limitsConfig(), Version: version,
+	})
+	err = serveHTTP(ctx, log, *api.addr, srv, *api.shutdownTimeout)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	linkhttp "github.com/linkage-platform/linkage/app/http"
+	"github.com/linkage-platform/linkage/app/worker"
+)
+
+// Flags and wiring shared by serve, worker and all-in-one.
+
+func registerLogLevel(f *flags) *string {
+	return f.String("log-level", "info", "log level: debug, info, warn or error")
+}
+
+// newLogger writes JSON logs to w.
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+type apiFlags struct {
+	addr            *string
+	shutdownTimeout *time.Duration
+	limits          struct {
+		uploadBytes, uploadRecords *int64
+		parties, hashSize          *int
+	}
+}
+
+func registerAPI(f *flags) *apiFlags {
+	a := &apiFlags{
+		addr:            f.String("addr", ":8851", "address the API listens on"),
+		shutdownTimeout: f.Duration("shutdown-timeout", 30*time.Second, "how long in-flight requests may finish at shutdown"),
+	}
+	a.limits.uploadBytes = f.Int64("max-upload-bytes", 8<<30, "largest upload request body in bytes")
+	a.limits.uploadRecords = f.Int64("max-upload-records", 50_000_000, "most CLKs in one upload")
+	a.limits.parties = f.Int("max-parties", 100, "most parties of a project")
+	a.limits.hashSize = f.Int("max-hash-size", 8192, "largest CLK in bytes")
+	return a
+}
+
+func (a *apiFlags) validate() error {
+	var errs []error
+	if *a.limits.uploadBytes <= 0 {
+		errs = append(errs, errors.New("--max-upload-bytes must be positive"))
+	}
+	if *a.limits.uploadRecords <= 0 {
+		errs = append(errs, errors.New("--max-upload-records must be positive"))
+	}
+	if *a.limits.parties < 2 {
+		errs = append(errs, errors.New("--max-parties must be at least 2"))
+	}
+	if *a.limits.hashSize < 8 {
+		errs = append(errs, errors.New("--max-hash-size must be at least 8"))
+	}
+	return errors.Join(errs...)
+}
+
+func (a *apiFlags) limitsConfig() linkhttp.Limits {
+	return linkhttp.Limits{
+		MaxUploadBytes: *a.limits.uploadBytes, MaxUploadRecords: *a.limits.uploadRecords,
+		MaxParties: *a.limits.parties, MaxHashSize: *a.limits.hashSize,
+	}
+}
+
+// serveHTTP serves h on addr until ctx is done, then shuts down gracefully.
+func serveHTTP(ctx context.Context, log *slog.Logger, addr string, h http.Handler, shutdownTimeout time.Duration) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--addr %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	log.Info("API listening", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+type workerFlags struct {
+	concurrency, compareWorkers, maxAttempts *int
+	chunkComparisons, maxSolver, maxScore    *int64
+	reconcile, grace                         *time.Duration
+}
+
+func registerWorker(f *flags) *workerFlags {
+	return &workerFlags{
+		concurrency:      f.Int("concurrency", runtime.GOMAXPROCS(0), "tasks run at once (default: GOMAXPROCS, i.e. the CPU limit)"),
+		compareWorkers:   f.Int("compare-workers", 0, "goroutines comparing one chunk (0: GOMAXPROCS)"),
+		chunkComparisons: f.Int64("chunk-comparisons", 200_000_000, "comparisons per chunk of a run (about 1–3 s of work)"),
+		maxAttempts:      f.Int("max-attempts", 5, "attempts at a chunk or at solving before the run fails"),
+		maxSolver:        f.Int64("max-solver-pairs", 100_000_000, "most candidate pairs for groups and permutations results"),
+		maxScore:         f.Int64("max-score-pairs", 500_000_000, "most candidate pairs for similarity_scores results"),
+		reconcile:        f.Duration("reconcile-interval", 15*time.Second, "how often unfinished runs are checked for lost work"),
+		grace:            f.Duration("shutdown-grace", 30*time.Second, "how long running tasks may finish at shutdown before they are handed back"),
+	}
+}
+
+func (w *workerFlags) validate() error {
+	var errs []error
+	if *w.concurrency <= 0 {
+		errs = append(errs, errors.New("--concurrency must be positive"))
+	}
+	if *w.compareWorkers < 0 {
+		errs = append(errs, errors.New("--compare-workers must not be negative"))
+	}
+	if *w.chunkComparisons <= 0 {
+		errs = append(errs, errors.New("--chunk-comparisons must be positive"))
+	}
+	if *w.maxAttempts <= 0 {
+		errs = append(errs, errors.New("--max-attempts must be positive"))
+	}
+	if *w.maxSolver <= 0 || *w.maxScore <= 0 {
+		errs = append(errs, errors.New("--max-solver-pairs and --max-score-pairs must be positive"))
+	}
+	if *w.reconcile <= 0 || *w.grace <= 0 {
+		errs = append(errs, errors.New("--reconcile-interval and --shutdown-grace must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+func (w *workerFlags) config() worker.Config {
+	return worker.Config{
+		Concurrency: *w.concurrency, CompareWorkers: *w.compareWorkers, ChunkComparisons: *w.chunkComparisons,
+		MaxAttempts: *w.maxAttempts, MaxSolverPairs: *w.maxSolver, MaxScorePairs: *w.maxScore,
+		ReconcileInterval: *w.reconcile, ShutdownGrace: *w.grace,
+	}
+}

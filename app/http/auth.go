@@ -1,0 +1,70 @@
+package http
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"strings"
+
+	"github.com/linkage-platform/linkage/app/linkage"
+)
+
+// access is what a presented token grants on a project.
+type access struct {
+	project *linkage.Project
+	parties []linkage.Party
+	result  bool // the result token
+	party   int  // the party of an update or receipt token, else -1
+	update  bool // party identified by its update token
+	receipt bool // party identified by its receipt token
+}
+
+// token reads the raw token of the Authorization header (a "Bearer " prefix is tolerated).
+func token(r *http.Request) string {
+	t := strings.TrimSpace(r.Header.Get("Authorization"))
+	if len(t) > 7 && strings.EqualFold(t[:7], "bearer ") {
+		t = strings.TrimSpace(t[7:])
+	}
+	return t
+}
+
+// authorize loads the project and matches the token against its result token and every
+// party's update and receipt token, in constant time and without stopping at the first
+// match. Any failure — unknown project, missing or wrong token — is errForbidden.
+func (s *Server) authorize(r *http.Request) (*access, error) {
+	pid := r.PathValue("pid")
+	tok := token(r)
+	if !linkage.ValidID(pid) || tok == "" {
+		return nil, errForbidden
+	}
+	p, err := s.store.GetProject(r.Context(), pid)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, errForbidden
+		}
+		return nil, err
+	}
+	parties, err := s.store.ListParties(r.Context(), pid)
+	if err != nil {
+		return nil, err
+	}
+	h := linkage.HashToken(tok)
+	a := &access{project: p, parties: parties, party: -1}
+	a.result = subtle.ConstantTimeCompare(h, p.ResultTokenHash) == 1
+	for _, pa := range parties {
+		if subtle.ConstantTimeCompare(h, pa.UpdateTokenHash) == 1 {
+			a.party, a.update = pa.Index, true
+		}
+		if len(pa.ReceiptTokenHash) > 0 && subtle.ConstantTimeCompare(h, pa.ReceiptTokenHash) == 1 {
+			a.party, a.receipt = pa.Index, true
+		}
+	}
+	return a, nil
+}
+
+// need checks that the token is one of the allowed kinds.
+func (a *access) need(result, update, receipt bool) error {
+	if (result && a.result) || (update && a.update) || (receipt && a.receipt) {
+		return nil
+	}
+	return errForbidden
+}

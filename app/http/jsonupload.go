@@ -1,0 +1,469 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/linkage-platform/linkage/app/engine"
+	"github.com/linkage-platform/linkage/app/linkage"
+)
+
+// jsonUpload parses one POST /clks body, token by token, in any of the three forms:
+//
+//	{"clks": ["<base64>", ...]}
+//	{"clknblocks": [["<base64>", "block", ...], ...]}
+//	{"encodings": [...] | {"file": ...}, "blocks": {"<row>": ["block", ...]} | {"file": ...}}
+type jsonUpload struct {
+	s   *Server
+	ctx context.Context
+	a   *access
+	dec *json.Decoder
+	r   *http.Request
+
+	clks    *blobWriter
+	blocks  *blobWriter
+	bw      *linkage.BlocksWriter
+	rec     *engine.RecordDecoder
+	records int64
+	maxRow  int64 // largest row named in a "blocks" object
+	form    string
+}
+
+func (u *jsonUpload) parse() (res uploaded, err error) {
+	defer func() {
+		if err != nil {
+			u.abort(err)
+		}
+		err = u.classify(err)
+	}()
+	u.dec.UseNumber()
+	u.rec = engine.NewRecordDecoder(expectedSize(u.a))
+	u.maxRow = -1
+	if err := u.delim('{', "the body must be a JSON object with clks, clknblocks or encodings"); err != nil {
+		return res, err
+	}
+	for u.dec.More() {
+		t, err := u.dec.Token()
+		if err != nil {
+			return res, err
+		}
+		key, _ := t.(string)
+		switch key {
+		case "clks", "clknblocks", "encodings":
+			if u.form != "" {
+				return res, badRequest("%q and %q cannot both be given", u.form, key)
+			}
+			u.form = key
+			if err := u.encodings(key); err != nil {
+				return res, err
+			}
+		case "blocks":
+			if u.blocks != nil {
+				return res, badRequest(`"blocks" given twice, or with clknblocks`)
+			}
+			if err := u.blockMap(); err != nil {
+				return res, err
+			}
+		default:
+			if err := u.skip(); err != nil {
+				return res, err
+			}
+		}
+	}
+	if _, err := u.dec.Token(); err != nil { // the closing '}'
+		return res, err
+	}
+	if _, err := u.dec.Token(); err != io.EOF {
+		return res, badRequest("unexpected data after the JSON object")
+	}
+	if u.form == "" {
+		return res, badRequest("the body has none of clks, clknblocks or encodings")
+	}
+	if u.form == "clks" && u.blocks != nil {
+		return res, badRequest(`"blocks" go with "encodings", not with "clks" (or use clknblocks)`)
+	}
+	if u.records == 0 {
+		return res, badRequest("the upload holds no CLKs")
+	}
+	if u.maxRow >= u.records {
+		return res, badRequest("blocks name record %d but there are only %d records", u.maxRow, u.records)
+	}
+	if u.clks != nil {
+		if err := u.clks.finish(); err != nil {
+			u.clks = nil
+			return res, fmt.Errorf("store CLKs: %w", err)
+		}
+		u.clks = nil
+	}
+	if u.blocks != nil {
+		if err := u.bw.Flush(); err != nil {
+			return res, fmt.Errorf("store blocks: %w", err)
+		}
+		if err := u.blocks.finish(); err != nil {
+			u.blocks = nil
+			return res, fmt.Errorf("store blocks: %w", err)
+		}
+		u.blocks = nil
+		res.hasBlocks = true
+	}
+	res.records, res.size = u.records, u.rec.Size()
+	return res, nil
+}
+
+// classify turns JSON syntax errors into 400s and keeps problems and limits as they are.
+func (u *jsonUpload) classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var p *problem
+	var le *linkage.LimitError
+	var mbe *http.MaxBytesError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &p), errors.As(err, &le), errors.As(err, &mbe):
+		return err
+	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return badRequest("malformed JSON at byte %d: %v", u.dec.InputOffset(), err)
+	}
+	return err
+}
+
+func (u *jsonUpload) abort(err error) {
+	if u.clks != nil {
+		u.clks.abort(err)
+		u.clks = nil
+	}
+	if u.blocks != nil {
+		u.blocks.abort(err)
+		u.blocks = nil
+	}
+}
+
+func (u *jsonUpload) delim(want json.Delim, msg string) error {
+	t, err := u.dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := t.(json.Delim); !ok || d != want {
+		return badRequest("%s", msg)
+	}
+	return nil
+}
+
+// skip reads and discards one value (of an unknown key) without buffering it.
+func (u *jsonUpload) skip() error {
+	depth := 0
+	for {
+		t, err := u.dec.Token()
+		if err != nil {
+			return err
+		}
+		if d, ok := t.(json.Delim); ok {
+			if d == '{' || d == '[' {
+				depth++
+			} else {
+				depth--
+			}
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
+}
+
+// record decodes one base64 CLK and appends it to the CLK blob.
+func (u *jsonUpload) record(t json.Token) error {
+	s, ok := t.(string)
+	if !ok {
+		return badRequest("record %d: a CLK must be a base64 string", u.records)
+	}
+	if u.records >= u.s.cfg.Limits.MaxUploadRecords {
+		return &linkage.LimitError{Limit: "max-upload-records", Max: u.s.cfg.Limits.MaxUploadRecords}
+	}
+	want := u.rec.Size()
+	b, err := u.rec.Decode(s)
+	if err != nil {
+		if want != 0 && u.records == 0 {
+			return badRequest("%v (other parties uploaded %d-byte CLKs)", err, want)
+		}
+		return badRequest("%v", err)
+	}
+	if len(b) > u.s.cfg.Limits.MaxHashSize {
+		return &linkage.LimitError{Limit: "max-hash-size", Max: int64(u.s.cfg.Limits.MaxHashSize)}
+	}
+	if u.clks == nil {
+		u.clks = startPut(u.ctx, u.s.blobs, linkage.UploadKey(u.a.project.ID, u.a.party))
+	}
+	if _, err := u.clks.Write(b); err != nil {
+		return fmt.Errorf("store CLKs: %w", err)
+	}
+	u.records++
+	return nil
+}
+
+func (u *jsonUpload) startBlocks() {
+	u.blocks = startPut(u.ctx, u.s.blobs, linkage.BlocksKey(u.a.project.ID, u.a.party))
+	u.bw = linkage.NewBlocksWriter(u.blocks)
+}
+
+// encodings reads the value of "clks", "clknblocks" or "encodings".
+func (u *jsonUpload) encodings(key string) error {
+	t, err := u.dec.Token()
+	if err != nil {
+		return err
+	}
+	d, _ := t.(json.Delim)
+	if key == "encodings" && d == '{' {
+		return u.encodingsFile()
+	}
+	if d != '[' {
+		return badRequest("%q must be an array", key)
+	}
+	if key == "clknblocks" {
+		u.startBlocks()
+	}
+	for u.dec.More() {
+		if key != "clknblocks" {
+			t, err := u.dec.Token()
+			if err != nil {
+				return err
+			}
+			if err := u.record(t); err != nil {
+				return err
+			}
+			continue
+		}
+		row := u.records
+		if err := u.delim('[', fmt.Sprintf("clknblocks record %d must be an array [clk, block, ...]", row)); err != nil {
+			return err
+		}
+		t, err := u.dec.Token()
+		if err != nil {
+			return err
+		}
+		if err := u.record(t); err != nil {
+			return err
+		}
+		ids, err := u.blockIDs(row)
+		if err != nil {
+			return err
+		}
+		if err := u.bw.Write(row, ids); err != nil {
+			return err
+		}
+	}
+	_, err = u.dec.Token() // ']'
+	return err
+}
+
+// blockIDs reads block ids (strings or numbers) up to the end of the current array.
+func (u *jsonUpload) blockIDs(row int64) ([]string, error) {
+	var ids []string
+	for u.dec.More() {
+		t, err := u.dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		switch v := t.(type) {
+		case string:
+			ids = append(ids, v)
+		case json.Number:
+			ids = append(ids, v.String())
+		default:
+			return nil, badRequest("record %d: block ids must be strings or numbers", row)
+		}
+	}
+	_, err := u.dec.Token() // ']'
+	return ids, err
+}
+
+// blockMap reads "blocks": {"<row>": ["block", ...], ...} or {"file": ...}.
+func (u *jsonUpload) blockMap() error {
+	if err := u.delim('{', `"blocks" must be an object mapping record index to block ids`); err != nil {
+		return err
+	}
+	u.startBlocks()
+	for u.dec.More() {
+		t, err := u.dec.Token()
+		if err != nil {
+			return err
+		}
+		k, _ := t.(string)
+		if k == "file" {
+			return u.blocksFile()
+		}
+		row, err := strconv.ParseInt(k, 10, 64)
+		if err != nil || row < 0 {
+			return badRequest("blocks: key %q is not a record index", k)
+		}
+		if err := u.delim('[', fmt.Sprintf("blocks of record %d must be an array", row)); err != nil {
+			return err
+		}
+		ids, err := u.blockIDs(row)
+		if err != nil {
+			return err
+		}
+		if err := u.bw.Write(row, ids); err != nil {
+			return err
+		}
+		u.maxRow = max(u.maxRow, row)
+	}
+	_, err := u.dec.Token() // '}'
+	return err
+}
+
+// objectRef is the {"file": {...}, "credentials": {...}} form of an object-store upload.
+type objectRef struct {
+	File        *linkage.ObjectRef   `json:"file"`
+	Credentials *linkage.Credentials `json:"credentials"`
+}
+
+func (u *jsonUpload) external() (linkage.ExternalAccess, error) {
+	ext, ok := u.s.blobs.(linkage.ExternalAccess)
+	if !ok {
+		return nil, badRequest("object-store uploads are not enabled on this server; send the encodings inline or to /binaryclks")
+	}
+	return ext, nil
+}
+
+// encodingsFile reads {"file": {...}, "credentials"?: {...}} (the opening '{' consumed) and
+// copies the binary encodings object, whose CLK size is the Hash-Size header or that of the
+// other parties' uploads.
+func (u *jsonUpload) encodingsFile() error {
+	ref, err := u.refRest()
+	if err != nil {
+		return err
+	}
+	ext, err := u.external()
+	if err != nil {
+		return err
+	}
+	size := expectedSize(u.a)
+	if h := u.r.Header.Get("Hash-Size"); h != "" {
+		if size, err = strconv.Atoi(h); err != nil || size <= 0 || size%8 != 0 {
+			return badRequest("header Hash-Size must be a positive multiple of 8, got %q", h)
+		}
+	}
+	if size == 0 {
+		return badRequest("an encodings file needs the CLK size: send the Hash-Size header")
+	}
+	rc, err := ext.OpenExternal(u.ctx, *ref.File, ref.Credentials)
+	if err != nil {
+		return badRequest("cannot read the encodings file: %v", err)
+	}
+	defer rc.Close()
+	u.rec = engine.NewRecordDecoder(size)
+	n, err := u.s.blobs.Put(u.ctx, linkage.UploadKey(u.a.project.ID, u.a.party), rc)
+	if err != nil {
+		return fmt.Errorf("copy encodings file: %w", err)
+	}
+	if n == 0 || n%int64(size) != 0 {
+		return badRequest("the encodings file has %d bytes, not a whole number of %d-byte CLKs", n, size)
+	}
+	u.records = n / int64(size)
+	if u.records > u.s.cfg.Limits.MaxUploadRecords {
+		return &linkage.LimitError{Limit: "max-upload-records", Max: u.s.cfg.Limits.MaxUploadRecords}
+	}
+	return nil
+}
+
+// blocksFile reads a blocks object of the inline form from the object store ("file" consumed).
+func (u *jsonUpload) blocksFile() error {
+	var file linkage.ObjectRef
+	if err := u.dec.Decode(&file); err != nil {
+		return badRequest("blocks file: %v", err)
+	}
+	var creds *linkage.Credentials
+	for u.dec.More() {
+		t, err := u.dec.Token()
+		if err != nil {
+			return err
+		}
+		if k, _ := t.(string); k == "credentials" {
+			if err := u.dec.Decode(&creds); err != nil {
+				return badRequest("blocks credentials: %v", err)
+			}
+		} else if err := u.skip(); err != nil {
+			return err
+		}
+	}
+	if _, err := u.dec.Token(); err != nil { // '}'
+		return err
+	}
+	ext, err := u.external()
+	if err != nil {
+		return err
+	}
+	rc, err := ext.OpenExternal(u.ctx, file, creds)
+	if err != nil {
+		return badRequest("cannot read the blocks file: %v", err)
+	}
+	defer rc.Close()
+	outer := u.dec
+	u.dec = json.NewDecoder(rc)
+	u.dec.UseNumber()
+	defer func() { u.dec = outer }()
+	if err := u.delim('{', "the blocks file must hold a JSON object mapping record index to block ids"); err != nil {
+		return err
+	}
+	for u.dec.More() {
+		t, err := u.dec.Token()
+		if err != nil {
+			return err
+		}
+		k, _ := t.(string)
+		row, err := strconv.ParseInt(k, 10, 64)
+		if err != nil || row < 0 {
+			return badRequest("blocks file: key %q is not a record index", k)
+		}
+		if err := u.delim('[', fmt.Sprintf("blocks file: blocks of record %d must be an array", row)); err != nil {
+			return err
+		}
+		ids, err := u.blockIDs(row)
+		if err != nil {
+			return err
+		}
+		if err := u.bw.Write(row, ids); err != nil {
+			return err
+		}
+		u.maxRow = max(u.maxRow, row)
+	}
+	return nil
+}
+
+// refRest reads the rest of an object-store reference object whose '{' was consumed.
+func (u *jsonUpload) refRest() (objectRef, error) {
+	var ref objectRef
+	for u.dec.More() {
+		t, err := u.dec.Token()
+		if err != nil {
+			return ref, err
+		}
+		switch k, _ := t.(string); k {
+		case "file":
+			if err := u.dec.Decode(&ref.File); err != nil {
+				return ref, badRequest("encodings file: %v", err)
+			}
+		case "credentials":
+			if err := u.dec.Decode(&ref.Credentials); err != nil {
+				return ref, badRequest("encodings credentials: %v", err)
+			}
+		default:
+			if err := u.skip(); err != nil {
+				return ref, err
+			}
+		}
+	}
+	if _, err := u.dec.Token(); err != nil { // '}'
+		return ref, err
+	}
+	if ref.File == nil || ref.File.Bucket == "" || ref.File.Path == "" {
+		return ref, badRequest(`encodings "file" needs bucket and path`)
+	}
+	return ref, nil
+}

@@ -1,0 +1,156 @@
+package http
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/linkage-platform/linkage/app/linkage"
+)
+
+func isNotFound(err error) bool { return errors.Is(err, linkage.ErrNotFound) }
+
+func timestamp(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339Nano)
+	return &s
+}
+
+func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
+	ps, err := s.store.ListProjects(r.Context())
+	if err != nil {
+		return err
+	}
+	type item struct {
+		ProjectID string  `json:"project_id"`
+		TimeAdded *string `json:"time_added"`
+	}
+	out := make([]item, len(ps))
+	for i, p := range ps {
+		out[i] = item{p.ID, timestamp(p.CreatedAt)}
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+type createProjectRequest struct {
+	Schema        json.RawMessage `json:"schema"`
+	ResultType    string          `json:"result_type"`
+	NumberParties *int            `json:"number_parties"`
+	Name          string          `json:"name"`
+	Notes         string          `json:"notes"`
+	UsesBlocking  bool            `json:"uses_blocking"`
+}
+
+func (s *Server) createProject(w http.ResponseWriter, r *http.Request) error {
+	var req createProjectRequest
+	if err := s.decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	if t := bytes.TrimSpace(req.Schema); len(t) == 0 || t[0] != '{' {
+		return badRequest("schema is required and must be a JSON object")
+	}
+	if req.ResultType == "" {
+		return badRequest("result_type is required: groups, permutations or similarity_scores")
+	}
+	parties := 2
+	if req.NumberParties != nil {
+		parties = *req.NumberParties
+	}
+	if parties < 2 {
+		return badRequest("number_parties must be at least 2, got %d", parties)
+	}
+	if parties > s.cfg.Limits.MaxParties {
+		return limitProblem(&linkage.LimitError{Limit: "max-parties", Max: int64(s.cfg.Limits.MaxParties)}, "too many parties")
+	}
+	rt := linkage.ResultType(req.ResultType)
+	if err := rt.Validate(parties); err != nil {
+		return badRequest("%v", err)
+	}
+	resultToken := linkage.NewID()
+	p := &linkage.Project{
+		ID: linkage.NewID(), Name: req.Name, Notes: req.Notes, Schema: req.Schema, ResultType: rt,
+		NumberParties: parties, UsesBlocking: req.UsesBlocking, ResultTokenHash: linkage.HashToken(resultToken),
+		CreatedAt: s.now(),
+	}
+	updateTokens := make([]string, parties)
+	ps := make([]linkage.Party, parties)
+	for i := range ps {
+		updateTokens[i] = linkage.NewID()
+		ps[i] = linkage.Party{ProjectID: p.ID, Index: i, UpdateTokenHash: linkage.HashToken(updateTokens[i]), State: linkage.UploadPending}
+	}
+	if err := s.store.CreateProject(r.Context(), p, ps); err != nil {
+		return err
+	}
+	s.log.Info("project created", "request_id", requestID(r.Context()), "project", p.ID, "parties", parties, "result_type", rt)
+	return writeJSON(w, http.StatusCreated, map[string]any{
+		"project_id": p.ID, "update_tokens": updateTokens, "result_token": resultToken,
+	})
+}
+
+func (s *Server) getProject(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.authorize(r)
+	if err != nil {
+		return err
+	}
+	if err := a.need(true, true, true); err != nil {
+		return err
+	}
+	contributed := 0
+	for _, pa := range a.parties {
+		if pa.State == linkage.UploadDone {
+			contributed++
+		}
+	}
+	p := a.project
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"project_id": p.ID, "schema": p.Schema, "result_type": p.ResultType, "number_parties": p.NumberParties,
+		"name": p.Name, "notes": p.Notes, "parties_contributed": contributed, "error": false,
+		"uses_blocking": p.UsesBlocking, "time_added": timestamp(p.CreatedAt),
+	})
+}
+
+func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.authorize(r)
+	if err != nil {
+		return err
+	}
+	if err := a.need(true, false, false); err != nil {
+		return err
+	}
+	if err := s.store.DeleteProject(r.Context(), a.project.ID); err != nil {
+		if isNotFound(err) {
+			return errForbidden // deleted concurrently
+		}
+		return err
+	}
+	// Rows first: a crash in between leaves unreachable blobs, never rows pointing at nothing.
+	if err := s.blobs.DeletePrefix(r.Context(), linkage.ProjectPrefix(a.project.ID)); err != nil {
+		return err
+	}
+	s.log.Info("project deleted", "request_id", requestID(r.Context()), "project", a.project.ID)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) authorizeExternalUpload(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.authorize(r)
+	if err != nil {
+		return err
+	}
+	if err := a.need(false, true, false); err != nil {
+		return err
+	}
+	ext, ok := s.blobs.(linkage.ExternalAccess)
+	if !ok {
+		return problemf(http.StatusInternalServerError, "Not enabled", "object-store uploads are not enabled on this server (it stores blobs locally); upload through /clks or /binaryclks")
+	}
+	creds, obj, err := ext.UploadAccess(r.Context(), linkage.ProjectPrefix(a.project.ID)+"external/"+itoa(a.party)+"/")
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, map[string]any{"credentials": creds, "upload": obj})
+}

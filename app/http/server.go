@@ -1,0 +1,179 @@
+// Package http serves the linkage API: the Anonlink Entity Service API v1 under /api/v1, plus
+// /metrics, /healthz and /readyz. It stores through linkage.Store and linkage.BlobStore and
+// hands queued runs to a Scheduler; it never computes linkages itself.
+package http
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"path"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/linkage-platform/linkage/app/engine"
+	"github.com/linkage-platform/linkage/app/linkage"
+)
+
+// Scheduler starts queued runs (app/worker.Scheduler).
+type Scheduler interface {
+	RunQueued(ctx context.Context, projectID, runID string) error
+}
+
+// Limits bound what clients may send; each is named in the problem answering a breach.
+type Limits struct {
+	MaxUploadBytes   int64 // max-upload-bytes: bytes of one upload request body
+	MaxUploadRecords int64 // max-upload-records: CLKs of one upload
+	MaxParties       int   // max-parties: number_parties of a project
+	MaxHashSize      int   // max-hash-size: bytes per CLK
+	MaxBodyBytes     int64 // max-body-bytes: bytes of other JSON request bodies
+}
+
+func (l *Limits) defaults() {
+	if l.MaxUploadBytes <= 0 {
+		l.MaxUploadBytes = 8 << 30
+	}
+	if l.MaxUploadRecords <= 0 {
+		l.MaxUploadRecords = 50_000_000
+	}
+	if l.MaxParties <= 0 {
+		l.MaxParties = 100
+	}
+	if l.MaxHashSize <= 0 {
+		l.MaxHashSize = 8192
+	}
+	if l.MaxBodyBytes <= 0 {
+		l.MaxBodyBytes = 1 << 20
+	}
+}
+
+// Config wires a Server.
+type Config struct {
+	Store     linkage.Store
+	Blobs     linkage.BlobStore
+	Scheduler Scheduler
+	Logger    *slog.Logger
+	Registry  *prometheus.Registry // metrics are registered here and served at /metrics
+	Limits    Limits
+	Version   string         // the service version reported by /version
+	Rate      func() float64 // recent comparisons per second for /status; nil reports 0
+	// UploadClaimTimeout is how long an unfinished upload holds its update token before another
+	// upload with the token may take over (the first one's process died). Default 1h.
+	UploadClaimTimeout time.Duration
+}
+
+// Server is the API.
+type Server struct {
+	cfg     Config
+	store   linkage.Store
+	blobs   linkage.BlobStore
+	log     *slog.Logger
+	metrics *metrics
+	handler http.Handler
+	now     func() time.Time
+}
+
+// New returns the API server.
+func New(cfg Config) *Server {
+	cfg.Limits.defaults()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.UploadClaimTimeout <= 0 {
+		cfg.UploadClaimTimeout = time.Hour
+	}
+	if cfg.Rate == nil {
+		cfg.Rate = func() float64 { return 0 }
+	}
+	s := &Server{cfg: cfg, store: cfg.Store, blobs: cfg.Blobs, log: cfg.Logger, now: time.Now}
+	s.metrics = newMetrics(cfg.Registry, cfg.Store)
+	mux := http.NewServeMux()
+	s.routes(mux, promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry}))
+	s.handler = s.middleware(mux)
+	return s
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) routes(mux *http.ServeMux, metrics http.Handler) {
+	const v1 = "/api/v1"
+	handle := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
+		method, p, _ := strings.Cut(pattern, " ")
+		mux.Handle(method+" "+v1+p, s.route(method+" "+p, h))
+	}
+	handle("GET /status", s.getStatus)
+	handle("GET /version", s.getVersion)
+	handle("GET /projects", s.listProjects)
+	handle("POST /projects", s.createProject)
+	handle("GET /projects/{pid}", s.getProject)
+	handle("DELETE /projects/{pid}", s.deleteProject)
+	handle("GET /projects/{pid}/authorize-external-upload", s.authorizeExternalUpload)
+	handle("POST /projects/{pid}/clks", s.uploadJSON)
+	handle("POST /projects/{pid}/binaryclks", s.uploadBinary)
+	handle("GET /projects/{pid}/runs", s.listRuns)
+	handle("POST /projects/{pid}/runs", s.createRun)
+	handle("GET /projects/{pid}/runs/{rid}", s.getRun)
+	handle("DELETE /projects/{pid}/runs/{rid}", s.deleteRun)
+	handle("GET /projects/{pid}/runs/{rid}/status", s.getRunStatus)
+	handle("GET /projects/{pid}/runs/{rid}/result", s.getRunResult)
+	mux.Handle("GET /metrics", metrics)
+	mux.Handle("GET /healthz", s.route("GET /healthz", func(w http.ResponseWriter, r *http.Request) error {
+		return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}))
+	mux.Handle("GET /readyz", s.route("GET /readyz", s.readyz))
+}
+
+// route wraps an error-returning handler: the error becomes a problem response.
+func (s *Server) route(name string, h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setRoute(r, name)
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// cleanPath collapses repeated slashes and dot segments and drops a trailing slash, so that
+// loosely joined client URLs route without the redirect ServeMux would answer (a 301 turns a
+// POST into a GET).
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	c := path.Clean("/" + p)
+	return c
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		return problemf(http.StatusServiceUnavailable, "Not ready", "database: %v", err)
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.store.CountProjects(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "project_count": n, "rate": s.cfg.Rate()})
+}
+
+func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{
+		"anonlink":      "linkage-engine " + s.cfg.Version + " (kernel " + engine.KernelName() + ")",
+		"entityservice": s.cfg.Version,
+		"python":        "none (Go implementation)",
+		"go":            runtime.Version(),
+	})
+}

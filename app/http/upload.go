@@ -1,0 +1,221 @@
+package http
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/linkage-platform/linkage/app/linkage"
+)
+
+// An upload is streamed: the JSON body is read token by token and each CLK is decoded and
+// written to the blob store as it arrives (binary, back to back), so memory does not grow with
+// the upload. The update token is claimed atomically before reading and spent when the upload
+// is recorded; a failed upload hands it back.
+
+type uploaded struct {
+	records   int64
+	size      int
+	hasBlocks bool
+}
+
+// blobWriter streams writes into a blob through a pipe to BlobStore.Put.
+type blobWriter struct {
+	pw   *io.PipeWriter
+	bw   *bufio.Writer
+	done chan error
+	n    int64
+}
+
+func startPut(ctx context.Context, blobs linkage.BlobStore, key string) *blobWriter {
+	pr, pw := io.Pipe()
+	b := &blobWriter{pw: pw, bw: bufio.NewWriterSize(pw, 256<<10), done: make(chan error, 1)}
+	go func() {
+		_, err := blobs.Put(ctx, key, pr)
+		pr.CloseWithError(err) // unblock writes if Put stopped early
+		b.done <- err
+	}()
+	return b
+}
+
+func (b *blobWriter) Write(p []byte) (int, error) {
+	n, err := b.bw.Write(p)
+	b.n += int64(n)
+	return n, err
+}
+
+// finish flushes and waits for the blob to be stored.
+func (b *blobWriter) finish() error {
+	if err := b.bw.Flush(); err != nil {
+		b.pw.CloseWithError(err)
+		<-b.done
+		return err
+	}
+	b.pw.Close()
+	return <-b.done
+}
+
+// abort makes Put fail, so no object appears.
+func (b *blobWriter) abort(err error) {
+	b.pw.CloseWithError(err)
+	<-b.done
+}
+
+// authorizeUpload checks the update token and claims the party's one upload.
+func (s *Server) authorizeUpload(r *http.Request) (*access, error) {
+	a, err := s.authorize(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.need(false, true, false); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if err := s.store.ClaimUpload(r.Context(), a.project.ID, a.party, now, now.Add(-s.cfg.UploadClaimTimeout)); err != nil {
+		if errors.Is(err, linkage.ErrConflict) || isNotFound(err) {
+			return nil, errForbidden // the token is spent (or in use by a concurrent upload)
+		}
+		return nil, err
+	}
+	return a, nil
+}
+
+// expectedSize is the CLK size of the parties that have uploaded already (0: none yet).
+func expectedSize(a *access) int {
+	for _, pa := range a.parties {
+		if pa.State == linkage.UploadDone && pa.Index != a.party {
+			return pa.HashSize
+		}
+	}
+	return 0
+}
+
+// upload runs receive under the claim of a's party and records the result.
+func (s *Server) upload(w http.ResponseWriter, r *http.Request, form string, receive func(ctx context.Context, a *access) (uploaded, error)) error {
+	a, err := s.authorizeUpload(r)
+	if err != nil {
+		return err
+	}
+	pid, party := a.project.ID, a.party
+	// Clean-up must happen even if the client went away.
+	cleanup := func() {
+		ctx := context.WithoutCancel(r.Context())
+		_ = s.blobs.DeletePrefix(ctx, linkage.UploadKey(pid, party))
+		_ = s.blobs.DeletePrefix(ctx, linkage.BlocksKey(pid, party))
+		if err := s.store.ReleaseUpload(ctx, pid, party); err != nil && !isNotFound(err) {
+			s.log.Warn("release upload", "request_id", requestID(r.Context()), "project", pid, "party", party, "err", err)
+		}
+	}
+	up, err := receive(r.Context(), a)
+	if err == nil && a.project.UsesBlocking && !up.hasBlocks {
+		err = badRequest("the project uses blocking: upload clknblocks, or encodings with blocks")
+	}
+	if err != nil {
+		cleanup()
+		s.metrics.uploads.WithLabelValues(form, "rejected").Inc()
+		return err
+	}
+	receipt := linkage.NewID()
+	queued, err := s.store.CompleteUpload(r.Context(), linkage.Party{
+		ProjectID: pid, Index: party, Records: up.records, HashSize: up.size, HasBlocks: up.hasBlocks,
+		ReceiptTokenHash: linkage.HashToken(receipt), UploadedAt: s.now(),
+	})
+	if err != nil {
+		cleanup()
+		if isNotFound(err) || errors.Is(err, linkage.ErrConflict) {
+			return errForbidden // project deleted or claim lost meanwhile
+		}
+		return err
+	}
+	s.metrics.uploads.WithLabelValues(form, "accepted").Inc()
+	s.metrics.uploadBytes.Add(float64(up.records) * float64(up.size))
+	s.log.Info("upload accepted", "request_id", requestID(r.Context()), "project", pid, "party", party, "form", form,
+		"records", up.records, "size", up.size, "blocks", up.hasBlocks)
+	for _, rid := range queued {
+		s.schedule(r, pid, rid)
+	}
+	return writeJSON(w, http.StatusCreated, map[string]string{"receipt_token": receipt, "message": "Updated"})
+}
+
+func (s *Server) uploadBinary(w http.ResponseWriter, r *http.Request) error {
+	count, err := strconv.ParseInt(r.Header.Get("Hash-Count"), 10, 64)
+	if err != nil || count <= 0 {
+		return badRequest("header Hash-Count must be a positive integer (the number of CLKs), got %q", r.Header.Get("Hash-Count"))
+	}
+	size, err := strconv.Atoi(r.Header.Get("Hash-Size"))
+	if err != nil || size <= 0 || size%8 != 0 {
+		return badRequest("header Hash-Size must be a positive multiple of 8 (bytes per CLK), got %q", r.Header.Get("Hash-Size"))
+	}
+	if size > s.cfg.Limits.MaxHashSize {
+		return limitProblem(&linkage.LimitError{Limit: "max-hash-size", Max: int64(s.cfg.Limits.MaxHashSize)}, "CLKs too large")
+	}
+	if count > s.cfg.Limits.MaxUploadRecords {
+		return limitProblem(&linkage.LimitError{Limit: "max-upload-records", Max: s.cfg.Limits.MaxUploadRecords}, "too many CLKs")
+	}
+	total := count * int64(size)
+	if total > s.cfg.Limits.MaxUploadBytes {
+		return limitProblem(&linkage.LimitError{Limit: "max-upload-bytes", Max: s.cfg.Limits.MaxUploadBytes}, "upload too large")
+	}
+	if r.ContentLength >= 0 && r.ContentLength != total {
+		return badRequest("Content-Length is %d but Hash-Count × Hash-Size = %d × %d = %d", r.ContentLength, count, size, total)
+	}
+	return s.upload(w, r, "binary", func(ctx context.Context, a *access) (uploaded, error) {
+		if want := expectedSize(a); want != 0 && want != size {
+			return uploaded{}, badRequest("Hash-Size %d differs from the %d-byte CLKs other parties uploaded", size, want)
+		}
+		n, err := s.blobs.Put(ctx, linkage.UploadKey(a.project.ID, a.party), &exactReader{r: r.Body, n: total})
+		if err != nil {
+			var p *problem
+			if errors.As(err, &p) {
+				return uploaded{}, p
+			}
+			return uploaded{}, fmt.Errorf("store upload: %w", err)
+		}
+		if n != total {
+			return uploaded{}, badRequest("body has %d bytes but Hash-Count × Hash-Size = %d", n, total)
+		}
+		return uploaded{records: count, size: size}, nil
+	})
+}
+
+// exactReader reads exactly n bytes from r and fails if r holds fewer or more.
+type exactReader struct {
+	r    io.Reader
+	n    int64
+	read int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.read == e.n {
+		var one [1]byte
+		if k, _ := io.ReadFull(e.r, one[:]); k > 0 {
+			return 0, badRequest("body is longer than Hash-Count × Hash-Size = %d bytes", e.n)
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.n-e.read {
+		p = p[:e.n-e.read]
+	}
+	k, err := e.r.Read(p)
+	e.read += int64(k)
+	if err == io.EOF && e.read < e.n {
+		return k, badRequest("body has %d bytes but Hash-Count × Hash-Size = %d", e.read, e.n)
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	return k, err
+}
+
+func (s *Server) uploadJSON(w http.ResponseWriter, r *http.Request) error {
+	body := http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxUploadBytes)
+	return s.upload(w, r, "json", func(ctx context.Context, a *access) (uploaded, error) {
+		p := &jsonUpload{s: s, ctx: ctx, a: a, dec: json.NewDecoder(body), r: r}
+		return p.parse()
+	})
+}

@@ -1,0 +1,60 @@
+package linkage
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+)
+
+// The blocks blob of an upload (BlocksKey) holds, one JSON line per record that has blocks,
+// {"r": row, "b": ["block-id", ...]}. Uploads write it while streaming; workers read the rows
+// of their chunk.
+
+type blockLine struct {
+	Row    int64    `json:"r"`
+	Blocks []string `json:"b"`
+}
+
+// BlocksWriter writes a blocks blob.
+type BlocksWriter struct {
+	w   *bufio.Writer
+	enc *json.Encoder
+}
+
+// NewBlocksWriter writes to w; call Flush at the end.
+func NewBlocksWriter(w io.Writer) *BlocksWriter {
+	bw := bufio.NewWriter(w)
+	return &BlocksWriter{w: bw, enc: json.NewEncoder(bw)}
+}
+
+// Write records the blocks of row.
+func (b *BlocksWriter) Write(row int64, blocks []string) error {
+	if err := b.enc.Encode(blockLine{Row: row, Blocks: blocks}); err != nil {
+		return fmt.Errorf("write blocks of record %d: %w", row, err)
+	}
+	return nil
+}
+
+// Flush writes buffered lines.
+func (b *BlocksWriter) Flush() error { return b.w.Flush() }
+
+// ReadBlocks reads a blocks blob and returns the blocks of rows lo..hi-1, indexed from lo.
+// Rows without a line have no block (they are compared with nothing).
+func ReadBlocks(r io.Reader, lo, hi int64) ([][]string, error) {
+	out := make([][]string, hi-lo)
+	dec := json.NewDecoder(bufio.NewReader(r))
+	for {
+		var l blockLine
+		err := dec.Decode(&l)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read blocks: %w", err)
+		}
+		if l.Row >= lo && l.Row < hi {
+			out[l.Row-lo] = append(out[l.Row-lo], l.Blocks...)
+		}
+	}
+}

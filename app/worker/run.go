@@ -1,0 +1,331 @@
+package worker
+
+import (
+	"bufio"
+	"context"
+	crand "crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/linkage-platform/linkage/app/engine"
+	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/results"
+)
+
+// Plan splits every party pair p<q into near-square tiles of about target comparisons, so
+// that a chunk reads few rows of each party.
+func Plan(runID string, records []int64, target int64) []linkage.Chunk {
+	side := max(int64(math.Sqrt(float64(target))), 1)
+	var chunks []linkage.Chunk
+	for p := range records {
+		for q := p + 1; q < len(records); q++ {
+			nA, nB := records[p], records[q]
+			aStep := min(nA, max(side, target/max(nB, 1)))
+			bStep := min(nB, max(1, target/max(aStep, 1)))
+			for aLo := int64(0); aLo < nA; aLo += aStep {
+				for bLo := int64(0); bLo < nB; bLo += bStep {
+					chunks = append(chunks, linkage.Chunk{
+						RunID: runID, Index: len(chunks), PartyA: p, PartyB: q,
+						ALo: aLo, AHi: min(aLo+aStep, nA), BLo: bLo, BHi: min(bLo+bStep, nB),
+					})
+				}
+			}
+		}
+	}
+	return chunks
+}
+
+// start checks the uploads of a queued run, plans its chunks and enqueues them.
+func (w *Worker) start(ctx context.Context, p payload) error {
+	run, err := w.store.GetRun(ctx, p.ProjectID, p.RunID)
+	if err != nil {
+		return err
+	}
+	if run.State == linkage.RunQueued {
+		parties, err := w.store.ListParties(ctx, p.ProjectID)
+		if err != nil {
+			return err
+		}
+		records := make([]int64, len(parties))
+		for i, pa := range parties {
+			if pa.State != linkage.UploadDone {
+				return w.fail(ctx, run.ID, fmt.Sprintf("party %d has not uploaded", i))
+			}
+			if pa.HashSize != parties[0].HashSize {
+				return w.fail(ctx, run.ID, fmt.Sprintf("CLKs of party 0 are %d bytes but those of party %d are %d bytes: all parties must use the same encoding size",
+					parties[0].HashSize, i, pa.HashSize))
+			}
+			records[i] = pa.Records
+		}
+		err = w.store.StartRun(ctx, run.ID, Plan(run.ID, records, w.cfg.ChunkComparisons), w.now())
+		if err != nil && !errors.Is(err, linkage.ErrConflict) { // conflict: started by another worker
+			return err
+		}
+		w.log.Info("run started", "run", run.ID, "project", run.ProjectID)
+	} else if run.State != linkage.RunRunning {
+		return nil
+	}
+	return w.enqueueChunks(ctx, p.ProjectID, p.RunID)
+}
+
+// chunk computes one chunk's candidates into the blob store.
+func (w *Worker) chunk(ctx context.Context, p payload) error {
+	run, err := w.store.GetRun(ctx, p.ProjectID, p.RunID)
+	if err != nil {
+		return err
+	}
+	if run.State != linkage.RunRunning {
+		return nil
+	}
+	c, err := w.store.GetChunk(ctx, p.RunID, p.Chunk)
+	if err != nil {
+		return err
+	}
+	if c.Done {
+		return nil
+	}
+	attempt, err := w.store.BeginChunk(ctx, p.RunID, p.Chunk)
+	if err != nil {
+		return err
+	}
+	if attempt > w.cfg.MaxAttempts {
+		return w.fail(ctx, run.ID, fmt.Sprintf("comparing chunk %d (parties %d and %d) failed %d times", c.Index, c.PartyA, c.PartyB, attempt-1))
+	}
+	project, err := w.store.GetProject(ctx, p.ProjectID)
+	if err != nil {
+		return err
+	}
+	parties, err := w.store.ListParties(ctx, p.ProjectID)
+	if err != nil {
+		return err
+	}
+	size := parties[c.PartyA].HashSize
+	a, err := w.readRows(ctx, p.ProjectID, c.PartyA, size, c.ALo, c.AHi)
+	if err != nil {
+		return err
+	}
+	b, err := w.readRows(ctx, p.ProjectID, c.PartyB, size, c.BLo, c.BHi)
+	if err != nil {
+		return err
+	}
+	opt := engine.Options{
+		Threshold: run.Threshold, Workers: w.cfg.CompareWorkers, PartyA: c.PartyA, PartyB: c.PartyB,
+		Progress: w.progress(ctx, c),
+	}
+	if project.UsesBlocking {
+		if opt.BlocksA, err = w.readBlocks(ctx, p.ProjectID, parties[c.PartyA], c.ALo, c.AHi); err != nil {
+			return err
+		}
+		if opt.BlocksB, err = w.readBlocks(ctx, p.ProjectID, parties[c.PartyB], c.BLo, c.BHi); err != nil {
+			return err
+		}
+	}
+	cands, err := engine.Compare(ctx, a, b, opt)
+	if err != nil {
+		return fmt.Errorf("compare chunk %d: %w", c.Index, err)
+	}
+	// The rows were read from offset ALo/BLo: make them absolute.
+	for i := range cands {
+		cands[i].A.Row += int32(c.ALo)
+		cands[i].B.Row += int32(c.BLo)
+	}
+	key := linkage.ChunkKey(p.ProjectID, p.RunID, c.Index)
+	if err := putWith(ctx, w.blobs, key, func(wr io.Writer) error { return engine.EncodeCandidates(wr, cands) }); err != nil {
+		return err
+	}
+	remaining, err := w.store.CompleteChunk(ctx, p.RunID, c.Index, int64(len(cands)))
+	if errors.Is(err, linkage.ErrNotFound) {
+		_ = w.blobs.DeletePrefix(ctx, linkage.RunPrefix(p.ProjectID, p.RunID)) // deleted while computing
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if remaining == 0 {
+		return w.queue.Enqueue(ctx, task(KindSolve, p.ProjectID, p.RunID, 0))
+	}
+	return nil
+}
+
+// progress returns the engine's progress callback for chunk c: it feeds the metrics at once
+// and writes the chunk's progress to the database at most every ProgressInterval.
+func (w *Worker) progress(ctx context.Context, c *linkage.Chunk) func(int64) {
+	var last int64
+	var written time.Time
+	return func(done int64) {
+		w.metrics.comparisons.Add(float64(done - last))
+		w.rate.Add(done - last)
+		last = done
+		if now := time.Now(); now.Sub(written) >= w.cfg.ProgressInterval {
+			written = now
+			if err := w.store.ChunkProgress(ctx, c.RunID, c.Index, done); err != nil && ctx.Err() == nil {
+				w.log.Warn("chunk progress", "run", c.RunID, "chunk", c.Index, "err", err)
+			}
+		}
+	}
+}
+
+// readRows reads rows lo..hi-1 of a party's upload.
+func (w *Worker) readRows(ctx context.Context, projectID string, party, size int, lo, hi int64) (*engine.CLKs, error) {
+	key := linkage.UploadKey(projectID, party)
+	var rc io.ReadCloser
+	var err error
+	if rg, ok := w.blobs.(linkage.RangeGetter); ok {
+		rc, err = rg.GetRange(ctx, key, lo*int64(size), (hi-lo)*int64(size))
+	} else if rc, err = w.blobs.Get(ctx, key); err == nil {
+		_, err = io.CopyN(io.Discard, rc, lo*int64(size))
+	}
+	if err != nil {
+		if rc != nil {
+			rc.Close()
+		}
+		return nil, fmt.Errorf("read upload of party %d: %w", party, err)
+	}
+	defer rc.Close()
+	clks, err := engine.ReadBinary(bufio.NewReaderSize(rc, 1<<20), size, int(hi-lo))
+	if err != nil {
+		return nil, fmt.Errorf("read upload of party %d rows %d..%d: %w", party, lo, hi, err)
+	}
+	return clks, nil
+}
+
+func (w *Worker) readBlocks(ctx context.Context, projectID string, party linkage.Party, lo, hi int64) ([][]string, error) {
+	if !party.HasBlocks {
+		return make([][]string, hi-lo), nil
+	}
+	rc, err := w.blobs.Get(ctx, linkage.BlocksKey(projectID, party.Index))
+	if err != nil {
+		return nil, fmt.Errorf("read blocks of party %d: %w", party.Index, err)
+	}
+	defer rc.Close()
+	blocks, err := linkage.ReadBlocks(rc, lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("read blocks of party %d: %w", party.Index, err)
+	}
+	return blocks, nil
+}
+
+// solve merges the chunks' candidates and writes the result.
+func (w *Worker) solve(ctx context.Context, p payload) error {
+	chunks, err := w.store.ListChunks(ctx, p.RunID)
+	if err != nil {
+		return err
+	}
+	var total int64
+	for _, c := range chunks {
+		if !c.Done {
+			return w.enqueueChunks(ctx, p.ProjectID, p.RunID) // early: a chunk is still missing
+		}
+		total += c.Candidates
+	}
+	attempt, err := w.store.BeginSolve(ctx, p.RunID)
+	if errors.Is(err, linkage.ErrConflict) {
+		return nil // completed or failed meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	if attempt > w.cfg.MaxAttempts {
+		return w.fail(ctx, p.RunID, fmt.Sprintf("solving failed %d times", attempt-1))
+	}
+	project, err := w.store.GetProject(ctx, p.ProjectID)
+	if err != nil {
+		return err
+	}
+	limit := &linkage.LimitError{Limit: "max-solver-pairs", Max: w.cfg.MaxSolverPairs}
+	if project.ResultType == linkage.ResultSimilarityScores {
+		limit = &linkage.LimitError{Limit: "max-score-pairs", Max: w.cfg.MaxScorePairs}
+	}
+	if total > limit.Max {
+		return w.fail(ctx, p.RunID, fmt.Sprintf("%d candidate pairs: %v; raise the threshold or the limit", total, limit))
+	}
+	lists := make([][]engine.Candidate, 0, len(chunks))
+	for _, c := range chunks {
+		cands, err := w.readCandidates(ctx, p.ProjectID, p.RunID, c.Index)
+		if err != nil {
+			return err
+		}
+		lists = append(lists, cands)
+	}
+	cands := engine.MergeCandidates(0, lists...)
+	lists = nil
+	if err := w.writeResult(ctx, project, p.RunID, cands); err != nil {
+		return err
+	}
+	if err := w.store.CompleteRun(ctx, p.RunID, w.now()); err != nil {
+		if errors.Is(err, linkage.ErrConflict) {
+			return nil
+		}
+		return err
+	}
+	w.metrics.runs.WithLabelValues(string(linkage.RunCompleted)).Inc()
+	w.log.Info("run completed", "run", p.RunID, "project", p.ProjectID, "candidates", len(cands))
+	if err := w.blobs.DeletePrefix(ctx, linkage.RunPrefix(p.ProjectID, p.RunID)+"chunks/"); err != nil {
+		w.log.Warn("delete chunk candidates", "run", p.RunID, "err", err)
+	}
+	return nil
+}
+
+func (w *Worker) readCandidates(ctx context.Context, projectID, runID string, index int) ([]engine.Candidate, error) {
+	rc, err := w.blobs.Get(ctx, linkage.ChunkKey(projectID, runID, index))
+	if err != nil {
+		return nil, fmt.Errorf("read candidates of chunk %d: %w", index, err)
+	}
+	defer rc.Close()
+	cands, err := engine.DecodeCandidates(rc)
+	if err != nil {
+		return nil, fmt.Errorf("read candidates of chunk %d: %w", index, err)
+	}
+	return cands, nil
+}
+
+// writeResult solves cands into the project's result type and writes the result blob(s).
+func (w *Worker) writeResult(ctx context.Context, project *linkage.Project, runID string, cands []engine.Candidate) error {
+	key := func(part string) string { return linkage.ResultKey(project.ID, runID, part) }
+	switch project.ResultType {
+	case linkage.ResultGroups:
+		groups := engine.Groups(cands)
+		return putWith(ctx, w.blobs, key(""), func(wr io.Writer) error { return results.WriteGroups(wr, groups) })
+	case linkage.ResultSimilarityScores:
+		return putWith(ctx, w.blobs, key(""), func(wr io.Writer) error {
+			return results.WriteSimilarityScores(wr, slices.Values(cands))
+		})
+	case linkage.ResultPermutations:
+		parties, err := w.store.ListParties(ctx, project.ID)
+		if err != nil {
+			return err
+		}
+		var seed [32]byte
+		_, _ = crand.Read(seed[:])
+		perm, err := engine.Permutations(cands, int(parties[0].Records), int(parties[1].Records), rand.New(rand.NewChaCha8(seed)))
+		if err != nil {
+			return fmt.Errorf("permutations: %w", err)
+		}
+		for party := range perm.Perms {
+			if err := putWith(ctx, w.blobs, key(fmt.Sprint("party-", party)), func(wr io.Writer) error {
+				return results.WritePermutation(wr, perm.Perms[party], perm.Rows)
+			}); err != nil {
+				return err
+			}
+		}
+		return putWith(ctx, w.blobs, key("mask"), func(wr io.Writer) error { return results.WriteMask(wr, perm.Mask) })
+	}
+	return fmt.Errorf("unknown result type %q", project.ResultType)
+}
+
+// putWith streams what write produces into the blob key.
+func putWith(ctx context.Context, blobs linkage.BlobStore, key string, write func(io.Writer) error) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(write(pw)) }()
+	_, err := blobs.Put(ctx, key, pr)
+	pr.CloseWithError(err) // unblocks the writer if Put stopped early
+	if err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
+}

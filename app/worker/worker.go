@@ -1,0 +1,275 @@
+// Package worker orchestrates runs: it splits a run into chunks of comparisons, computes each
+// chunk with app/engine, merges the chunks' candidates, solves them into the project's result
+// type and writes the result to the blob store. Work travels as queue tasks; the database is the
+// source of truth, and a periodic reconciler re-enqueues the missing work of unfinished runs, so
+// that a crash between a database write and a queue write, or a restart, loses nothing.
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/linkage-platform/linkage/app/linkage"
+)
+
+// Task kinds.
+const (
+	KindStart = "run.start"
+	KindChunk = "run.chunk"
+	KindSolve = "run.solve"
+)
+
+// payload is the JSON of every task: ids and a chunk index, never data.
+type payload struct {
+	ProjectID string `json:"project_id"`
+	RunID     string `json:"run_id"`
+	Chunk     int    `json:"chunk,omitempty"`
+}
+
+func task(kind, projectID, runID string, chunk int) linkage.Task {
+	id := kind + ":" + runID
+	if kind == KindChunk {
+		id += ":" + strconv.Itoa(chunk)
+	}
+	b, _ := json.Marshal(payload{ProjectID: projectID, RunID: runID, Chunk: chunk}) // cannot fail
+	return linkage.Task{ID: id, Kind: kind, Payload: b}
+}
+
+// Scheduler hands queued runs to the workers; the API uses it when a run becomes queued.
+type Scheduler struct {
+	Queue linkage.Queue
+}
+
+// RunQueued enqueues the start of a run. A failure is not fatal: the reconciler retries.
+func (s Scheduler) RunQueued(ctx context.Context, projectID, runID string) error {
+	if err := s.Queue.Enqueue(ctx, task(KindStart, projectID, runID, 0)); err != nil {
+		return fmt.Errorf("enqueue start of run %s: %w", runID, err)
+	}
+	return nil
+}
+
+// Config tunes the workers.
+type Config struct {
+	// Concurrency is the number of tasks run at once (default GOMAXPROCS).
+	Concurrency int
+	// CompareWorkers is the number of goroutines the engine uses per chunk (default GOMAXPROCS).
+	CompareWorkers int
+	// ChunkComparisons is the target size of a chunk in comparisons (default 200M, ~1–3 s).
+	ChunkComparisons int64
+	// MaxAttempts bounds the attempts at one chunk or at solving before the run fails (default 5).
+	MaxAttempts int
+	// MaxSolverPairs bounds the candidate pairs of groups and permutations results
+	// (default 100M); MaxScorePairs those of similarity_scores results (default 500M).
+	MaxSolverPairs int64
+	MaxScorePairs  int64
+	// ReconcileInterval is how often unfinished runs are checked for missing work (default 15s).
+	ReconcileInterval time.Duration
+	// ProgressInterval is how often a chunk's progress is written (default 1s).
+	ProgressInterval time.Duration
+	// ShutdownGrace is how long running tasks may continue after shutdown begins before they
+	// are cancelled and handed back (default 30s; spot nodes give two minutes' notice).
+	ShutdownGrace time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.Concurrency <= 0 {
+		c.Concurrency = runtime.GOMAXPROCS(0)
+	}
+	if c.ChunkComparisons <= 0 {
+		c.ChunkComparisons = 200_000_000
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 5
+	}
+	if c.MaxSolverPairs <= 0 {
+		c.MaxSolverPairs = 100_000_000
+	}
+	if c.MaxScorePairs <= 0 {
+		c.MaxScorePairs = 500_000_000
+	}
+	if c.ReconcileInterval <= 0 {
+		c.ReconcileInterval = 15 * time.Second
+	}
+	if c.ProgressInterval <= 0 {
+		c.ProgressInterval = time.Second
+	}
+	if c.ShutdownGrace <= 0 {
+		c.ShutdownGrace = 30 * time.Second
+	}
+}
+
+// Worker consumes run tasks.
+type Worker struct {
+	store   linkage.Store
+	blobs   linkage.BlobStore
+	queue   linkage.Queue
+	log     *slog.Logger
+	cfg     Config
+	metrics *metrics
+	rate    *RateMeter
+	now     func() time.Time
+}
+
+// New returns a worker; reg (may be nil) receives its metrics.
+func New(store linkage.Store, blobs linkage.BlobStore, queue linkage.Queue, log *slog.Logger, reg prometheus.Registerer, cfg Config) *Worker {
+	cfg.defaults()
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Worker{
+		store: store, blobs: blobs, queue: queue, log: log, cfg: cfg,
+		metrics: newMetrics(reg), rate: NewRateMeter(time.Minute), now: time.Now,
+	}
+}
+
+// Rate is the comparisons per second over the last minute in this process.
+func (w *Worker) Rate() float64 { return w.rate.Rate() }
+
+// Run reconciles once, then consumes tasks and reconciles periodically until ctx is done. Then
+// it takes no new task; running ones get ShutdownGrace to finish before they are cancelled
+// (and handed back by the queue).
+func (w *Worker) Run(ctx context.Context) error {
+	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHard()
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(w.cfg.ShutdownGrace, cancelHard) })
+	defer stopGrace()
+	handle := func(tctx context.Context, t linkage.Task) error {
+		hctx, cancel := context.WithCancel(hard)
+		defer cancel()
+		// The queue may cancel one task (e.g. a lost lease); shutdown is handled by hard.
+		stop := context.AfterFunc(tctx, func() {
+			if ctx.Err() == nil {
+				cancel()
+			}
+		})
+		defer stop()
+		return w.Handle(hctx, t)
+	}
+	if err := w.Reconcile(ctx); err != nil {
+		w.log.Error("reconcile", "err", err)
+	}
+	go func() {
+		t := time.NewTicker(w.cfg.ReconcileInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := w.Reconcile(ctx); err != nil && ctx.Err() == nil {
+					w.log.Error("reconcile", "err", err)
+				}
+			}
+		}
+	}()
+	return w.queue.Consume(ctx, w.cfg.Concurrency, handle)
+}
+
+// Reconcile enqueues the next work of every queued or running run. Tasks already pending or
+// running are not duplicated (the queue's idempotency keys); a duplicate that slips through is
+// harmless because every handler is idempotent.
+func (w *Worker) Reconcile(ctx context.Context) error {
+	runs, err := w.store.ActiveRuns(ctx)
+	if err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	for _, r := range runs {
+		if err := w.enqueueNext(ctx, &r); err != nil {
+			return fmt.Errorf("reconcile run %s: %w", r.ID, err)
+		}
+	}
+	return nil
+}
+
+// enqueueNext enqueues what run r needs next according to the database.
+func (w *Worker) enqueueNext(ctx context.Context, r *linkage.Run) error {
+	switch {
+	case r.State == linkage.RunQueued:
+		return w.queue.Enqueue(ctx, task(KindStart, r.ProjectID, r.ID, 0))
+	case r.State == linkage.RunRunning && r.Stage == linkage.StageSolve:
+		return w.queue.Enqueue(ctx, task(KindSolve, r.ProjectID, r.ID, 0))
+	case r.State == linkage.RunRunning:
+		return w.enqueueChunks(ctx, r.ProjectID, r.ID)
+	}
+	return nil
+}
+
+// enqueueChunks enqueues the chunks not done, or the solve step if all are done.
+func (w *Worker) enqueueChunks(ctx context.Context, projectID, runID string) error {
+	chunks, err := w.store.ListChunks(ctx, runID)
+	if err != nil {
+		return err
+	}
+	pending := 0
+	for _, c := range chunks {
+		if !c.Done {
+			pending++
+			if err := w.queue.Enqueue(ctx, task(KindChunk, projectID, runID, c.Index)); err != nil {
+				return err
+			}
+		}
+	}
+	if pending == 0 {
+		return w.queue.Enqueue(ctx, task(KindSolve, projectID, runID, 0))
+	}
+	return nil
+}
+
+// Handle runs one task. It returns an error only for failures worth retrying; a run that cannot
+// succeed is marked as error instead.
+func (w *Worker) Handle(ctx context.Context, t linkage.Task) error {
+	var p payload
+	if err := json.Unmarshal(t.Payload, &p); err != nil {
+		w.log.Error("dropping malformed task", "task", t.ID, "err", err)
+		return nil
+	}
+	start := time.Now()
+	var err error
+	switch t.Kind {
+	case KindStart:
+		err = w.start(ctx, p)
+	case KindChunk:
+		err = w.chunk(ctx, p)
+	case KindSolve:
+		err = w.solve(ctx, p)
+	default:
+		w.log.Error("dropping task of unknown kind", "task", t.ID, "kind", t.Kind)
+		return nil
+	}
+	if errors.Is(err, linkage.ErrNotFound) {
+		// The project or run was deleted meanwhile: nothing left to do.
+		w.log.Info("task for a deleted run", "task", t.ID)
+		return nil
+	}
+	w.metrics.tasks.WithLabelValues(t.Kind, outcome(err)).Inc()
+	w.log.Debug("task done", "task", t.ID, "duration", time.Since(start), "err", err)
+	return err
+}
+
+func outcome(err error) string {
+	if err != nil {
+		return "error"
+	}
+	return "ok"
+}
+
+// fail marks the run as error; a run already terminal stays as it is.
+func (w *Worker) fail(ctx context.Context, runID, msg string) error {
+	w.log.Warn("run failed", "run", runID, "message", msg)
+	err := w.store.FailRun(ctx, runID, msg, w.now())
+	if errors.Is(err, linkage.ErrConflict) {
+		return nil
+	}
+	if err == nil {
+		w.metrics.runs.WithLabelValues(string(linkage.RunError)).Inc()
+	}
+	return err
+}
