@@ -1,0 +1,149 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/linkage/storetest"
+)
+
+// testURL returns a connection URL to a fresh schema of the database named by
+// LINKAGE_TEST_POSTGRES_URL (dropped afterwards); the test is skipped without it.
+func testURL(t *testing.T) string {
+	t.Helper()
+	raw := os.Getenv("LINKAGE_TEST_POSTGRES_URL")
+	if raw == "" {
+		t.Skip("LINKAGE_TEST_POSTGRES_URL not set (make services; eval \"$(make -s services-env)\")")
+	}
+	ctx := context.Background()
+	schema := "test_" + linkage.NewID()[:16]
+	conn, err := pgx.Connect(ctx, raw)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, raw)
+		if err == nil {
+			conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			conn.Close(ctx)
+		}
+	})
+	u, err := url.Parse(raw)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func openTest(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), testURL(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	_, err = db.Migrate(context.Background())
+	require.NoError(t, err)
+	return db
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) linkage.Store { return openTest(t) })
+}
+
+func TestMigrate(t *testing.T) {
+	db, err := Open(context.Background(), testURL(t))
+	require.NoError(t, err)
+	defer db.Close()
+	ctx := context.Background()
+	require.Error(t, db.CheckSchema(ctx), "a fresh database is not migrated")
+
+	// Concurrent migrators (a Job overlapping a start-up) apply each version once.
+	var wg sync.WaitGroup
+	results := make([][]string, 3)
+	errs := make([]error, 3)
+	for i := range results {
+		wg.Go(func() { results[i], errs[i] = db.Migrate(ctx) })
+	}
+	wg.Wait()
+	var applied []string
+	for i := range results {
+		require.NoError(t, errs[i])
+		applied = append(applied, results[i]...)
+	}
+	require.Equal(t, []string{"0001_init.sql"}, applied)
+	require.NoError(t, db.CheckSchema(ctx))
+	again, err := db.Migrate(ctx)
+	require.NoError(t, err)
+	require.Empty(t, again)
+}
+
+// The last two chunks completed at once: exactly one completion sees none remaining (and so
+// enqueues the solve).
+func TestCompleteLastChunksConcurrently(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	for round := range 5 {
+		p := &linkage.Project{ID: linkage.NewID(), Schema: []byte(`{}`), ResultType: linkage.ResultGroups, NumberParties: 2,
+			ResultTokenHash: linkage.HashToken("r"), CreatedAt: time.Now()}
+		require.NoError(t, db.CreateProject(ctx, p, []linkage.Party{{Index: 0, UpdateTokenHash: []byte("a")}, {Index: 1, UpdateTokenHash: []byte("b")}}))
+		for i := range 2 {
+			require.NoError(t, db.ClaimUpload(ctx, p.ID, i, time.Now(), time.Now().Add(-time.Hour)))
+			_, err := db.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: i, Records: 10, HashSize: 8, UploadedAt: time.Now()})
+			require.NoError(t, err)
+		}
+		r := &linkage.Run{ID: linkage.NewID(), ProjectID: p.ID, Threshold: 0.8, CreatedAt: time.Now()}
+		require.NoError(t, db.CreateRun(ctx, r))
+		var chunks []linkage.Chunk
+		for i := range 8 {
+			chunks = append(chunks, linkage.Chunk{Index: i, PartyA: 0, PartyB: 1, ALo: int64(i), AHi: int64(i + 1), BLo: 0, BHi: 10})
+		}
+		require.NoError(t, db.StartRun(ctx, r.ID, chunks, time.Now()))
+		var wg sync.WaitGroup
+		remaining := make([]int, len(chunks))
+		for i := range chunks {
+			wg.Go(func() {
+				n, err := db.CompleteChunk(ctx, r.ID, i, 1)
+				require.NoError(t, err)
+				remaining[i] = n
+			})
+		}
+		wg.Wait()
+		zeros := 0
+		for _, n := range remaining {
+			if n == 0 {
+				zeros++
+			}
+		}
+		require.Equal(t, 1, zeros, "round %d: remaining %v", round, remaining)
+	}
+}
+
+// A server that cannot be reached yields linkage.ErrUnavailable (the API's 503).
+func TestUnreachableIsUnavailable(t *testing.T) {
+	db, err := Open(context.Background(), "postgres://linkage:linkage@127.0.0.1:1/none?connect_timeout=2")
+	require.NoError(t, err, "the pool connects lazily")
+	defer db.Close()
+	ctx := context.Background()
+	require.ErrorIs(t, db.Ping(ctx), linkage.ErrUnavailable)
+	_, err = db.GetProject(ctx, linkage.NewID())
+	require.ErrorIs(t, err, linkage.ErrUnavailable)
+	require.True(t, errors.Is(db.CreateRun(ctx, &linkage.Run{ID: "x", ProjectID: "y"}), linkage.ErrUnavailable))
+}
+
+// A query the server rejects is not "unavailable".
+func TestQueryErrorIsNotUnavailable(t *testing.T) {
+	db := openTest(t)
+	_, err := db.pool.Exec(context.Background(), "SELECT * FROM no_such_table")
+	require.Error(t, err)
+	require.False(t, unavailable(err))
+}
