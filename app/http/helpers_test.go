@@ -286,4 +286,3 @@ func expected(t *testing.T, bodies [][]byte, blocks [][][]string, threshold floa
 	require.NoError(t, err)
 	return slices.Clip(cands)
 }
-

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/ratelimit"
 )
 
 type ctxKey int
@@ -111,7 +112,15 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 			s.log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "route", route,
 				"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(d.Microseconds())/1000, "remote", r.RemoteAddr)
 		}()
-		if _, pattern := mux.Handler(r); pattern == "" {
+		_, pattern := mux.Handler(r)
+		if wait, ok := s.admit(r, pattern); !ok {
+			route = "rate_limited"
+			rec.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfterSeconds(wait)))
+			s.writeProblem(rec, r, problem{Status: http.StatusServiceUnavailable, Title: "Rate limited",
+				Detail: fmt.Sprintf("too many requests from this client or token; retry after %s", wait.Round(time.Millisecond))})
+			return
+		}
+		if pattern == "" {
 			// No route: answer the mux's 404 or 405 as a problem.
 			d := &discard{h: http.Header{}}
 			mux.ServeHTTP(d, r)
@@ -128,4 +137,17 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 		}
 		mux.ServeHTTP(rec, r)
 	})
+}
+
+// admit applies the rate limit to every request but the probes and /metrics, which Kubernetes
+// and Prometheus poll and must always answer.
+func (s *Server) admit(r *http.Request, pattern string) (time.Duration, bool) {
+	if s.cfg.RateLimit == nil {
+		return 0, true
+	}
+	switch pattern {
+	case "GET /healthz", "GET /readyz", "GET /metrics":
+		return 0, true
+	}
+	return s.cfg.RateLimit.Check(r)
 }

@@ -1,11 +1,9 @@
 package http
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -40,9 +38,9 @@ func (s *Server) runAccess(r *http.Request, result, update, receipt bool) (*acce
 }
 
 type createRunRequest struct {
-	Threshold *json.Number `json:"threshold"`
-	Name      string       `json:"name"`
-	Notes     string       `json:"notes"`
+	Threshold *float64 `json:"threshold"`
+	Name      string   `json:"name"`
+	Notes     string   `json:"notes"`
 }
 
 func (s *Server) createRun(w http.ResponseWriter, r *http.Request) error {
@@ -60,10 +58,7 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) error {
 	if req.Threshold == nil {
 		return badRequest("threshold is required (0 < threshold <= 1)")
 	}
-	t, err := req.Threshold.Float64()
-	if err != nil || math.IsNaN(t) {
-		return badRequest("threshold must be a number, got %s", req.Threshold.String())
-	}
+	t := *req.Threshold
 	if err := linkage.ValidateThreshold(t); err != nil {
 		return badRequest("%v", err)
 	}

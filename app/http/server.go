@@ -61,6 +61,11 @@ type Config struct {
 	Limits    Limits
 	Version   string         // the service version reported by /version
 	Rate      func() float64 // recent comparisons per second for /status; nil reports 0
+	// RateLimit admits requests (app/ratelimit); a refused one gets 503 with Retry-After.
+	// Probes and /metrics are never limited. Nil admits everything.
+	RateLimit interface {
+		Check(r *http.Request) (retryAfter time.Duration, ok bool)
+	}
 	// UploadClaimTimeout is how long an unfinished upload holds its update token before another
 	// upload with the token may take over (the first one's process died). Default 1h.
 	UploadClaimTimeout time.Duration

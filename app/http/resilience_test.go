@@ -1,0 +1,99 @@
+package http_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/memqueue"
+	"github.com/linkage-platform/linkage/app/worker"
+)
+
+var fastWorkers = worker.Config{Concurrency: 2, ReconcileInterval: 100 * time.Millisecond, ProgressInterval: 10 * time.Millisecond, MaxAttempts: 2}
+
+// A restart loses the in-process queue; the reconciler of the new process finds the queued and
+// the running runs in the database and finishes them.
+func TestRunsSurviveRestart(t *testing.T) {
+	e := newEnv(t, false)
+	body := readFile(t, "binary/clks_128B_1k.json")
+	queued := e.createProject("groups", 2, false)
+	e.upload(queued, 0, body)
+	e.upload(queued, 1, body)
+	queuedRun := e.createRun(queued, 0.99)
+
+	running := e.createProject("similarity_scores", 2, false)
+	e.upload(running, 0, body)
+	e.upload(running, 1, body)
+	runningRun := e.createRun(running, 0.99)
+	// A worker started the run (chunks in the database) and died before enqueueing them.
+	require.NoError(t, e.store.StartRun(context.Background(), runningRun, worker.Plan(runningRun, []int64{1000, 1000}, 100_000), time.Now()))
+	st := e.do("GET", "/projects/"+running.ID+"/runs/"+runningRun+"/status", running.ResultToken, nil).json(t)
+	require.Equal(t, "running", st["state"])
+
+	e.queue = memqueue.New(memqueue.Options{Backoff: 20 * time.Millisecond, Logger: quietLogger()}) // the restart
+	e.startWorkers(fastWorkers)
+	require.Equal(t, "completed", e.wait(queued, queuedRun)["state"])
+	require.Equal(t, "completed", e.wait(running, runningRun)["state"])
+	got := string(e.result(running, runningRun, running.ResultToken))
+	require.True(t, strings.HasSuffix(got, `[[0,999],[1,999],1]]}`+"\n"), "all 1000 self-matches, last: %s", got[max(0, len(got)-60):])
+}
+
+// A chunk that keeps failing makes the run an error with a message, never leaves it running.
+func TestFailingRunEndsInError(t *testing.T) {
+	e := newEnv(t, true, withWorkerConfig(func(c *worker.Config) { *c = fastWorkers }))
+	p := e.createProject("groups", 2, false)
+	body := readFile(t, "binary/clks_128B_1k.json")
+	e.upload(p, 0, body)
+	e.upload(p, 1, body)
+	require.NoError(t, e.blobs.DeletePrefix(context.Background(), linkage.UploadKey(p.ID, 1))) // storage lost it
+	run := e.createRun(p, 0.9)
+	st := e.wait(p, run)
+	require.Equal(t, "error", st["state"])
+	require.Contains(t, st["detail"], "failed")
+	requireProblem(t, e.do("GET", "/projects/"+p.ID+"/runs/"+run+"/result", p.ResultToken, nil), http.StatusNotFound, "failed")
+}
+
+func TestConcurrentClients(t *testing.T) {
+	e := newEnv(t, true)
+	body := readFile(t, "binary/clks_128B_1k.json")
+	single := []byte(`{"clks":["` + clkStrings(t, body)[5] + `"]}`)
+	types := []string{"groups", "permutations", "similarity_scores"}
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Go(func() {
+			rt := types[i%3]
+			p := e.createProject(rt, 2, false)
+			var inner sync.WaitGroup
+			inner.Go(func() { e.upload(p, 0, body) })
+			inner.Go(func() { e.upload(p, 1, single) })
+			inner.Wait()
+			run := e.createRun(p, 0.95)
+			require.Equal(t, "completed", e.wait(p, run)["state"], "project %d", i)
+			token := p.ResultToken
+			got := string(e.result(p, run, token))
+			switch rt {
+			case "groups":
+				require.Equal(t, `{"groups":[[[0,5],[1,0]]]}`+"\n", got)
+			case "similarity_scores":
+				require.Equal(t, `{"similarity_scores":[[[0,5],[1,0],1]]}`+"\n", got)
+			default:
+				require.Contains(t, got, `"mask":[`)
+			}
+		})
+	}
+	wg.Wait()
+	r := e.do("GET", "/status", "", nil)
+	require.EqualValues(t, 12, r.json(t)["project_count"])
+	r = e.do("GET", "/projects", "", nil)
+	require.Equal(t, http.StatusOK, r.status)
+	var list []map[string]any
+	require.NoError(t, json.Unmarshal(r.body, &list))
+	require.Len(t, list, 12)
+}
