@@ -58,7 +58,7 @@ func runAllInOne(ctx context.Context, args []string, _, stderr io.Writer) error 
 	w := worker.New(db, blobs, queue, log, reg, wf.config())
 	srv := linkhttp.New(linkhttp.Config{
 		Store: db, Blobs: blobs, Scheduler: worker.Scheduler{Queue: queue}, Logger: log,
-		Registry: reg, Limits: api.limitsConfig(), Version: version, Rate: w.Rate,
+		Registry: reg, Limits: api.limitsConfig(), Version: version, RateLimit: api.rateLimiter(), Rate: w.Rate,
 	})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

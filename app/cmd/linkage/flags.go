@@ -45,6 +45,14 @@ func (f *flags) Int64(name string, def int64, usage string) *int64 {
 	return f.fs.Int64(name, def, f.usage(name, usage))
 }
 
+func (f *flags) Float64(name string, def float64, usage string) *float64 {
+	return f.fs.Float64(name, def, f.usage(name, usage))
+}
+
+func (f *flags) Bool(name string, def bool, usage string) *bool {
+	return f.fs.Bool(name, def, f.usage(name, usage))
+}
+
 func (f *flags) Duration(name string, def time.Duration, usage string) *time.Duration {
 	return f.fs.Duration(name, def, f.usage(name, usage))
 }

@@ -47,7 +47,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	srv := linkhttp.New(linkhttp.Config{
 		Store: db, Blobs: blobs, Scheduler: worker.Scheduler{Queue: queue}, Logger: log,
-		Registry: newRegistry(), Limits: api.limitsConfig(), Version: version,
+		Registry: newRegistry(), Limits: api.limitsConfig(), Version: version, RateLimit: api.rateLimiter(),
 	})
 	err = serveHTTP(ctx, log, *api.addr, srv, *api.shutdownTimeout)
 	if err != nil && !errors.Is(err, context.Canceled) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"runtime"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	linkhttp "github.com/linkage-platform/linkage/app/http"
+	"github.com/linkage-platform/linkage/app/ratelimit"
 	"github.com/linkage-platform/linkage/app/worker"
 )
 
@@ -46,6 +48,9 @@ type apiFlags struct {
 		uploadBytes, uploadRecords *int64
 		parties, hashSize          *int
 	}
+	rateLimit    *float64
+	rateBurst    *int
+	forwardedFor *bool
 }
 
 func registerAPI(f *flags) *apiFlags {
@@ -57,6 +62,9 @@ func registerAPI(f *flags) *apiFlags {
 	a.limits.uploadRecords = f.Int64("max-upload-records", 50_000_000, "most CLKs in one upload")
 	a.limits.parties = f.Int("max-parties", 100, "most parties of a project")
 	a.limits.hashSize = f.Int("max-hash-size", 8192, "largest CLK in bytes")
+	a.rateLimit = f.Float64("rate-limit", 200, "requests per second allowed per client address and per token (0: no limit); beyond it 503 with Retry-After")
+	a.rateBurst = f.Int("rate-burst", 400, "requests a client may make at once above --rate-limit")
+	a.forwardedFor = f.Bool("rate-limit-forwarded-for", false, "take the client address from the last X-Forwarded-For entry (only behind a load balancer that sets it)")
 	return a
 }
 
@@ -74,6 +82,12 @@ func (a *apiFlags) validate() error {
 	if *a.limits.hashSize < 8 {
 		errs = append(errs, errors.New("--max-hash-size must be at least 8"))
 	}
+	if *a.rateLimit < 0 || math.IsNaN(*a.rateLimit) || math.IsInf(*a.rateLimit, 0) {
+		errs = append(errs, errors.New("--rate-limit must be a finite number ≥ 0"))
+	}
+	if *a.rateBurst < 1 {
+		errs = append(errs, errors.New("--rate-burst must be at least 1"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -82,6 +96,11 @@ func (a *apiFlags) limitsConfig() linkhttp.Limits {
 		MaxUploadBytes: *a.limits.uploadBytes, MaxUploadRecords: *a.limits.uploadRecords,
 		MaxParties: *a.limits.parties, MaxHashSize: *a.limits.hashSize,
 	}
+}
+
+// rateLimiter is nil (no limit) when --rate-limit is 0.
+func (a *apiFlags) rateLimiter() *ratelimit.Limiter {
+	return ratelimit.New(ratelimit.Config{Rate: *a.rateLimit, Burst: *a.rateBurst, ForwardedFor: *a.forwardedFor})
 }
 
 // serveHTTP serves h on addr until ctx is done, then shuts down gracefully.
