@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -282,25 +283,40 @@ func scanGroup(k kernel, a *CLKs, sb *sortedRows, queries []int32, th *threshold
 			n := hi - lo
 			qpop := a.pops[q]
 			k.scan(a.row(int(q)), sb.data[lo*w:hi*w], sb.pops[lo:hi], qpop, th, s.counts[:n], s.mask[:n/8])
-			for m8, m := range s.mask[:n/8] {
-				for ; m != 0; m &= m - 1 {
-					j := m8*8 + bits.TrailingZeros8(m)
-					pos := lo + j
-					if pos >= sb.n {
-						continue // padding
-					}
-					s.hits[qi] = append(s.hits[qi], Candidate{
-						Score: score(s.counts[j], qpop+sb.pops[pos]),
-						A:     Record{Party: int32(opt.PartyA), Row: int32(a.offset) + q},
-						B:     Record{Party: int32(opt.PartyB), Row: int32(sb.offset) + sb.index[pos]},
-					})
-				}
-			}
+			s.hits[qi] = collectHits(s.hits[qi], s.mask[:n/8], s.counts, qpop, sb, lo, opt, int32(a.offset)+q)
 		}
 	}
 	for qi := range queries {
 		s.out = appendTopK(s.out, s.hits[qi], opt.TopK)
 	}
+}
+
+// collectHits appends a candidate for each bit set in mask; bit j stands for
+// sorted position lo+j of b. Masks are read 64 rows at a time: hits are rare.
+func collectHits(hits []Candidate, mask []uint8, counts []uint32, qpop uint32, sb *sortedRows, lo int, opt *Options, rowA int32) []Candidate {
+	for base := 0; base < len(mask); base += 8 {
+		var m uint64
+		if base+8 <= len(mask) {
+			m = binary.LittleEndian.Uint64(mask[base:])
+		} else {
+			for i, b := range mask[base:] {
+				m |= uint64(b) << (8 * i)
+			}
+		}
+		for ; m != 0; m &= m - 1 {
+			j := base*8 + bits.TrailingZeros64(m)
+			pos := lo + j
+			if pos >= sb.n {
+				continue // padding
+			}
+			hits = append(hits, Candidate{
+				Score: score(counts[j], qpop+sb.pops[pos]),
+				A:     Record{Party: int32(opt.PartyA), Row: rowA},
+				B:     Record{Party: int32(opt.PartyB), Row: int32(sb.offset) + sb.index[pos]},
+			})
+		}
+	}
+	return hits
 }
 
 // appendTopK appends hits (all for one record of a) to out, only the k best

@@ -33,40 +33,83 @@ func selectKernel(env string) kernel {
 }
 
 func scanPortable(q, rows []uint64, pops []uint32, qpop uint32, th *threshold, counts []uint32, mask []uint8) {
-	words := len(q)
 	n := len(pops)
-	minCount := th.minCount
-	if words == 16 {
-		q := (*[16]uint64)(q)
+	minCount := th.minCount[qpop:] // indexed by the row's popcount
+	clear(mask)
+	if len(q) != 16 {
 		for j := range n {
-			r := (*[16]uint64)(rows[j*16 : j*16+16])
-			c := bits.OnesCount64(q[0]&r[0]) + bits.OnesCount64(q[1]&r[1]) +
-				bits.OnesCount64(q[2]&r[2]) + bits.OnesCount64(q[3]&r[3]) +
-				bits.OnesCount64(q[4]&r[4]) + bits.OnesCount64(q[5]&r[5]) +
-				bits.OnesCount64(q[6]&r[6]) + bits.OnesCount64(q[7]&r[7]) +
-				bits.OnesCount64(q[8]&r[8]) + bits.OnesCount64(q[9]&r[9]) +
-				bits.OnesCount64(q[10]&r[10]) + bits.OnesCount64(q[11]&r[11]) +
-				bits.OnesCount64(q[12]&r[12]) + bits.OnesCount64(q[13]&r[13]) +
-				bits.OnesCount64(q[14]&r[14]) + bits.OnesCount64(q[15]&r[15])
-			counts[j] = uint32(c)
-		}
-	} else {
-		for j := range n {
-			r := rows[j*words : (j+1)*words]
 			c := 0
-			for k, w := range q {
-				c += bits.OnesCount64(w & r[k])
+			for k, w := range rows[j*len(q) : (j+1)*len(q)] {
+				c += bits.OnesCount64(w & q[k])
 			}
 			counts[j] = uint32(c)
-		}
-	}
-	for j8 := 0; j8 < n; j8 += 8 {
-		var m uint8
-		for j := j8; j < j8+8; j++ {
-			if counts[j] >= minCount[qpop+pops[j]] {
-				m |= 1 << (j - j8)
+			if uint32(c) >= minCount[pops[j]] {
+				mask[j>>3] |= 1 << (j & 7)
 			}
 		}
-		mask[j8/8] = m
+		return
+	}
+	// 1024-bit CLKs, unrolled: two rows per pass share each load of a query
+	// word (with GOAMD64=v1 every OnesCount64 also tests for POPCNT).
+	q16 := (*[16]uint64)(q)
+	for j := 0; j < n; j += 2 {
+		r := (*[16]uint64)(rows[j*16 : j*16+16])
+		s := (*[16]uint64)(rows[j*16+16 : j*16+32])
+		var c, d int
+		w0 := q16[0]
+		c += bits.OnesCount64(w0 & r[0])
+		d += bits.OnesCount64(w0 & s[0])
+		w1 := q16[1]
+		c += bits.OnesCount64(w1 & r[1])
+		d += bits.OnesCount64(w1 & s[1])
+		w2 := q16[2]
+		c += bits.OnesCount64(w2 & r[2])
+		d += bits.OnesCount64(w2 & s[2])
+		w3 := q16[3]
+		c += bits.OnesCount64(w3 & r[3])
+		d += bits.OnesCount64(w3 & s[3])
+		w4 := q16[4]
+		c += bits.OnesCount64(w4 & r[4])
+		d += bits.OnesCount64(w4 & s[4])
+		w5 := q16[5]
+		c += bits.OnesCount64(w5 & r[5])
+		d += bits.OnesCount64(w5 & s[5])
+		w6 := q16[6]
+		c += bits.OnesCount64(w6 & r[6])
+		d += bits.OnesCount64(w6 & s[6])
+		w7 := q16[7]
+		c += bits.OnesCount64(w7 & r[7])
+		d += bits.OnesCount64(w7 & s[7])
+		w8 := q16[8]
+		c += bits.OnesCount64(w8 & r[8])
+		d += bits.OnesCount64(w8 & s[8])
+		w9 := q16[9]
+		c += bits.OnesCount64(w9 & r[9])
+		d += bits.OnesCount64(w9 & s[9])
+		w10 := q16[10]
+		c += bits.OnesCount64(w10 & r[10])
+		d += bits.OnesCount64(w10 & s[10])
+		w11 := q16[11]
+		c += bits.OnesCount64(w11 & r[11])
+		d += bits.OnesCount64(w11 & s[11])
+		w12 := q16[12]
+		c += bits.OnesCount64(w12 & r[12])
+		d += bits.OnesCount64(w12 & s[12])
+		w13 := q16[13]
+		c += bits.OnesCount64(w13 & r[13])
+		d += bits.OnesCount64(w13 & s[13])
+		w14 := q16[14]
+		c += bits.OnesCount64(w14 & r[14])
+		d += bits.OnesCount64(w14 & s[14])
+		w15 := q16[15]
+		c += bits.OnesCount64(w15 & r[15])
+		d += bits.OnesCount64(w15 & s[15])
+		counts[j], counts[j+1] = uint32(c), uint32(d)
+		if uint32(c) >= minCount[pops[j]] {
+			mask[j>>3] |= 1 << (j & 7)
+		}
+		if uint32(d) >= minCount[pops[j+1]] {
+			mask[j>>3] |= 2 << (j & 7)
+		}
 	}
 }
