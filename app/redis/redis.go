@@ -32,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -52,10 +53,6 @@ type Options struct {
 	// RetryBase is the first retry's back-off; each further retry doubles it, up to RetryMax
 	// (defaults 1 s and 1 min), with ±25 % jitter.
 	RetryBase, RetryMax time.Duration
-	// ShutdownGrace is how long in-flight handlers may run on after Consume's context ends
-	// before their context is cancelled and their tasks are handed back (default 25 s: spot
-	// interruptions give two minutes, Kubernetes 30 s by default).
-	ShutdownGrace time.Duration
 	// Logger receives dropped tasks and Redis errors (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -76,9 +73,6 @@ func (o *Options) setDefaults() {
 	if o.RetryMax <= 0 {
 		o.RetryMax = time.Minute
 	}
-	if o.ShutdownGrace <= 0 {
-		o.ShutdownGrace = 25 * time.Second
-	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -86,7 +80,7 @@ func (o *Options) setDefaults() {
 
 // ParseURL splits a queue URL into the Redis client's options and the queue's: a go-redis URL
 // (redis://[user:password@]host:port/db, rediss:// for TLS) with the queue's own parameters
-// key-prefix, visibility-timeout, max-attempts, retry-base, retry-max and shutdown-grace.
+// key-prefix, visibility-timeout, max-attempts, retry-base and retry-max.
 func ParseURL(raw string) (*goredis.Options, Options, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -98,7 +92,6 @@ func ParseURL(raw string) (*goredis.Options, Options, error) {
 		"visibility-timeout": &o.VisibilityTimeout,
 		"retry-base":         &o.RetryBase,
 		"retry-max":          &o.RetryMax,
-		"shutdown-grace":     &o.ShutdownGrace,
 	}
 	for name, dst := range durations {
 		if v := q.Get(name); v != "" {
@@ -134,18 +127,15 @@ type Queue struct {
 
 var _ linkage.Queue = (*Queue)(nil)
 
-// Open connects to the Redis at rawURL (see ParseURL) and checks it answers.
-func Open(ctx context.Context, rawURL string) (*Queue, error) {
+// Open returns the queue on the Redis at rawURL (see ParseURL), logging to log. It does not
+// connect yet: a worker started while Redis is down waits for it in Consume.
+func Open(rawURL string, log *slog.Logger) (*Queue, error) {
 	ro, o, err := ParseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	q := New(goredis.NewClient(ro), o)
-	if err := q.rdb.Ping(ctx).Err(); err != nil {
-		q.rdb.Close()
-		return nil, fmt.Errorf("redis: connect %s: %w", ro.Addr, err)
-	}
-	return q, nil
+	o.Logger = log
+	return New(goredis.NewClient(ro), o), nil
 }
 
 // New returns the queue on an existing client.
@@ -255,10 +245,12 @@ end
 return #ids`)
 
 // heartbeatScript: KEYS stream; ARGV group, consumer, msg. Resets the entry's idle time if
-// this consumer still owns it (never takes it back from a worker that reclaimed it).
+// this consumer still owns it and returns 1 (never takes it back from a worker that reclaimed
+// it: returns 0); returns 2 if the entry is gone (Redis lost its data).
 var heartbeatScript = goredis.NewScript(`
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)
-if p[1] and p[1][2] == ARGV[2] then
+if not p[1] then return 2 end
+if p[1][2] == ARGV[2] then
   redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
   return 1
 end
@@ -338,28 +330,21 @@ func (q *Queue) next(ctx context.Context, cursor *string) (*delivery, error) {
 	return &delivery{msg: m.ID, task: t, reclaimed: reclaimed}, nil
 }
 
-// Consume runs h on tasks with the given parallelism until ctx is done, then lets in-flight
-// handlers run on for ShutdownGrace; handlers still running then have their context cancelled,
-// and tasks that return because of it are handed back to the queue at once (not counted as a
-// failure). It returns nil once every handler has returned.
+// Consume runs h on tasks with the given parallelism until ctx is done, then takes no new task
+// and returns nil once the running handlers have returned. Handlers do not see ctx end: the
+// caller bounds them at shutdown (the worker's grace period) and a task whose handler fails
+// after ctx ended is handed back to the queue at once, not counted as a failure. A handler's
+// context is cancelled if another worker took its task over (it missed heartbeats).
 func (q *Queue) Consume(ctx context.Context, concurrency int, h func(context.Context, linkage.Task) error) error {
 	if concurrency < 1 {
 		return fmt.Errorf("redis: consume: concurrency %d: %w", concurrency, linkage.ErrInvalid)
 	}
 	// Redis calls outlive ctx so that a finished task is still acknowledged during shutdown.
 	bg := context.WithoutCancel(ctx)
-	handlerCtx, cancelHandlers := context.WithCancel(bg)
-	defer cancelHandlers()
-	stopGrace := context.AfterFunc(ctx, func() {
-		t := time.AfterFunc(q.opts.ShutdownGrace, cancelHandlers)
-		context.AfterFunc(handlerCtx, func() { t.Stop() })
-	})
-	defer stopGrace()
-
 	var wg sync.WaitGroup
 	wg.Go(func() { q.promoteLoop(ctx) })
 	for range concurrency {
-		wg.Go(func() { q.slot(ctx, bg, handlerCtx, h) })
+		wg.Go(func() { q.slot(ctx, bg, h) })
 	}
 	wg.Wait()
 	q.dropConsumer(bg)
@@ -367,7 +352,7 @@ func (q *Queue) Consume(ctx context.Context, concurrency int, h func(context.Con
 }
 
 // slot takes and runs one task at a time until ctx is done.
-func (q *Queue) slot(ctx, bg, handlerCtx context.Context, h func(context.Context, linkage.Task) error) {
+func (q *Queue) slot(ctx, bg context.Context, h func(context.Context, linkage.Task) error) {
 	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
 	groupChecked := false
 	cursor := "0-0"
@@ -389,7 +374,7 @@ func (q *Queue) slot(ctx, bg, handlerCtx context.Context, h func(context.Context
 		}
 		backoff.reset()
 		if d != nil {
-			q.run(bg, handlerCtx, d, h)
+			q.run(ctx, bg, d, h)
 		}
 	}
 }
@@ -404,8 +389,8 @@ func (q *Queue) redisDown(ctx context.Context, b *backoff, err error) {
 	}
 }
 
-// run executes one delivery with a heartbeat and records its outcome.
-func (q *Queue) run(bg, handlerCtx context.Context, d *delivery, h func(context.Context, linkage.Task) error) {
+// run executes one delivery with a heartbeat and records its outcome; ctx is Consume's.
+func (q *Queue) run(ctx, bg context.Context, d *delivery, h func(context.Context, linkage.Task) error) {
 	log := q.opts.Logger.With("task", d.task.ID, "kind", d.task.Kind)
 	keys := []string{q.taskKey(d.task.ID), q.stream}
 	reclaimed := 0
@@ -426,20 +411,31 @@ func (q *Queue) run(bg, handlerCtx context.Context, d *delivery, h func(context.
 		return
 	}
 
+	taskCtx, cancelTask := context.WithCancel(bg)
+	defer cancelTask()
 	hbCtx, stopHeartbeat := context.WithCancel(bg)
 	var hb sync.WaitGroup
-	hb.Go(func() { q.heartbeat(hbCtx, d.msg, log) })
-	herr := safeCall(handlerCtx, d.task, h, log)
+	var lost atomic.Bool
+	hb.Go(func() {
+		if !q.heartbeat(hbCtx, d.msg, log) {
+			lost.Store(true)
+			cancelTask()
+		}
+	})
+	herr := safeCall(taskCtx, d.task, h, log)
 	stopHeartbeat()
 	hb.Wait()
 
+	if herr != nil && lost.Load() {
+		return // the worker that took the task over records its outcome
+	}
 	if herr == nil {
 		if err := finishScript.Run(bg, q.rdb, keys, q.group, d.msg).Err(); err != nil {
 			log.Warn("queue: acknowledge task (it may run again)", "err", err)
 		}
 		return
 	}
-	handBack := handlerCtx.Err() != nil
+	handBack := ctx.Err() != nil
 	due := time.Now()
 	if !handBack {
 		attempts, _ := q.rdb.HGet(bg, q.taskKey(d.task.ID), "attempts").Int()
@@ -474,21 +470,26 @@ func safeCall(ctx context.Context, t linkage.Task, h func(context.Context, linka
 	return h(ctx, t)
 }
 
-// heartbeat keeps the entry's idle time below the visibility timeout while its handler runs.
-func (q *Queue) heartbeat(ctx context.Context, msg string, log *slog.Logger) {
+// heartbeat keeps the entry's idle time below the visibility timeout while its handler runs
+// (until ctx is done). It returns false if another worker took the entry over. If Redis lost
+// the entry, the handler runs to its end (its result is still good) without heartbeats.
+func (q *Queue) heartbeat(ctx context.Context, msg string, log *slog.Logger) bool {
 	t := time.NewTicker(q.opts.VisibilityTimeout / 3)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return true
 		case <-t.C:
 			owned, err := heartbeatScript.Run(ctx, q.rdb, []string{q.stream}, q.group, q.consumer, msg).Int()
 			if err != nil && ctx.Err() == nil {
 				log.Warn("queue: heartbeat", "err", err)
 			} else if err == nil && owned == 0 {
-				log.Warn("queue: task taken over by another worker (this one was too slow to heartbeat)")
-				return
+				log.Warn("queue: task taken over by another worker after missed heartbeats")
+				return false
+			} else if err == nil && owned == 2 {
+				log.Warn("queue: task's entry lost by Redis; finishing it anyway")
+				return true
 			}
 		}
 	}

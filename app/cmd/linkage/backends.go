@@ -13,6 +13,9 @@ import (
 	"github.com/linkage-platform/linkage/app/fs"
 	"github.com/linkage-platform/linkage/app/linkage"
 	"github.com/linkage-platform/linkage/app/memqueue"
+	"github.com/linkage-platform/linkage/app/postgres"
+	"github.com/linkage-platform/linkage/app/redis"
+	"github.com/linkage-platform/linkage/app/s3"
 	"github.com/linkage-platform/linkage/app/sqlite"
 )
 
@@ -28,9 +31,9 @@ type backendConfig struct {
 func registerBackends(f *flags) *backendConfig {
 	return &backendConfig{
 		dataDir:     f.String("data-dir", "./data", "directory of the embedded defaults (SQLite file, blobs)"),
-		databaseURL: f.String("database-url", "", "database: sqlite:PATH (default: DATA_DIR/linkage.db)"),
-		redisURL:    f.String("redis-url", "", "task queue: empty for the in-process queue (all-in-one only)"),
-		blobURL:     f.String("blob-url", "", "blob store: file:DIR (default: DATA_DIR/blobs)"),
+		databaseURL: f.String("database-url", "", "database: sqlite:PATH (default: DATA_DIR/linkage.db) or postgres://user:password@host:5432/db?sslmode=require"),
+		redisURL:    f.String("redis-url", "", "task queue: redis://[:password@]host:6379/0[?visibility-timeout=30s&max-attempts=5&key-prefix=linkage]; empty for the in-process queue (all-in-one only)"),
+		blobURL:     f.String("blob-url", "", "blob store: file:DIR (default: DATA_DIR/blobs) or s3://bucket/prefix[?region=&endpoint=&path-style=&upload-role=&public-endpoint=]"),
 	}
 }
 
@@ -42,7 +45,7 @@ type database interface {
 }
 
 // openDatabase opens the Store named by --database-url.
-func openDatabase(_ context.Context, c *backendConfig) (database, error) {
+func openDatabase(ctx context.Context, c *backendConfig) (database, error) {
 	u := *c.databaseURL
 	switch {
 	case u == "":
@@ -56,12 +59,18 @@ func openDatabase(_ context.Context, c *backendConfig) (database, error) {
 			return nil, errors.New("--database-url sqlite: needs a file path, e.g. sqlite:/var/lib/linkage/linkage.db")
 		}
 		return sqlite.Open(path)
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		db, err := postgres.Open(ctx, u)
+		if err != nil {
+			return nil, fmt.Errorf("--database-url %s: %w", redact(u), err)
+		}
+		return db, nil
 	}
-	return nil, fmt.Errorf("--database-url %q: unsupported scheme (want sqlite:)", redact(u))
+	return nil, fmt.Errorf("--database-url %q: unsupported scheme (want sqlite: or postgres://)", redact(u))
 }
 
 // openBlobs opens the BlobStore named by --blob-url.
-func openBlobs(_ context.Context, c *backendConfig) (linkage.BlobStore, error) {
+func openBlobs(ctx context.Context, c *backendConfig) (linkage.BlobStore, error) {
 	u := *c.blobURL
 	switch {
 	case u == "":
@@ -72,8 +81,14 @@ func openBlobs(_ context.Context, c *backendConfig) (linkage.BlobStore, error) {
 			return nil, errors.New("--blob-url file: needs a directory, e.g. file:/var/lib/linkage/blobs")
 		}
 		return fs.New(dir)
+	case strings.HasPrefix(u, "s3://"):
+		cfg, err := s3.ParseURL(u)
+		if err != nil {
+			return nil, fmt.Errorf("--blob-url: %w", err)
+		}
+		return s3.Open(ctx, cfg)
 	}
-	return nil, fmt.Errorf("--blob-url %q: unsupported scheme (want file:)", redact(u))
+	return nil, fmt.Errorf("--blob-url %q: unsupported scheme (want file: or s3://)", redact(u))
 }
 
 // openQueue opens the Queue named by --redis-url; the in-process queue only if inProcess
@@ -86,7 +101,14 @@ func openQueue(_ context.Context, c *backendConfig, log *slog.Logger, inProcess 
 		}
 		return memqueue.New(memqueue.Options{Logger: log}), nil
 	}
-	return nil, fmt.Errorf("--redis-url %q: unsupported scheme (want redis://)", redact(u))
+	if strings.HasPrefix(u, "redis://") || strings.HasPrefix(u, "rediss://") {
+		q, err := redis.Open(u, log)
+		if err != nil {
+			return nil, fmt.Errorf("--redis-url: %w", err)
+		}
+		return q, nil
+	}
+	return nil, fmt.Errorf("--redis-url %q: unsupported scheme (want redis:// or rediss://)", redact(u))
 }
 
 // redact hides a URL's password in messages.
