@@ -1,7 +1,6 @@
 package http
 
 import (
-	"crypto/subtle"
 	"net/http"
 	"strings"
 
@@ -47,14 +46,13 @@ func (s *Server) authorize(r *http.Request) (*access, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := linkage.HashToken(tok)
 	a := &access{project: p, parties: parties, party: -1}
-	a.result = subtle.ConstantTimeCompare(h, p.ResultTokenHash) == 1
+	a.result = linkage.TokenMatches(tok, p.ResultTokenHash)
 	for _, pa := range parties {
-		if subtle.ConstantTimeCompare(h, pa.UpdateTokenHash) == 1 {
+		if linkage.TokenMatches(tok, pa.UpdateTokenHash) {
 			a.party, a.update = pa.Index, true
 		}
-		if len(pa.ReceiptTokenHash) > 0 && subtle.ConstantTimeCompare(h, pa.ReceiptTokenHash) == 1 {
+		if linkage.TokenMatches(tok, pa.ReceiptTokenHash) {
 			a.party, a.receipt = pa.Index, true
 		}
 	}

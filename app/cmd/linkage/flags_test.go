@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestFlagsFromEnvironment(t *testing.T) {
+	var out bytes.Buffer
+	f := newFlags("x", "test", &out)
+	addr := f.String("addr", ":8851", "listen")
+	n := f.Int64("max-upload-records", 5, "records")
+	dir := f.String("data-dir", "./data", "dir")
+	t.Setenv("LINKAGE_ADDR", ":9999")
+	t.Setenv("LINKAGE_MAX_UPLOAD_RECORDS", "42")
+	t.Setenv("LINKAGE_DATA_DIR", "/env/dir")
+	require.NoError(t, f.parse([]string{"--data-dir", "/flag/dir"}))
+	require.Equal(t, ":9999", *addr)
+	require.EqualValues(t, 42, *n)
+	require.Equal(t, "/flag/dir", *dir, "the command line wins over the environment")
+}
+
+func TestFlagsBadEnvironmentNamesVariable(t *testing.T) {
+	var out bytes.Buffer
+	f := newFlags("x", "test", &out)
+	f.Int("max-parties", 100, "parties")
+	t.Setenv("LINKAGE_MAX_PARTIES", "many")
+	require.ErrorContains(t, f.parse(nil), "LINKAGE_MAX_PARTIES")
+}
+
+func TestHelpShowsEnvironment(t *testing.T) {
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"all-in-one", "--help"}, &out, &out)
+	require.Error(t, err)
+	for _, want := range []string{"LINKAGE_ADDR", "LINKAGE_DATA_DIR", "LINKAGE_DATABASE_URL", "LINKAGE_REDIS_URL", "LINKAGE_BLOB_URL", "LINKAGE_MAX_UPLOAD_BYTES"} {
+		require.Contains(t, out.String(), want)
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	require.NoError(t, run(t.Context(), []string{"migrate", "--data-dir", dir}, &out, &out))
+	require.Contains(t, out.String(), "applied 0001_init.sql")
+	out.Reset()
+	require.NoError(t, run(t.Context(), []string{"migrate", "--data-dir", dir}, &out, &out))
+	require.Contains(t, out.String(), "schema up to date")
+}
+
+func TestSeparateProcessesNeedMigrationAndSharedQueue(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	for _, cmd := range []string{"serve", "worker"} {
+		require.ErrorContains(t, run(t.Context(), []string{cmd, "--data-dir", dir}, &out, &out), "linkage migrate")
+	}
+	require.NoError(t, run(t.Context(), []string{"migrate", "--data-dir", dir}, &out, &out))
+	for _, cmd := range []string{"serve", "worker"} {
+		require.ErrorContains(t, run(t.Context(), []string{cmd, "--data-dir", dir}, &out, &out), "--redis-url is required")
+	}
+}

@@ -1,0 +1,77 @@
+package linkage_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkage-platform/linkage/app/linkage"
+)
+
+func TestIDs(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		id := linkage.NewID()
+		require.True(t, linkage.ValidID(id), id)
+		require.False(t, seen[id])
+		seen[id] = true
+	}
+	for _, bad := range []string{"", "abc", strings.Repeat("A", 48), strings.Repeat("g", 48), strings.Repeat("a", 49)} {
+		require.False(t, linkage.ValidID(bad), bad)
+	}
+}
+
+func TestTokenHashing(t *testing.T) {
+	tok := linkage.NewID()
+	h := linkage.HashToken(tok)
+	require.Len(t, h, 32)
+	require.NotContains(t, string(h), tok)
+	require.True(t, linkage.TokenMatches(tok, h))
+	require.False(t, linkage.TokenMatches(linkage.NewID(), h))
+	require.False(t, linkage.TokenMatches(tok, h[:31]))
+}
+
+func TestResultTypeValidate(t *testing.T) {
+	require.NoError(t, linkage.ResultGroups.Validate(5))
+	require.NoError(t, linkage.ResultPermutations.Validate(2))
+	require.ErrorIs(t, linkage.ResultSimilarityScores.Validate(3), linkage.ErrInvalid)
+	require.ErrorIs(t, linkage.ResultType("pairs").Validate(2), linkage.ErrInvalid)
+}
+
+func TestThreshold(t *testing.T) {
+	require.NoError(t, linkage.ValidateThreshold(1))
+	require.NoError(t, linkage.ValidateThreshold(0.0001))
+	for _, bad := range []float64{0, -1, 1.0000001} {
+		require.ErrorIs(t, linkage.ValidateThreshold(bad), linkage.ErrInvalid)
+	}
+}
+
+func TestBlocksRoundTrip(t *testing.T) {
+	var buf bytes.Buffer
+	w := linkage.NewBlocksWriter(&buf)
+	require.NoError(t, w.Write(0, []string{"a", "b"}))
+	require.NoError(t, w.Write(3, []string{"c"}))
+	require.NoError(t, w.Write(5, []string{"a"}))
+	require.NoError(t, w.Write(3, []string{"d"})) // a record named twice keeps both
+	require.NoError(t, w.Flush())
+	got, err := linkage.ReadBlocks(bytes.NewReader(buf.Bytes()), 2, 6)
+	require.NoError(t, err)
+	require.Equal(t, [][]string{nil, {"c", "d"}, nil, {"a"}}, got)
+	_, err = linkage.ReadBlocks(strings.NewReader("{broken"), 0, 1)
+	require.Error(t, err)
+}
+
+func TestLimitError(t *testing.T) {
+	err := &linkage.LimitError{Limit: "max-upload-records", Max: 10}
+	require.ErrorIs(t, err, linkage.ErrLimit)
+	require.Equal(t, "limit max-upload-records exceeded (maximum 10)", err.Error())
+}
+
+func TestKeys(t *testing.T) {
+	require.Equal(t, "projects/p/uploads/1.clk", linkage.UploadKey("p", 1))
+	require.True(t, strings.HasPrefix(linkage.ChunkKey("p", "r", 2), linkage.RunPrefix("p", "r")))
+	require.True(t, strings.HasPrefix(linkage.RunPrefix("p", "r"), linkage.ProjectPrefix("p")))
+	require.Equal(t, "projects/p/runs/r/result-mask.json", linkage.ResultKey("p", "r", "mask"))
+}
