@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
 	"time"
 
 	"github.com/linkage-platform/linkage/app/smoke"
@@ -15,20 +12,24 @@ import (
 
 // runSmoke checks a running deployment end to end through its public API (see app/smoke).
 func runSmoke(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := flag.NewFlagSet("smoke", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	url := fs.String("url", os.Getenv("LINKAGE_SMOKE_URL"), "service root URL, e.g. https://linkage.example.org (env LINKAGE_SMOKE_URL)")
-	timeout := fs.Duration("timeout", 5*time.Minute, "bound on the whole check, including waiting for the service to answer")
-	records := fs.Int("records", 20, "records per party")
-	if err := fs.Parse(args); err != nil {
+	f := newFlags("smoke", "Check a running deployment end to end: create a project, upload two parties, run a linkage, check the groups, delete the project.", stderr)
+	url := f.String("api-url", "", "service root URL, e.g. https://linkage.example.org")
+	timeout := f.Duration("timeout", 5*time.Minute, "bound on the whole check, including waiting for the service to answer")
+	records := f.Int("records", 20, "records per party")
+	level := registerLogLevel(f)
+	if err := f.parse(args); err != nil {
 		return err
 	}
 	if *url == "" {
-		return errors.New("smoke: --url (or LINKAGE_SMOKE_URL) is required")
+		return errors.New("smoke: --api-url is required")
+	}
+	log, err := newLogger(stderr, *level)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	c := &smoke.Checker{BaseURL: *url, Records: *records, Log: slog.New(slog.NewJSONHandler(stderr, nil))}
+	c := &smoke.Checker{BaseURL: *url, Records: *records, Log: log}
 	if err := c.Run(ctx); err != nil {
 		return fmt.Errorf("smoke test of %s: %w", *url, err)
 	}
