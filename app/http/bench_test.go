@@ -20,6 +20,7 @@ import (
 
 	"github.com/linkage-platform/linkage/app/engine"
 	"github.com/linkage-platform/linkage/app/results"
+	"github.com/linkage-platform/linkage/app/worker"
 )
 
 // randomCLKs returns n 128-byte CLKs with about a quarter of the bits set; party b shares the
@@ -67,7 +68,7 @@ func BenchmarkEndToEnd10k(b *testing.B) {
 	const threshold = 0.8
 	var engineTime, apiTime time.Duration
 	t := &testing.T{}
-	e := newEnv(t, true)
+	e := newEnv(t, true, withWorkerConfig(func(c *worker.Config) { *c = worker.Config{} })) // production defaults
 	for b.Loop() {
 		start := time.Now()
 		ca, err := engine.New(a, 128)
