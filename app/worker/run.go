@@ -258,6 +258,9 @@ func (w *Worker) solve(ctx context.Context, p payload) error {
 		return err
 	}
 	if err := w.store.CompleteRun(ctx, p.RunID, w.now()); err != nil {
+		if errors.Is(err, linkage.ErrNotFound) {
+			_ = w.blobs.DeletePrefix(ctx, linkage.RunPrefix(p.ProjectID, p.RunID)) // deleted while solving
+		}
 		if errors.Is(err, linkage.ErrConflict) {
 			return nil
 		}
