@@ -1,0 +1,456 @@
+//go:build faults
+
+package faulttest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/s3"
+)
+
+// binary is the linkage binary built once for every test of the package.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "linkage-faults-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "linkage")
+	build := exec.Command("go", "build", "-o", binary, "github.com/linkage-platform/linkage/app/cmd/linkage")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build linkage:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freePort returns a TCP port on the loopback interface that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// eventually polls cond every interval until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// postgresServer is a private PostgreSQL cluster the test may stop and start (the shared one
+// of `make services` serves other tests at the same time).
+type postgresServer struct {
+	t        *testing.T
+	bin, dir string
+	port     int
+	asUser   []string // runuser prefix when running as root (PostgreSQL refuses root)
+}
+
+func startPostgres(t *testing.T) *postgresServer {
+	bin := os.Getenv("LINKAGE_TEST_POSTGRES_BIN")
+	if bin == "" {
+		t.Skip("LINKAGE_TEST_POSTGRES_BIN not set (make services; eval \"$(make -s services-env)\")")
+	}
+	dir, err := os.MkdirTemp("", "linkage-faults-pg-")
+	require.NoError(t, err)
+	pg := &postgresServer{t: t, bin: bin, dir: dir, port: freePort(t)}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		require.NoError(t, err, "running as root needs the postgres user of Debian's package")
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		require.NoError(t, os.Chown(dir, uid, gid))
+		pg.asUser = []string{"runuser", "-u", "postgres", "--"}
+	}
+	t.Cleanup(func() {
+		pg.ctl("stop", "-m", "immediate")
+		os.RemoveAll(dir)
+	})
+	pg.run(filepath.Join(bin, "initdb"), "-D", filepath.Join(dir, "data"), "-A", "trust", "-U", "linkage", "--no-sync")
+	pg.start()
+	pg.run(filepath.Join(bin, "createdb"), "-h", "127.0.0.1", "-p", strconv.Itoa(pg.port), "-U", "linkage", "linkage")
+	return pg
+}
+
+func (pg *postgresServer) run(name string, args ...string) {
+	pg.t.Helper()
+	argv := append(append(append([]string{}, pg.asUser...), name), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = pg.dir
+	out, err := cmd.CombinedOutput()
+	require.NoError(pg.t, err, "%s: %s", strings.Join(argv, " "), out)
+}
+
+func (pg *postgresServer) ctl(args ...string) {
+	argv := append(append(append([]string{}, pg.asUser...), filepath.Join(pg.bin, "pg_ctl"), "-D", filepath.Join(pg.dir, "data"), "-w"), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = pg.dir
+	cmd.Run()
+}
+
+func (pg *postgresServer) start() {
+	pg.t.Helper()
+	pg.run(filepath.Join(pg.bin, "pg_ctl"), "-D", filepath.Join(pg.dir, "data"), "-w", "-t", "60",
+		"-l", filepath.Join(pg.dir, "log"),
+		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", pg.port, pg.dir), "start")
+}
+
+func (pg *postgresServer) stop() {
+	pg.t.Helper()
+	pg.run(filepath.Join(pg.bin, "pg_ctl"), "-D", filepath.Join(pg.dir, "data"), "-w", "-t", "60", "-m", "fast", "stop")
+}
+
+func (pg *postgresServer) url() string {
+	return fmt.Sprintf("postgres://linkage@127.0.0.1:%d/linkage?sslmode=disable", pg.port)
+}
+
+// redisServer is a private Redis without persistence: a restart loses every key, the harshest
+// case for the queue (the reconciler must re-enqueue the work).
+type redisServer struct {
+	t    *testing.T
+	port int
+	cmd  *exec.Cmd
+}
+
+func startRedis(t *testing.T) *redisServer {
+	if os.Getenv("LINKAGE_TEST_REDIS_URL") == "" {
+		t.Skip("LINKAGE_TEST_REDIS_URL not set (make services; eval \"$(make -s services-env)\")")
+	}
+	r := &redisServer{t: t, port: freePort(t)}
+	r.start()
+	t.Cleanup(r.kill)
+	return r
+}
+
+func (r *redisServer) start() {
+	r.t.Helper()
+	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no")
+	require.NoError(r.t, r.cmd.Start())
+	eventually(r.t, 10*time.Second, "redis to listen", func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", r.port))
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+}
+
+func (r *redisServer) kill() {
+	if r.cmd != nil && r.cmd.Process != nil {
+		r.cmd.Process.Kill()
+		r.cmd.Wait()
+		r.cmd = nil
+	}
+}
+
+func (r *redisServer) url(params string) string {
+	return fmt.Sprintf("redis://127.0.0.1:%d/0?%s", r.port, params)
+}
+
+// proc is one linkage process with its log file.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+}
+
+// cluster is API + workers on a private Postgres and Redis and the shared S3 server (moto).
+type cluster struct {
+	t       *testing.T
+	dir     string
+	pg      *postgresServer
+	redis   *redisServer
+	env     []string
+	api     *proc
+	apiURL  string
+	workers []*proc
+	procs   []*proc
+	// workerArgs are the flags of every worker process.
+	workerArgs []string
+}
+
+func newCluster(t *testing.T, workerArgs ...string) *cluster {
+	endpoint := os.Getenv("LINKAGE_TEST_S3_ENDPOINT")
+	if endpoint == "" {
+		t.Skip("LINKAGE_TEST_S3_ENDPOINT not set (make services; eval \"$(make -s services-env)\")")
+	}
+	c := &cluster{t: t, dir: t.TempDir(), workerArgs: workerArgs}
+	c.pg = startPostgres(t)
+	c.redis = startRedis(t)
+
+	bucket := "linkage-faults-" + linkage.NewID()[:12]
+	c.env = append(os.Environ(),
+		"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_REGION=us-east-1",
+		"LINKAGE_DATABASE_URL="+c.pg.url(),
+		"LINKAGE_REDIS_URL="+c.redis.url("visibility-timeout=3s&retry-base=200ms&retry-max=2s&max-attempts=8"),
+		"LINKAGE_BLOB_URL=s3://"+bucket+"/faults?endpoint="+endpoint,
+		"LINKAGE_LOG_LEVEL=info",
+	)
+	for _, kv := range []string{"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_REGION=us-east-1"} {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	blobs, err := s3.Open(context.Background(), s3.Config{Bucket: bucket, Endpoint: endpoint, PathStyle: true})
+	require.NoError(t, err)
+	require.NoError(t, blobs.EnsureBucket(context.Background()))
+
+	out, err := c.command("migrate").CombinedOutput()
+	require.NoError(t, err, "migrate: %s", out)
+
+	port := freePort(t)
+	c.apiURL = fmt.Sprintf("http://127.0.0.1:%d/api/v1", port)
+	c.api = c.start("api", nil, "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port))
+	eventually(t, 30*time.Second, "the API to answer", func() bool {
+		resp, err := http.Get(c.apiURL + "/status")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	})
+	t.Cleanup(func() {
+		for _, p := range c.procs {
+			if p.cmd.ProcessState == nil {
+				p.cmd.Process.Kill()
+				p.cmd.Wait()
+			}
+		}
+		if t.Failed() {
+			for _, p := range c.procs {
+				b, _ := os.ReadFile(p.log)
+				if len(b) > 6000 {
+					b = b[len(b)-6000:]
+				}
+				t.Logf("--- %s log (tail) ---\n%s", p.name, b)
+			}
+		}
+	})
+	return c
+}
+
+func (c *cluster) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(binary, args...)
+	cmd.Env = c.env
+	cmd.Dir = c.dir
+	return cmd
+}
+
+// start starts a linkage process with extra environment variables env.
+func (c *cluster) start(name string, env []string, args ...string) *proc {
+	c.t.Helper()
+	p := &proc{name: name, log: filepath.Join(c.dir, fmt.Sprintf("%s-%d.log", name, len(c.procs)))}
+	f, err := os.Create(p.log)
+	require.NoError(c.t, err)
+	p.cmd = c.command(args...)
+	p.cmd.Env = append(p.cmd.Env, env...)
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	require.NoError(c.t, p.cmd.Start())
+	go func() { p.cmd.Wait(); f.Close() }()
+	c.procs = append(c.procs, p)
+	return p
+}
+
+// startWorker starts one more worker process; env are extra environment variables.
+func (c *cluster) startWorker(env ...string) *proc {
+	args := append([]string{"worker", "--metrics-addr", "", "--reconcile-interval", "1s", "--shutdown-grace", "5s"}, c.workerArgs...)
+	p := c.start(fmt.Sprintf("worker%d", len(c.workers)), env, args...)
+	c.workers = append(c.workers, p)
+	return p
+}
+
+// kill9 SIGKILLs p: no chance to hand anything back.
+func (p *proc) kill9(t *testing.T) {
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
+	for p.cmd.ProcessState == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// terminate sends SIGTERM (as Kubernetes does) and waits for the process to exit.
+func (p *proc) terminate(t *testing.T, within time.Duration) {
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	deadline := time.Now().Add(within)
+	for p.cmd.ProcessState == nil {
+		require.True(t, time.Now().Before(deadline), "%s did not exit within %v of SIGTERM", p.name, within)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// call makes an API request and decodes a JSON answer into out (if not nil).
+func (c *cluster) call(method, path, token string, body io.Reader, out any) (int, http.Header, []byte) {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.apiURL+path, body)
+	require.NoError(c.t, err)
+	if token != "" {
+		req.Header.Set("Authorization", token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	client := &http.Client{Timeout: 60 * time.Second}
+	resp, err := client.Do(req)
+	require.NoError(c.t, err, "%s %s", method, path)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(c.t, err)
+	if out != nil && resp.StatusCode < 300 {
+		require.NoError(c.t, json.Unmarshal(b, out), "%s", b)
+	}
+	return resp.StatusCode, resp.Header, b
+}
+
+// project is a 2-party groups project with both uploads done.
+type project struct {
+	id, resultToken string
+}
+
+func (c *cluster) newProject(files ...string) project {
+	c.t.Helper()
+	var created struct {
+		ProjectID    string   `json:"project_id"`
+		UpdateTokens []string `json:"update_tokens"`
+		ResultToken  string   `json:"result_token"`
+	}
+	body := fmt.Sprintf(`{"schema": {}, "result_type": "groups", "number_parties": %d}`, len(files))
+	status, _, b := c.call("POST", "/projects", "", strings.NewReader(body), &created)
+	require.Equal(c.t, 201, status, "%s", b)
+	for i, f := range files {
+		data, err := os.Open(f)
+		require.NoError(c.t, err)
+		status, _, b := c.call("POST", "/projects/"+created.ProjectID+"/clks", created.UpdateTokens[i], data, nil)
+		data.Close()
+		require.Equal(c.t, 201, status, "upload %d: %s", i, b)
+	}
+	return project{id: created.ProjectID, resultToken: created.ResultToken}
+}
+
+func (c *cluster) newRun(p project, threshold float64) string {
+	c.t.Helper()
+	var run struct {
+		RunID string `json:"run_id"`
+	}
+	status, _, b := c.call("POST", "/projects/"+p.id+"/runs", p.resultToken, strings.NewReader(fmt.Sprintf(`{"threshold": %v}`, threshold)), &run)
+	require.Equal(c.t, 201, status, "%s", b)
+	return run.RunID
+}
+
+// runStatus is the part of the run status the tests look at.
+type runStatus struct {
+	State        string `json:"state"`
+	Message      string `json:"message"`
+	CurrentStage struct {
+		Number   int `json:"number"`
+		Progress *struct {
+			Relative float64 `json:"relative"`
+		} `json:"progress"`
+	} `json:"current_stage"`
+}
+
+// status returns the run's status; ok is false when the API could not answer (e.g. 503).
+func (c *cluster) status(p project, runID string) (runStatus, bool) {
+	var st runStatus
+	code, _, _ := c.call("GET", "/projects/"+p.id+"/runs/"+runID+"/status", p.resultToken, nil, &st)
+	return st, code == 200
+}
+
+// waitComparing waits until the run compares and has done at least frac of it.
+func (c *cluster) waitComparing(p project, runID string, frac float64) {
+	c.t.Helper()
+	eventually(c.t, 2*time.Minute, "the run to be comparing", func() bool {
+		st, ok := c.status(p, runID)
+		require.NotEqual(c.t, "error", st.State, st.Message)
+		require.NotEqual(c.t, "completed", st.State, "the run finished before the fault: make it larger")
+		return ok && st.CurrentStage.Number == linkage.StageCompare && st.CurrentStage.Progress != nil &&
+			st.CurrentStage.Progress.Relative >= frac
+	})
+}
+
+// waitCompleted waits for the run to complete, checking progress never goes back.
+func (c *cluster) waitCompleted(p project, runID string, timeout time.Duration) {
+	c.t.Helper()
+	last := 0.0
+	lastStage := 0
+	eventually(c.t, timeout, "the run to complete", func() bool {
+		st, ok := c.status(p, runID)
+		if !ok {
+			return false
+		}
+		require.NotEqual(c.t, "error", st.State, "run failed: %s", st.Message)
+		if st.CurrentStage.Progress != nil && st.CurrentStage.Number == lastStage {
+			require.GreaterOrEqual(c.t, st.CurrentStage.Progress.Relative, last, "progress went back")
+			last = st.CurrentStage.Progress.Relative
+		} else if st.CurrentStage.Number != lastStage {
+			require.Greater(c.t, st.CurrentStage.Number, lastStage, "stage went back")
+			lastStage, last = st.CurrentStage.Number, 0
+		}
+		return st.State == "completed"
+	})
+}
+
+// groups fetches the run's groups, normalized (rows sorted in a group, groups sorted).
+func (c *cluster) groups(p project, runID string) [][][2]int {
+	c.t.Helper()
+	var res struct {
+		Groups [][][2]int `json:"groups"`
+	}
+	status, _, b := c.call("GET", "/projects/"+p.id+"/runs/"+runID+"/result", p.resultToken, nil, &res)
+	require.Equal(c.t, 200, status, "%s", b)
+	return normalize(res.Groups)
+}
+
+func normalize(groups [][][2]int) [][][2]int {
+	less := func(a, b [2]int) bool { return a[0] < b[0] || a[0] == b[0] && a[1] < b[1] }
+	for _, g := range groups {
+		sort.Slice(g, func(i, j int) bool { return less(g[i], g[j]) })
+	}
+	sort.Slice(groups, func(i, j int) bool { return less(groups[i][0], groups[j][0]) })
+	return groups
+}
+
+// expectedGroups is the engine's answer (`linkage link`) on the same files.
+func expectedGroups(t *testing.T, threshold float64, files ...string) [][][2]int {
+	t.Helper()
+	args := append([]string{"link", "--threshold", fmt.Sprint(threshold), "--result", "groups"}, files...)
+	var out bytes.Buffer
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	require.NoError(t, cmd.Run())
+	var res struct {
+		Groups [][][2]int `json:"groups"`
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &res))
+	require.NotEmpty(t, res.Groups)
+	return normalize(res.Groups)
+}
