@@ -1,0 +1,112 @@
+package linkage
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkage-platform/linkage/internal/pulumimock"
+)
+
+// repoRoot is the repository (go.mod and app/), two levels up from this package.
+var repoRoot = filepath.Join("..", "..")
+
+func buildImage(t *testing.T, args *ImageArgs) (*pulumimock.Mocks, string) {
+	t.Helper()
+	m := pulumimock.New("linkage", "test")
+	m.OnResource = func(a pulumi.MockResourceArgs) (resource.PropertyMap, error) {
+		switch a.TypeToken {
+		case "aws:ecr/repository:Repository":
+			return resource.NewPropertyMapFromMap(map[string]any{
+				"repositoryUrl": "123456789012.dkr.ecr.us-east-1.amazonaws.com/linkage-prod",
+				"registryId":    "123456789012",
+			}), nil
+		case "docker:index/image:Image":
+			return resource.NewPropertyMapFromMap(map[string]any{
+				"repoDigest": "123456789012.dkr.ecr.us-east-1.amazonaws.com/linkage-prod@sha256:" +
+					"abababababababababababababababababababababababababababababababab",
+			}), nil
+		}
+		return nil, nil
+	}
+	m.OnCall = func(a pulumi.MockCallArgs) (resource.PropertyMap, error) {
+		if a.Token == "aws:ecr/getAuthorizationToken:getAuthorizationToken" {
+			return resource.NewPropertyMapFromMap(map[string]any{
+				"userName": "AWS", "password": "ecr-token", "proxyEndpoint": "https://123456789012.dkr.ecr.us-east-1.amazonaws.com",
+			}), nil
+		}
+		return nil, nil
+	}
+	ref := make(chan string, 1)
+	err := pulumimock.RunWith(m, pulumimock.Config{}, func(ctx *pulumi.Context) error {
+		img, err := NewImage(ctx, "linkage", args)
+		if err != nil {
+			return err
+		}
+		img.Ref.ApplyT(func(r string) string { ref <- r; return r })
+		return nil
+	})
+	require.NoError(t, err)
+	return m, await(t, ref)
+}
+
+func TestAGivenImageIsDeployedAsIs(t *testing.T) {
+	m, ref := buildImage(t, &ImageArgs{Ref: "ghcr.io/example/linkage:1.4.2", Context: repoRoot, Push: true})
+	require.Equal(t, "ghcr.io/example/linkage:1.4.2", ref)
+	for _, r := range m.Resources() {
+		require.Equal(t, "linkage:components:Image", r.Type, "nothing is built or created")
+	}
+}
+
+func TestImageIsBuiltPushedToECRAndDeployedByDigest(t *testing.T) {
+	m, ref := buildImage(t, &ImageArgs{Context: repoRoot, Push: true, RepositoryName: "linkage-prod", KeepImages: 30, Platform: "linux/amd64"})
+	require.Equal(t, "123456789012.dkr.ecr.us-east-1.amazonaws.com/linkage-prod@sha256:"+
+		"abababababababababababababababababababababababababababababababab", ref)
+
+	repo := find(t, m, "aws:ecr/repository:Repository", "linkage")
+	require.Equal(t, "IMMUTABLE", repo.Input("imageTagMutability"))
+	require.Equal(t, true, repo.Input("imageScanningConfiguration.scanOnPush"))
+
+	var policy struct {
+		Rules []struct {
+			RulePriority int `json:"rulePriority"`
+			Selection    struct {
+				TagStatus   string `json:"tagStatus"`
+				CountType   string `json:"countType"`
+				CountNumber int    `json:"countNumber"`
+			} `json:"selection"`
+		} `json:"rules"`
+	}
+	lp := find(t, m, "aws:ecr/lifecyclePolicy:LifecyclePolicy", "linkage")
+	require.NoError(t, json.Unmarshal([]byte(lp.Input("policy").(string)), &policy))
+	require.Len(t, policy.Rules, 2)
+	require.Equal(t, "untagged", policy.Rules[0].Selection.TagStatus)
+	last := policy.Rules[1]
+	require.Equal(t, "any", last.Selection.TagStatus, "the catch-all rule comes last")
+	require.Equal(t, 30, last.Selection.CountNumber)
+
+	tag, err := contentTag(repoRoot)
+	require.NoError(t, err)
+	img := find(t, m, "docker:index/image:Image", "linkage")
+	require.Equal(t, "123456789012.dkr.ecr.us-east-1.amazonaws.com/linkage-prod:"+tag, img.Input("imageName"))
+	require.Equal(t, filepath.Join(repoRoot, "app/Dockerfile"), img.Input("build.dockerfile"))
+	require.Equal(t, repoRoot, img.Input("build.context"))
+	require.Equal(t, "linux/amd64", img.Input("build.platform"))
+	require.Equal(t, tag, img.Input("build.args.VERSION"))
+	require.Equal(t, "AWS", img.Input("registry.username"))
+	require.True(t, img.Inputs["registry"].ObjectValue()["password"].ContainsSecrets(), "the registry token stays secret")
+}
+
+func TestLocalImageIsBuiltWithoutPushing(t *testing.T) {
+	m, ref := buildImage(t, &ImageArgs{Context: repoRoot, Platform: "linux/amd64"})
+	tag, err := contentTag(repoRoot)
+	require.NoError(t, err)
+	require.Equal(t, "linkage:"+tag, ref)
+	img := find(t, m, "docker:index/image:Image", "linkage")
+	require.Equal(t, true, img.Input("skipPush"))
+	require.Empty(t, m.ByType("aws:ecr/repository:Repository"))
+}
