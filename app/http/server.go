@@ -129,6 +129,7 @@ func (s *Server) routes(mux *http.ServeMux, metrics http.Handler) {
 	handle("DELETE /projects/{pid}/runs/{rid}", s.deleteRun)
 	handle("GET /projects/{pid}/runs/{rid}/status", s.getRunStatus)
 	handle("GET /projects/{pid}/runs/{rid}/result", s.getRunResult)
+	handle("GET /projects/{pid}/runs/{rid}/histogram", s.getRunHistogram)
 	mux.Handle("GET /metrics", metrics)
 	mux.Handle("GET /healthz", s.route("GET /healthz", func(w http.ResponseWriter, r *http.Request) error {
 		return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

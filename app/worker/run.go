@@ -134,6 +134,9 @@ func (w *Worker) chunk(ctx context.Context, p payload) error {
 		cands[i].A.Row += int32(c.ALo)
 		cands[i].B.Row += int32(c.BLo)
 	}
+	if err := w.chunkHistogram(ctx, run, parties, c, a, b, opt, cands); err != nil {
+		return err
+	}
 	key := linkage.ChunkKey(p.ProjectID, p.RunID, c.Index)
 	if err := putWith(ctx, w.blobs, key, func(wr io.Writer) error { return engine.EncodeCandidates(wr, cands) }); err != nil {
 		return err
@@ -255,6 +258,9 @@ func (w *Worker) solve(ctx context.Context, p payload) error {
 	cands := engine.MergeCandidates(0, lists...)
 	lists = nil
 	if err := w.writeResult(ctx, project, p.RunID, cands); err != nil {
+		return err
+	}
+	if err := w.solveHistogram(ctx, p.ProjectID, p.RunID, chunks); err != nil {
 		return err
 	}
 	if err := w.store.CompleteRun(ctx, p.RunID, w.now()); err != nil {

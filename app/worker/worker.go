@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/linkage-platform/linkage/app/histogram"
 	"github.com/linkage-platform/linkage/app/linkage"
 )
 
@@ -77,6 +78,8 @@ type Config struct {
 	// ShutdownGrace is how long running tasks may continue after shutdown begins before they
 	// are cancelled and handed back (default 30s; spot nodes give two minutes' notice).
 	ShutdownGrace time.Duration
+	// Histogram sets the score histogram recorded with each run (off when Floor is 0).
+	Histogram HistogramConfig
 }
 
 func (c *Config) defaults() {
@@ -103,6 +106,12 @@ func (c *Config) defaults() {
 	}
 	if c.ShutdownGrace <= 0 {
 		c.ShutdownGrace = 30 * time.Second
+	}
+	if c.Histogram.Bins <= 0 {
+		c.Histogram.Bins = histogram.DefaultBins
+	}
+	if c.Histogram.SamplePairs <= 0 {
+		c.Histogram.SamplePairs = 4_000_000
 	}
 }
 

@@ -32,6 +32,7 @@ func runLink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	topK := fs.Int("top-k", 0, "keep only the k best candidates per record (0: all)")
 	workers := fs.Int("workers", 0, "comparison goroutines (0: GOMAXPROCS)")
 	seed := fs.Uint64("seed", 0, "seed of the permutations' random rows (0: random)")
+	hist := registerHistogram(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -65,6 +66,9 @@ func runLink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	cands, err := engine.CompareAll(ctx, parties, nil, engine.Options{Threshold: *threshold, TopK: *topK, Workers: *workers})
 	if err != nil {
+		return fmt.Errorf("link: %w", err)
+	}
+	if err := hist.write(ctx, parties, cands, *threshold, *workers); err != nil {
 		return fmt.Errorf("link: %w", err)
 	}
 	switch *result {

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/linkage-platform/linkage/app/histogram"
 	linkhttp "github.com/linkage-platform/linkage/app/http"
 	"github.com/linkage-platform/linkage/app/ratelimit"
 	"github.com/linkage-platform/linkage/app/worker"
@@ -131,6 +132,8 @@ type workerFlags struct {
 	concurrency, compareWorkers, maxAttempts *int
 	chunkComparisons, maxSolver, maxScore    *int64
 	reconcile, grace                         *time.Duration
+	histFloor                                *float64
+	histSample                               *int64
 }
 
 func registerWorker(f *flags) *workerFlags {
@@ -143,6 +146,8 @@ func registerWorker(f *flags) *workerFlags {
 		maxScore:         f.Int64("max-score-pairs", 500_000_000, "most candidate pairs for similarity_scores results"),
 		reconcile:        f.Duration("reconcile-interval", 15*time.Second, "how often unfinished runs are checked for lost work"),
 		grace:            f.Duration("shutdown-grace", 30*time.Second, "how long running tasks may finish at shutdown before they are handed back"),
+		histFloor:        f.Float64("histogram-floor", histogram.DefaultFloor, "lowest score in the histogram recorded with each run, 0 < floor < 1 (0: record none)"),
+		histSample:       f.Int64("histogram-sample-pairs", 4_000_000, "pairs below the threshold scored per run for its histogram (more: exact for larger runs, slower)"),
 	}
 }
 
@@ -163,6 +168,12 @@ func (w *workerFlags) validate() error {
 	if *w.maxSolver <= 0 || *w.maxScore <= 0 {
 		errs = append(errs, errors.New("--max-solver-pairs and --max-score-pairs must be positive"))
 	}
+	if *w.histFloor < 0 || *w.histFloor >= 1 || math.IsNaN(*w.histFloor) {
+		errs = append(errs, errors.New("--histogram-floor must be in [0, 1)"))
+	}
+	if *w.histSample <= 0 {
+		errs = append(errs, errors.New("--histogram-sample-pairs must be positive"))
+	}
 	if *w.reconcile <= 0 || *w.grace <= 0 {
 		errs = append(errs, errors.New("--reconcile-interval and --shutdown-grace must be positive"))
 	}
@@ -174,5 +185,6 @@ func (w *workerFlags) config() worker.Config {
 		Concurrency: *w.concurrency, CompareWorkers: *w.compareWorkers, ChunkComparisons: *w.chunkComparisons,
 		MaxAttempts: *w.maxAttempts, MaxSolverPairs: *w.maxSolver, MaxScorePairs: *w.maxScore,
 		ReconcileInterval: *w.reconcile, ShutdownGrace: *w.grace,
+		Histogram: worker.HistogramConfig{Floor: *w.histFloor, SamplePairs: *w.histSample},
 	}
 }

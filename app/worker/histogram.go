@@ -1,0 +1,102 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/linkage-platform/linkage/app/engine"
+	"github.com/linkage-platform/linkage/app/histogram"
+	"github.com/linkage-platform/linkage/app/linkage"
+)
+
+// HistogramConfig sets the score histogram each run records beside its result
+// (GET …/runs/{rid}/histogram). It is computed in the chunk tasks, while the rows are in memory:
+// the candidates give the exact counts at and above the run threshold; the scores between the
+// floor and the threshold come from a counting pass over every Stride-th row, with the stride
+// chosen so that a run scores about SamplePairs pairs whatever its size. So the extra cost per
+// run is bounded, no candidate list below the threshold is ever held, and no upload is read
+// twice.
+type HistogramConfig struct {
+	Floor       float64 // lowest score counted; 0 records no histogram
+	Bins        int     // bins between Floor and 1 (default histogram.DefaultBins)
+	SamplePairs int64   // pairs scored below the threshold per run (default 4M)
+}
+
+func histogramKey(projectID, runID string, chunk int) string {
+	return linkage.RunPrefix(projectID, runID) + "chunks/" + fmt.Sprint(chunk) + ".hist"
+}
+
+// chunkHistogram records chunk c's part of the run's histogram.
+func (w *Worker) chunkHistogram(ctx context.Context, run *linkage.Run, parties []linkage.Party, c *linkage.Chunk,
+	a, b *engine.CLKs, opt engine.Options, cands []engine.Candidate) error {
+	cfg := w.cfg.Histogram
+	if cfg.Floor <= 0 {
+		return nil
+	}
+	var pairs int64
+	for p := range parties {
+		for q := p + 1; q < len(parties); q++ {
+			pairs += parties[p].Records * parties[q].Records
+		}
+	}
+	h, err := histogram.New(cfg.Floor, cfg.Bins, histogram.StrideFor(pairs, cfg.SamplePairs), run.Threshold)
+	if err != nil {
+		return fmt.Errorf("histogram of chunk %d: %w", c.Index, err)
+	}
+	err = h.Sample(ctx, a, b, histogram.SampleOptions{RowOffset: int(c.ALo), BlocksA: opt.BlocksA, BlocksB: opt.BlocksB, Workers: w.cfg.CompareWorkers})
+	if err != nil {
+		return fmt.Errorf("histogram of chunk %d: %w", c.Index, err)
+	}
+	h.AddCandidates(cands)
+	return putWith(ctx, w.blobs, histogramKey(run.ProjectID, run.ID, c.Index), func(wr io.Writer) error {
+		return json.NewEncoder(wr).Encode(h)
+	})
+}
+
+// solveHistogram merges the chunks' histograms into the run's. A run whose chunks lack one
+// (histograms were off, or configured differently, on some worker) gets none: the result
+// matters, the plot does not, so this is logged and not retried.
+func (w *Worker) solveHistogram(ctx context.Context, projectID, runID string, chunks []linkage.Chunk) error {
+	if w.cfg.Histogram.Floor <= 0 {
+		return nil
+	}
+	var total *histogram.Histogram
+	for _, c := range chunks {
+		h, err := w.readHistogram(ctx, histogramKey(projectID, runID, c.Index))
+		if errors.Is(err, linkage.ErrNotFound) {
+			w.log.Warn("run without histogram: a chunk has none", "run", runID, "chunk", c.Index)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if total == nil {
+			total = h
+		} else if err := total.Merge(h); err != nil {
+			w.log.Warn("run without histogram", "run", runID, "err", err)
+			return nil
+		}
+	}
+	if total == nil {
+		return nil
+	}
+	return putWith(ctx, w.blobs, histogram.Key(projectID, runID), func(wr io.Writer) error {
+		return json.NewEncoder(wr).Encode(total)
+	})
+}
+
+func (w *Worker) readHistogram(ctx context.Context, key string) (*histogram.Histogram, error) {
+	rc, err := w.blobs.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	defer rc.Close()
+	var h histogram.Histogram
+	if err := json.NewDecoder(rc).Decode(&h); err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	return &h, nil
+}
