@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 }
 
 // freePort returns a TCP port on the loopback interface that was free a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -58,7 +58,7 @@ func freePort(t *testing.T) int {
 }
 
 // eventually polls cond every interval until it holds or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -72,13 +72,13 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 // postgresServer is a private PostgreSQL cluster the test may stop and start (the shared one
 // of `make services` serves other tests at the same time).
 type postgresServer struct {
-	t        *testing.T
+	t        testing.TB
 	bin, dir string
 	port     int
 	asUser   []string // runuser prefix when running as root (PostgreSQL refuses root)
 }
 
-func startPostgres(t *testing.T) *postgresServer {
+func startPostgres(t testing.TB) *postgresServer {
 	bin := os.Getenv("LINKAGE_TEST_POSTGRES_BIN")
 	if bin == "" {
 		t.Skip("LINKAGE_TEST_POSTGRES_BIN not set (make services; eval \"$(make -s services-env)\")")
@@ -139,12 +139,12 @@ func (pg *postgresServer) url() string {
 // redisServer is a private Redis without persistence: a restart loses every key, the harshest
 // case for the queue (the reconciler must re-enqueue the work).
 type redisServer struct {
-	t    *testing.T
+	t    testing.TB
 	port int
 	cmd  *exec.Cmd
 }
 
-func startRedis(t *testing.T) *redisServer {
+func startRedis(t testing.TB) *redisServer {
 	if os.Getenv("LINKAGE_TEST_REDIS_URL") == "" {
 		t.Skip("LINKAGE_TEST_REDIS_URL not set (make services; eval \"$(make -s services-env)\")")
 	}
@@ -189,7 +189,7 @@ type proc struct {
 
 // cluster is API + workers on a private Postgres and Redis and the shared S3 server (moto).
 type cluster struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	pg      *postgresServer
 	redis   *redisServer
@@ -202,7 +202,7 @@ type cluster struct {
 	workerArgs []string
 }
 
-func newCluster(t *testing.T, workerArgs ...string) *cluster {
+func newCluster(t testing.TB, workerArgs ...string) *cluster {
 	endpoint := os.Getenv("LINKAGE_TEST_S3_ENDPOINT")
 	if endpoint == "" {
 		t.Skip("LINKAGE_TEST_S3_ENDPOINT not set (make services; eval \"$(make -s services-env)\")")
@@ -291,7 +291,7 @@ func (c *cluster) startWorker(env ...string) *proc {
 }
 
 // kill9 SIGKILLs p: no chance to hand anything back.
-func (p *proc) kill9(t *testing.T) {
+func (p *proc) kill9(t testing.TB) {
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
 	for p.cmd.ProcessState == nil {
 		time.Sleep(20 * time.Millisecond)
@@ -299,7 +299,7 @@ func (p *proc) kill9(t *testing.T) {
 }
 
 // terminate sends SIGTERM (as Kubernetes does) and waits for the process to exit.
-func (p *proc) terminate(t *testing.T, within time.Duration) {
+func (p *proc) terminate(t testing.TB, within time.Duration) {
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 	deadline := time.Now().Add(within)
 	for p.cmd.ProcessState == nil {
@@ -440,7 +440,7 @@ func normalize(groups [][][2]int) [][][2]int {
 }
 
 // expectedGroups is the engine's answer (`linkage link`) on the same files.
-func expectedGroups(t *testing.T, threshold float64, files ...string) [][][2]int {
+func expectedGroups(t testing.TB, threshold float64, files ...string) [][][2]int {
 	t.Helper()
 	args := append([]string{"link", "--threshold", fmt.Sprint(threshold), "--result", "groups"}, files...)
 	var out bytes.Buffer

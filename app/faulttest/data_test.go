@@ -16,7 +16,7 @@ import (
 // writeParties writes two parties of n synthetic 128-byte CLKs as {"clks": [...]} files: half
 // of B's records are A's with a few bits flipped (true matches, Dice ≈ 0.9+), the rest random,
 // in shuffled order. Deterministic for a seed.
-func writeParties(t *testing.T, dir string, n int, seed uint64) (string, string) {
+func writeParties(t testing.TB, dir string, n int, seed uint64) (string, string) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 1))
 	random := func() []byte {
