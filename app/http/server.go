@@ -151,11 +151,7 @@ func (s *Server) route(name string, h func(http.ResponseWriter, *http.Request) e
 // loosely joined client URLs route without the redirect ServeMux would answer (a 301 turns a
 // POST into a GET).
 func cleanPath(p string) string {
-	if p == "" {
-		return "/"
-	}
-	c := path.Clean("/" + p)
-	return c
+	return path.Clean("/" + p)
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {

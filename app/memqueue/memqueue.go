@@ -6,6 +6,7 @@ package memqueue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -121,7 +122,7 @@ func (q *Queue) Consume(ctx context.Context, concurrency int, h func(context.Con
 }
 
 func (q *Queue) handle(ctx context.Context, e entry, h func(context.Context, linkage.Task) error) {
-	err := safeCall(ctx, e.task, h)
+	err := q.safeCall(ctx, e.task, h)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	switch {
@@ -148,11 +149,11 @@ func (q *Queue) handle(ctx context.Context, e entry, h func(context.Context, lin
 }
 
 // safeCall turns a handler panic into an error so one bad task does not kill the process.
-func safeCall(ctx context.Context, t linkage.Task, h func(context.Context, linkage.Task) error) (err error) {
+func (q *Queue) safeCall(ctx context.Context, t linkage.Task, h func(context.Context, linkage.Task) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = errors.New("handler panicked")
-			slog.Error("task handler panicked", "task", t.ID, "panic", r)
+			q.opts.Logger.Error("task handler panicked", "task", t.ID, "panic", fmt.Sprint(r))
 		}
 	}()
 	return h(ctx, t)
