@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"io"
 	"math/rand/v2"
@@ -159,5 +160,50 @@ func BenchmarkUploadBinary1M(b *testing.B) {
 		worst = max(worst, rssKiB(b, "VmHWM")-before)
 	}
 	b.SetBytes(n * 128)
+	b.ReportMetric(float64(worst)/1024, "rss-growth-MiB")
+}
+
+// BenchmarkUploadJSON500k streams a 500,000-record {"clks": [...]} upload (about 88 MB of
+// JSON) and reports the growth of peak RSS: the body is parsed token by token.
+func BenchmarkUploadJSON500k(b *testing.B) {
+	const n = 500_000
+	t := &testing.T{}
+	e := newEnv(t, false)
+	var worst int64
+	for b.Loop() {
+		p := e.createProject("groups", 2, false)
+		pr, pw := io.Pipe()
+		go func() {
+			bw := bufio.NewWriter(pw)
+			enc := base64.StdEncoding
+			g := &genReader{left: n * 128, rng: rand.New(rand.NewPCG(5, 6))}
+			rec := make([]byte, 128)
+			bw.WriteString(`{"clks":[`)
+			for i := range n {
+				if i > 0 {
+					bw.WriteByte(',')
+				}
+				_, _ = io.ReadFull(g, rec)
+				bw.WriteByte('"')
+				bw.WriteString(enc.EncodeToString(rec))
+				bw.WriteByte('"')
+			}
+			bw.WriteString(`]}`)
+			pw.CloseWithError(bw.Flush())
+		}()
+		runtime.GC()
+		debug.FreeOSMemory()
+		_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+		before := rssKiB(b, "VmRSS")
+		req, err := http.NewRequest("POST", e.url+"/projects/"+p.ID+"/clks", pr)
+		require.NoError(b, err)
+		req.Header.Set("Authorization", p.UpdateTokens[0])
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(b, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(b, http.StatusCreated, resp.StatusCode, "%s", body)
+		worst = max(worst, rssKiB(b, "VmHWM")-before)
+	}
 	b.ReportMetric(float64(worst)/1024, "rss-growth-MiB")
 }
