@@ -216,7 +216,7 @@ func newCluster(t testing.TB, workerArgs ...string) *cluster {
 		"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_REGION=us-east-1",
 		"LINKAGE_DATABASE_URL="+c.pg.url(),
 		"LINKAGE_REDIS_URL="+c.redis.url("visibility-timeout=3s&retry-base=200ms&retry-max=2s&max-attempts=8"),
-		"LINKAGE_BLOB_URL=s3://"+bucket+"/faults?endpoint="+endpoint,
+		"LINKAGE_BLOB_URL=s3://"+bucket+"/faults?endpoint="+endpoint+"&upload-role=arn:aws:iam::123456789012:role/linkage-upload",
 		"LINKAGE_LOG_LEVEL=info",
 	)
 	for _, kv := range []string{"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_REGION=us-east-1"} {
@@ -336,24 +336,38 @@ type project struct {
 	id, resultToken string
 }
 
-func (c *cluster) newProject(files ...string) project {
+// createProject creates a groups project of n parties and returns it with the update tokens.
+func (c *cluster) createProject(n int) (project, []string) {
 	c.t.Helper()
 	var created struct {
 		ProjectID    string   `json:"project_id"`
 		UpdateTokens []string `json:"update_tokens"`
 		ResultToken  string   `json:"result_token"`
 	}
-	body := fmt.Sprintf(`{"schema": {}, "result_type": "groups", "number_parties": %d}`, len(files))
+	body := fmt.Sprintf(`{"schema": {}, "result_type": "groups", "number_parties": %d}`, n)
 	status, _, b := c.call("POST", "/projects", "", strings.NewReader(body), &created)
 	require.Equal(c.t, 201, status, "%s", b)
+	return project{id: created.ProjectID, resultToken: created.ResultToken}, created.UpdateTokens
+}
+
+// upload sends a {"clks": [...]} file as one party's upload.
+func (c *cluster) upload(p project, token, file string) {
+	c.t.Helper()
+	data, err := os.Open(file)
+	require.NoError(c.t, err)
+	defer data.Close()
+	status, _, b := c.call("POST", "/projects/"+p.id+"/clks", token, data, nil)
+	require.Equal(c.t, 201, status, "upload %s: %s", file, b)
+}
+
+// newProject creates a groups project with one party per file, all uploaded.
+func (c *cluster) newProject(files ...string) project {
+	c.t.Helper()
+	p, tokens := c.createProject(len(files))
 	for i, f := range files {
-		data, err := os.Open(f)
-		require.NoError(c.t, err)
-		status, _, b := c.call("POST", "/projects/"+created.ProjectID+"/clks", created.UpdateTokens[i], data, nil)
-		data.Close()
-		require.Equal(c.t, 201, status, "upload %d: %s", i, b)
+		c.upload(p, tokens[i], f)
 	}
-	return project{id: created.ProjectID, resultToken: created.ResultToken}
+	return p
 }
 
 func (c *cluster) newRun(p project, threshold float64) string {

@@ -6,12 +6,21 @@
 package faulttest
 
 import (
+	"bytes"
+	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
 )
 
@@ -44,8 +53,82 @@ func TestFaults(t *testing.T) {
 		c.workers[0].kill9(t)
 		c.waitCompleted(p, run, 3*time.Minute)
 		require.Equal(t, want, c.groups(p, run))
+		log, err := os.ReadFile(c.workers[1].log)
+		require.NoError(t, err)
+		require.Contains(t, string(log), "taking over a task whose worker stopped",
+			"the killed worker's chunk was retaken after the visibility timeout")
 		c.workers[0] = c.startWorker()
 		c.workers = c.workers[:2]
+	})
+
+	t.Run("TerminateWorker", func(t *testing.T) {
+		c.t = t
+		p := c.newProject(a, b)
+		projects = append(projects, p)
+		run := c.newRun(p, threshold)
+		c.waitComparing(p, run, 0.2)
+		// A spot interruption: SIGTERM, then the worker finishes or hands back its chunk
+		// within its grace period (5 s here) and exits.
+		c.workers[1].terminate(t, 15*time.Second)
+		require.Zero(t, c.workers[1].cmd.ProcessState.ExitCode())
+		c.waitCompleted(p, run, 3*time.Minute)
+		require.Equal(t, want, c.groups(p, run))
+		c.workers[1] = c.startWorker()
+		c.workers = c.workers[:2]
+	})
+
+	t.Run("ExternalUpload", func(t *testing.T) {
+		c.t = t
+		p, tokens := c.createProject(2)
+		// authorize-external-upload hands out STS credentials for this party's prefix; the
+		// client writes the binary encodings there and names the object in its upload.
+		var access struct {
+			Credentials struct {
+				AccessKeyID     string `json:"AccessKeyId"`
+				SecretAccessKey string `json:"SecretAccessKey"`
+				SessionToken    string `json:"SessionToken"`
+			} `json:"credentials"`
+			Upload struct {
+				Endpoint string `json:"endpoint"`
+				Secure   bool   `json:"secure"`
+				Bucket   string `json:"bucket"`
+				Path     string `json:"path"`
+			} `json:"upload"`
+		}
+		status, _, body := c.call("GET", "/projects/"+p.id+"/authorize-external-upload", tokens[0], nil, &access)
+		require.Equal(t, 201, status, "%s", body)
+		require.NotEmpty(t, access.Credentials.SessionToken)
+		require.False(t, access.Upload.Secure)
+		key := access.Upload.Path + "encodings.bin"
+		client := awss3.New(awss3.Options{
+			Region:       "us-east-1",
+			BaseEndpoint: aws.String("http://" + access.Upload.Endpoint),
+			UsePathStyle: true,
+			Credentials: credentials.NewStaticCredentialsProvider(access.Credentials.AccessKeyID,
+				access.Credentials.SecretAccessKey, access.Credentials.SessionToken),
+		})
+		_, err := client.PutObject(context.Background(), &awss3.PutObjectInput{
+			Bucket: aws.String(access.Upload.Bucket), Key: aws.String(key), Body: bytes.NewReader(binaryCLKs(t, a)),
+		})
+		require.NoError(t, err)
+		ref := fmt.Sprintf(`{"encodings": {"file": {"bucket": %q, "path": %q, "endpoint": %q, "secure": false}}}`,
+			access.Upload.Bucket, key, access.Upload.Endpoint)
+		req, err := http.NewRequest("POST", c.apiURL+"/projects/"+p.id+"/clks", strings.NewReader(ref))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", tokens[0])
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Hash-Size", "128")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		rb, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, 201, resp.StatusCode, "%s", rb)
+		c.upload(p, tokens[1], b)
+		projects = append(projects, p)
+
+		run := c.newRun(p, threshold)
+		c.waitCompleted(p, run, 3*time.Minute)
+		require.Equal(t, want, c.groups(p, run))
 	})
 
 	t.Run("RestartRedis", func(t *testing.T) {
@@ -96,17 +179,38 @@ func TestFaults(t *testing.T) {
 
 	t.Run("NoUploadLost", func(t *testing.T) {
 		c.t = t
-		for _, p := range projects {
+		// A fresh run over every project's stored uploads gives the same answer (the runs
+		// share the workers).
+		runs := make([]string, len(projects))
+		for i, p := range projects {
 			var pj struct {
 				PartiesContributed int `json:"parties_contributed"`
 			}
 			status, _, b := c.call("GET", "/projects/"+p.id, p.resultToken, nil, &pj)
 			require.Equal(t, 200, status, "%s", b)
 			require.Equal(t, 2, pj.PartiesContributed)
-			// A fresh run over the stored uploads gives the same answer.
-			run := c.newRun(p, threshold)
-			c.waitCompleted(p, run, 3*time.Minute)
-			require.Equal(t, want, c.groups(p, run))
+			runs[i] = c.newRun(p, threshold)
+		}
+		for i, p := range projects {
+			c.waitCompleted(p, runs[i], 5*time.Minute)
+			require.Equal(t, want, c.groups(p, runs[i]))
 		}
 	})
+}
+
+// binaryCLKs is the binary upload form of a {"clks": [...]} file: the CLKs back to back.
+func binaryCLKs(t *testing.T, path string) []byte {
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var f struct {
+		CLKs []string `json:"clks"`
+	}
+	require.NoError(t, json.Unmarshal(data, &f))
+	var out []byte
+	for _, c := range f.CLKs {
+		b, err := base64.StdEncoding.DecodeString(c)
+		require.NoError(t, err)
+		out = append(out, b...)
+	}
+	return out
 }
