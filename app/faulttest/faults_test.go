@@ -1,8 +1,5 @@
 //go:build faults
 
-// Fault tests: the API and two worker processes on Postgres, Redis and S3 (moto) lose nothing
-// when a worker is killed, Redis restarts (losing its data) or Postgres stops for a while.
-// Run with `make test-faults` after `make services`.
 package faulttest
 
 import (
