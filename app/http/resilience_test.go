@@ -97,3 +97,16 @@ func TestConcurrentClients(t *testing.T) {
 	require.NoError(t, json.Unmarshal(r.body, &list))
 	require.Len(t, list, 12)
 }
+
+func TestResultPairsLimit(t *testing.T) {
+	e := newEnv(t, true, withWorkerConfig(func(c *worker.Config) { *c = fastWorkers; c.MaxSolverPairs = 10 }))
+	p := e.createProject("groups", 2, false)
+	body := readFile(t, "binary/clks_128B_1k.json")
+	e.upload(p, 0, body)
+	e.upload(p, 1, body)
+	run := e.createRun(p, 0.99)
+	st := e.wait(p, run)
+	require.Equal(t, "error", st["state"])
+	require.Contains(t, st["detail"], "max-solver-pairs")
+	requireProblem(t, e.do("GET", "/projects/"+p.ID+"/runs/"+run+"/result", p.ResultToken, nil), http.StatusNotFound, "max-solver-pairs")
+}
