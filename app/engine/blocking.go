@@ -77,7 +77,7 @@ func compareBlocked(ctx context.Context, a, b *CLKs, th *threshold, opt *Options
 					}
 				}
 				s.hits[0] = hits
-				s.out = appendTopK(s.out, hits, opt.TopK)
+				s.appendTopK(hits, opt.TopK)
 			}
 			p.add(int64(hi-c*blockRows) * int64(b.Len()))
 		}

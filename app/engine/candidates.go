@@ -53,21 +53,27 @@ func SortCandidates(cands []Candidate) {
 	slices.SortFunc(cands, compareCandidates)
 }
 
-// MergeCandidates joins candidate lists (e.g. the chunks of a run), sorts them
-// with SortCandidates and, when topK > 0, keeps only the topK best candidates
-// per record of party A within each party pair — the same limit Compare
-// applies, so merging chunks computed with a limit gives the limit of the
-// whole.
+// MergeCandidates joins candidate lists (e.g. the chunks of a run) into one
+// list in SortCandidates order and, when topK > 0, keeps only the topK best
+// candidates per record of party A within each party pair — the same limit
+// Compare applies, so merging chunks computed with a limit gives the limit of
+// the whole. Lists already in that order (as Compare returns them) are merged
+// in O(n log k); others are sorted in place first. With a single list and no
+// limit the result is that list.
 func MergeCandidates(topK int, lists ...[]Candidate) []Candidate {
 	n := 0
 	for _, l := range lists {
+		if !slices.IsSortedFunc(l, compareCandidates) {
+			SortCandidates(l)
+		}
 		n += len(l)
 	}
-	all := make([]Candidate, 0, n)
-	for _, l := range lists {
-		all = append(all, l...)
+	var all []Candidate
+	if len(lists) == 1 && lists[0] != nil {
+		all = lists[0]
+	} else {
+		all = mergeSorted(lists, n)
 	}
-	SortCandidates(all)
 	if topK <= 0 {
 		return all
 	}
@@ -76,7 +82,7 @@ func MergeCandidates(topK int, lists ...[]Candidate) []Candidate {
 		pParty int32
 	}
 	seen := make(map[key]int)
-	out := all[:0]
+	out := make([]Candidate, 0, len(all))
 	for _, c := range all {
 		k := key{c.A, c.B.Party}
 		if seen[k] < topK {
@@ -85,6 +91,47 @@ func MergeCandidates(topK int, lists ...[]Candidate) []Candidate {
 		}
 	}
 	return slices.Clip(out)
+}
+
+// mergeSorted merges sorted lists of n candidates in total with a heap of
+// list heads.
+func mergeSorted(lists [][]Candidate, n int) []Candidate {
+	out := make([]Candidate, 0, n)
+	var heads [][]Candidate // each a non-empty remainder of a list; heads[0] is least
+	for _, l := range lists {
+		if len(l) > 0 {
+			heads = append(heads, l)
+		}
+	}
+	less := func(i, j int) bool { return compareCandidates(heads[i][0], heads[j][0]) < 0 }
+	down := func(i int) {
+		for {
+			m, l, r := i, 2*i+1, 2*i+2
+			if l < len(heads) && less(l, m) {
+				m = l
+			}
+			if r < len(heads) && less(r, m) {
+				m = r
+			}
+			if m == i {
+				return
+			}
+			heads[i], heads[m] = heads[m], heads[i]
+			i = m
+		}
+	}
+	for i := len(heads)/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	for len(heads) > 0 {
+		out = append(out, heads[0][0])
+		if heads[0] = heads[0][1:]; len(heads[0]) == 0 {
+			heads[0] = heads[len(heads)-1]
+			heads = heads[:len(heads)-1]
+		}
+		down(0)
+	}
+	return out
 }
 
 // The candidate blob: magic, count (uint64), then per candidate party A and B

@@ -60,3 +60,18 @@ func TestSortCandidates(t *testing.T) {
 		{Score: 0.8, A: Record{0, 1}, B: Record{2, 0}},
 	}, c)
 }
+
+func TestMergeCandidates(t *testing.T) {
+	x := []Candidate{cand(0.9, 0, 1, 1, 1), cand(0.8, 0, 2, 1, 2), cand(0.7, 0, 1, 1, 3)}
+	y := []Candidate{cand(0.95, 0, 1, 1, 4), cand(0.8, 0, 1, 1, 5)}
+	z := []Candidate{cand(0.85, 0, 2, 1, 6), cand(0.99, 0, 2, 1, 7)} // unsorted: sorted first
+	require.Equal(t, []Candidate{
+		cand(0.99, 0, 2, 1, 7), cand(0.95, 0, 1, 1, 4), cand(0.9, 0, 1, 1, 1), cand(0.85, 0, 2, 1, 6),
+		cand(0.8, 0, 1, 1, 5), cand(0.8, 0, 2, 1, 2), cand(0.7, 0, 1, 1, 3),
+	}, MergeCandidates(0, x, y, z))
+	require.Equal(t, []Candidate{
+		cand(0.99, 0, 2, 1, 7), cand(0.95, 0, 1, 1, 4), cand(0.9, 0, 1, 1, 1), cand(0.85, 0, 2, 1, 6),
+	}, MergeCandidates(2, x, y, z))
+	require.Equal(t, []Candidate{}, MergeCandidates(0))
+	require.Equal(t, []Candidate{}, MergeCandidates(0, nil, nil))
+}

@@ -61,7 +61,6 @@ func Compare(ctx context.Context, a, b *CLKs, opt Options) ([]Candidate, error) 
 	if err != nil {
 		return nil, err
 	}
-	SortCandidates(out)
 	return out, nil
 }
 
@@ -223,7 +222,24 @@ type scratch struct {
 	counts []uint32
 	mask   []uint8
 	hits   [][]Candidate // per query of the current group
-	out    []Candidate
+	out    []Candidate   // the block being filled
+	full   [][]Candidate // filled blocks
+}
+
+// outBlock is the capacity of the blocks candidates are collected in: blocks
+// never move once allocated (no copying as the output grows) and are sorted
+// separately, then merged.
+const outBlock = 1 << 16
+
+// reserve makes room for n more candidates in s.out.
+func (s *scratch) reserve(n int) {
+	if len(s.out)+n <= cap(s.out) {
+		return
+	}
+	if len(s.out) > 0 {
+		s.full = append(s.full, s.out)
+	}
+	s.out = make([]Candidate, 0, max(outBlock, n))
 }
 
 func compareAll(ctx context.Context, a, b *CLKs, th *threshold, opt *Options, p *progress) ([]Candidate, error) {
@@ -283,11 +299,18 @@ func scanGroup(k kernel, a *CLKs, sb *sortedRows, queries []int32, th *threshold
 			n := hi - lo
 			qpop := a.pops[q]
 			k.scan(a.row(int(q)), sb.data[lo*w:hi*w], sb.pops[lo:hi], qpop, th, s.counts[:n], s.mask[:n/8])
-			s.hits[qi] = collectHits(s.hits[qi], s.mask[:n/8], s.counts, qpop, sb, lo, opt, int32(a.offset)+q)
+			if opt.TopK == 0 {
+				s.reserve(n)
+				s.out = collectHits(s.out, s.mask[:n/8], s.counts, qpop, sb, lo, opt, int32(a.offset)+q)
+			} else {
+				s.hits[qi] = collectHits(s.hits[qi], s.mask[:n/8], s.counts, qpop, sb, lo, opt, int32(a.offset)+q)
+			}
 		}
 	}
-	for qi := range queries {
-		s.out = appendTopK(s.out, s.hits[qi], opt.TopK)
+	if opt.TopK > 0 {
+		for qi := range queries {
+			s.appendTopK(s.hits[qi], opt.TopK)
+		}
 	}
 }
 
@@ -319,18 +342,20 @@ func collectHits(hits []Candidate, mask []uint8, counts []uint32, qpop uint32, s
 	return hits
 }
 
-// appendTopK appends hits (all for one record of a) to out, only the k best
-// when k > 0.
-func appendTopK(out, hits []Candidate, k int) []Candidate {
+// appendTopK appends hits (all for one record of a) to the output, only the
+// k best when k > 0.
+func (s *scratch) appendTopK(hits []Candidate, k int) {
 	if k > 0 && len(hits) > k {
 		SortCandidates(hits)
 		hits = hits[:k]
 	}
-	return append(out, hits...)
+	s.reserve(len(hits))
+	s.out = append(s.out, hits...)
 }
 
 // runWorkers runs work on up to n goroutines (never more than items), each
-// with its own scratch, and joins their outputs. The first error wins.
+// with its own scratch, sorts each one's output blocks (in parallel) and
+// merges them all. The first error wins.
 func runWorkers(n, items int, newScratch func() *scratch, work func(*scratch) error) ([]Candidate, error) {
 	n = max(1, min(n, items))
 	scratches := make([]*scratch, n)
@@ -338,19 +363,23 @@ func runWorkers(n, items int, newScratch func() *scratch, work func(*scratch) er
 	var wg sync.WaitGroup
 	for i := range n {
 		scratches[i] = newScratch()
-		wg.Go(func() { errs[i] = work(scratches[i]) })
+		wg.Go(func() {
+			s := scratches[i]
+			if errs[i] = work(s); errs[i] == nil {
+				s.full = append(s.full, s.out)
+				for _, b := range s.full {
+					SortCandidates(b)
+				}
+			}
+		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	total := 0
+	var lists [][]Candidate
 	for _, s := range scratches {
-		total += len(s.out)
+		lists = append(lists, s.full...)
 	}
-	out := make([]Candidate, 0, total)
-	for _, s := range scratches {
-		out = append(out, s.out...)
-	}
-	return out, nil
+	return MergeCandidates(0, lists...), nil
 }
