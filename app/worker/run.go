@@ -247,16 +247,17 @@ func (w *Worker) solve(ctx context.Context, p payload) error {
 	if total > limit.Max {
 		return w.fail(ctx, p.RunID, fmt.Sprintf("%d candidate pairs: %v; raise the threshold or the limit", total, limit))
 	}
-	lists := make([][]engine.Candidate, 0, len(chunks))
+	// One allocation for all candidates (the chunks recorded how many), sorted in place: the
+	// peak is the result plus one chunk, not twice the result.
+	cands := make([]engine.Candidate, 0, total)
 	for _, c := range chunks {
-		cands, err := w.readCandidates(ctx, p.ProjectID, p.RunID, c.Index)
+		chunk, err := w.readCandidates(ctx, p.ProjectID, p.RunID, c.Index)
 		if err != nil {
 			return err
 		}
-		lists = append(lists, cands)
+		cands = append(cands, chunk...)
 	}
-	cands := engine.MergeCandidates(0, lists...)
-	lists = nil
+	engine.SortCandidates(cands)
 	if err := w.writeResult(ctx, project, p.RunID, cands); err != nil {
 		return err
 	}
