@@ -59,8 +59,10 @@ type Config struct {
 	Logger    *slog.Logger
 	Registry  *prometheus.Registry // metrics are registered here and served at /metrics
 	Limits    Limits
-	Version   string         // the service version reported by /version
-	Rate      func() float64 // recent comparisons per second for /status; nil reports 0
+	Version   string // the service version reported by /version
+	// Rate is the recent comparisons per second for /status (the in-process workers' meter);
+	// nil estimates it from the progress of the active runs in the database.
+	Rate func() float64
 	// RateLimit admits requests (app/ratelimit); a refused one gets 503 with Retry-After.
 	// Probes and /metrics are never limited. Nil admits everything.
 	RateLimit interface {
@@ -79,6 +81,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	handler http.Handler
+	rate    *progressRate
 	now     func() time.Time
 }
 
@@ -94,10 +97,8 @@ func New(cfg Config) *Server {
 	if cfg.UploadClaimTimeout <= 0 {
 		cfg.UploadClaimTimeout = time.Hour
 	}
-	if cfg.Rate == nil {
-		cfg.Rate = func() float64 { return 0 }
-	}
-	s := &Server{cfg: cfg, store: cfg.Store, blobs: cfg.Blobs, log: cfg.Logger, now: time.Now}
+	s := &Server{cfg: cfg, store: cfg.Store, blobs: cfg.Blobs, log: cfg.Logger, now: time.Now,
+		rate: &progressRate{store: cfg.Store, now: time.Now}}
 	s.metrics = newMetrics(cfg.Registry, cfg.Store)
 	mux := http.NewServeMux()
 	s.routes(mux, promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry}))
@@ -168,7 +169,13 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "project_count": n, "rate": s.cfg.Rate()})
+	var rate float64
+	if s.cfg.Rate != nil {
+		rate = s.cfg.Rate()
+	} else if rate, err = s.rate.Rate(r.Context()); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "project_count": n, "rate": rate})
 }
 
 func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) error {
