@@ -165,6 +165,9 @@ func (s *Server) uploadBinary(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("Content-Length is %d but Hash-Count × Hash-Size = %d × %d = %d", r.ContentLength, count, size, total)
 	}
 	return s.upload(w, r, "binary", func(ctx context.Context, a *access) (uploaded, error) {
+		if a.project.UsesBlocking {
+			return uploaded{}, badRequest("the project uses blocking: upload clknblocks, or encodings with blocks, to /clks")
+		}
 		if want := expectedSize(a); want != 0 && want != size {
 			return uploaded{}, badRequest("Hash-Size %d differs from the %d-byte CLKs other parties uploaded", size, want)
 		}
