@@ -23,26 +23,28 @@
 // external mode the Secret is the operator's own and must hold the same URL
 // key(s).
 //
-//	Postgres.SecretName     key DATABASE_URL  postgres://user:pass@host:5432/db?sslmode=…
-//	Redis.SecretName        key REDIS_URL     redis[s]://:pass@host:6379/0
-//	ObjectStore.SecretName  key BLOB_URL      s3://bucket[/prefix]
-//	                        key AWS_REGION    region of the bucket
-//	                        key S3_ENDPOINT   http://linkage-minio.<ns>.svc:9000 (MinIO; empty for AWS S3)
-//	                        key AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (MinIO only: a bucket-scoped user)
-//	                        key UPLOAD_ROLE_ARN  role for authorize-external-upload (managed only)
-//	                        key UPLOAD_PREFIX    key prefix external uploads are limited to ("uploads/")
+//	Postgres.SecretName     key DATABASE_URL  postgres://user:pass@host:5432/db?sslmode=require|disable
+//	Redis.SecretName        key REDIS_URL     rediss://:token@host:6379/0 (managed, TLS) or redis://… (in-cluster)
+//	ObjectStore.SecretName  key BLOB_URL      the app's --blob-url, complete (app/s3.ParseURL):
+//	                                          s3://bucket?region=…&upload-role=arn:… (managed)
+//	                                          s3://linkage?region=…&endpoint=http://linkage-objectstore.<ns>.svc:9000 (MinIO)
+//	                        key AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY  MinIO only: a user limited to the bucket
+//	                                          (on AWS the ServiceAccount's IRSA role is used; no static keys)
+//	                        key AWS_REGION    the bucket's region, for the AWS SDK's default chain
 //
 // Plain (non-secret) outputs, also exported by the stack:
 //
 //	Postgres:    Endpoint (host:port), Host, Port, Database, SecretName
 //	Redis:       Endpoint (host:port), Host, Port, SecretName
-//	ObjectStore: Bucket, Endpoint (S3 API URL), Region, UploadsPrefix, SecretName,
+//	ObjectStore: Bucket, Endpoint (S3 API URL), Region, SecretName,
 //	             AppRoleArn (IRSA role to annotate the app's ServiceAccount with:
 //	             eks.amazonaws.com/role-arn; empty unless managed),
-//	             UploadRoleArn (empty unless managed)
+//	             UploadRoleArn (the role the API assumes for authorize-external-upload
+//	             and result downloads, limited to projects/*/external/* writes and
+//	             projects/*/runs/*/result* reads; empty unless managed)
 //
 // The IRSA role trusts exactly system:serviceaccount:<namespace>:<name> from
-// ObjectStoreArgs.ServiceAccount, so the app's ServiceAccount must carry that
-// name. Passwords never appear in outputs: they live in the Secrets and in
+// ObjectStoreArgs.ServiceAccountNamespace/Name, so the app's ServiceAccount
+// must carry that name. Passwords never appear in outputs: they live in the Secrets and in
 // Pulumi state as secrets.
 package data

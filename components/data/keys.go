@@ -6,11 +6,8 @@ const (
 	KeyRedisURL        = "REDIS_URL"
 	KeyBlobURL         = "BLOB_URL"
 	KeyRegion          = "AWS_REGION"
-	KeyS3Endpoint      = "S3_ENDPOINT"
 	KeyAccessKeyID     = "AWS_ACCESS_KEY_ID"
 	KeySecretAccessKey = "AWS_SECRET_ACCESS_KEY"
-	KeyUploadRoleArn   = "UPLOAD_ROLE_ARN"
-	KeyUploadPrefix    = "UPLOAD_PREFIX"
 )
 
 // Mode says how one data service is provided.

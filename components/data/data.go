@@ -1,0 +1,131 @@
+package data
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/linkage-platform/linkage/components/irsa"
+)
+
+// Args configure the three data services. Fields a mode does not use are
+// ignored; New reports a missing field the chosen mode needs.
+type Args struct {
+	// Namespace of the app: the Secrets the app reads and the in-cluster
+	// services live there. Pass the Namespace resource's name output so the
+	// namespace exists first.
+	Namespace pulumi.StringInput
+	// NodeSelector pins in-cluster data pods (e.g. role=system, the
+	// on-demand group); empty means anywhere.
+	NodeSelector map[string]string
+	// AWS is the network and identity the managed services need; nil when
+	// no service is managed (the local stack has no AWS at all).
+	AWS *AWSArgs
+	// Tags go on every AWS resource.
+	Tags map[string]string
+	// DependsOn must exist before the in-cluster services start (e.g. the
+	// storage classes their volumes use).
+	DependsOn []pulumi.Resource
+
+	Postgres    PostgresArgs
+	Redis       RedisArgs
+	ObjectStore ObjectStoreArgs
+}
+
+// AWSArgs locate the managed services in the cluster's VPC.
+type AWSArgs struct {
+	Region           string
+	VpcID            pulumi.StringInput
+	PrivateSubnetIDs pulumi.StringArrayInput
+	// ClientSecurityGroupID is the node/pod security group: the only
+	// source allowed to reach RDS and ElastiCache.
+	ClientSecurityGroupID pulumi.StringInput
+	// OIDC is the cluster's identity provider, for the app's IRSA role.
+	OIDC irsa.OIDC
+}
+
+// InClusterArgs size one in-cluster StatefulSet.
+type InClusterArgs struct {
+	Image string
+	// StorageClass of the PVC; empty means the cluster's default class.
+	StorageClass string
+	// StorageSize is a Kubernetes quantity, e.g. "20Gi".
+	StorageSize string
+	Resources   Resources
+}
+
+// Resources are a container's requests and limits (Kubernetes quantities).
+type Resources struct {
+	CPURequest, MemoryRequest string
+	CPULimit, MemoryLimit     string
+}
+
+// ExternalArgs name a service run by someone else.
+type ExternalArgs struct {
+	// Endpoint is host:port.
+	Endpoint string
+	// SecretName is an existing Secret in Namespace holding the service's
+	// URL key(s) (see the package doc).
+	SecretName string
+}
+
+// Data groups the three services; each carries its own outputs.
+type Data struct {
+	pulumi.ResourceState
+
+	Postgres    *Postgres
+	Redis       *Redis
+	ObjectStore *ObjectStore
+}
+
+// New declares the three data services as children of one Data component.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Data, error) {
+	if args == nil {
+		return nil, errors.New("data: args are required")
+	}
+	if ps := args.Validate(); len(ps) > 0 {
+		return nil, fmt.Errorf("data %s: invalid arguments: %w", name, joinProblems(ps))
+	}
+	d := &Data{}
+	if err := ctx.RegisterComponentResource("linkage:components:Data", name, d, opts...); err != nil {
+		return nil, fmt.Errorf("data %s: register: %w", name, err)
+	}
+	shared := sharedArgs{
+		namespace: args.Namespace, nodeSelector: args.NodeSelector, aws: args.AWS, tags: args.Tags, dependsOn: args.DependsOn,
+	}
+	var err error
+	if d.Postgres, err = newPostgres(ctx, name+"-postgres", shared, args.Postgres, pulumi.Parent(d)); err != nil {
+		return nil, err
+	}
+	if d.Redis, err = newRedis(ctx, name+"-redis", shared, args.Redis, pulumi.Parent(d)); err != nil {
+		return nil, err
+	}
+	if d.ObjectStore, err = newObjectStore(ctx, name+"-objectstore", shared, args.ObjectStore, pulumi.Parent(d)); err != nil {
+		return nil, err
+	}
+	if err := ctx.RegisterResourceOutputs(d, pulumi.Map{
+		"postgresEndpoint":      d.Postgres.Endpoint,
+		"postgresSecretName":    d.Postgres.SecretName,
+		"database":              d.Postgres.Database,
+		"redisEndpoint":         d.Redis.Endpoint,
+		"redisSecretName":       d.Redis.SecretName,
+		"bucket":                d.ObjectStore.Bucket,
+		"objectStoreEndpoint":   d.ObjectStore.Endpoint,
+		"objectStoreSecretName": d.ObjectStore.SecretName,
+		"appRoleArn":            d.ObjectStore.AppRoleArn,
+		"uploadRoleArn":         d.ObjectStore.UploadRoleArn,
+	}); err != nil {
+		return nil, fmt.Errorf("data %s: register outputs: %w", name, err)
+	}
+	return d, nil
+}
+
+// sharedArgs are the parts of Args every service uses.
+type sharedArgs struct {
+	namespace    pulumi.StringInput
+	nodeSelector map[string]string
+	aws          *AWSArgs
+	tags         map[string]string
+	dependsOn    []pulumi.Resource
+}

@@ -1,0 +1,483 @@
+package data
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkage-platform/linkage/components/irsa"
+	"github.com/linkage-platform/linkage/internal/iampolicy"
+	"github.com/linkage-platform/linkage/internal/pulumimock"
+)
+
+func inCluster(image string) *InClusterArgs {
+	return &InClusterArgs{
+		Image: image, StorageClass: "gp3-retain", StorageSize: "10Gi",
+		Resources: Resources{CPURequest: "100m", MemoryRequest: "128Mi", CPULimit: "1", MemoryLimit: "1Gi"},
+	}
+}
+
+// testArgs has every mode's settings filled in; modes picks each service's mode.
+func testArgs(postgres, redis, objectStore Mode) *Args {
+	return &Args{
+		Namespace:    pulumi.String("linkage"),
+		NodeSelector: map[string]string{"role": "system"},
+		AWS: &AWSArgs{
+			Region:                "us-east-1",
+			VpcID:                 pulumi.String("vpc-1"),
+			PrivateSubnetIDs:      pulumi.StringArray{pulumi.String("subnet-a"), pulumi.String("subnet-b")},
+			ClientSecurityGroupID: pulumi.String("sg-nodes"),
+			OIDC: irsa.OIDC{
+				ProviderArn: pulumi.String("arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC").ToStringOutput(),
+				IssuerURL:   pulumi.String("https://oidc.eks.us-east-1.amazonaws.com/id/ABC").ToStringOutput(),
+			},
+		},
+		Tags: map[string]string{"project": "linkage"},
+		Postgres: PostgresArgs{
+			Mode: postgres, Database: "linkage", Username: "linkage",
+			Managed: &ManagedPostgresArgs{
+				EngineVersion: "17.6", InstanceClass: "db.r6g.large", AllocatedStorageGiB: 50, MaxAllocatedStorageGiB: 200,
+				MultiAZ: true, DeletionProtection: true, BackupRetentionDays: 14, PerformanceInsights: true,
+			},
+			InCluster: inCluster("postgres:17.6"),
+			External:  &ExternalArgs{Endpoint: "db.example.com:5433", SecretName: "my-db"},
+		},
+		Redis: RedisArgs{
+			Mode:      redis,
+			Managed:   &ManagedRedisArgs{EngineVersion: "7.1", NodeType: "cache.r7g.large", Replicas: 1, HighAvailability: true, SnapshotRetentionDays: 7},
+			InCluster: inCluster("redis:7.4.5-alpine"),
+			External:  &ExternalArgs{Endpoint: "redis.example.com:6380", SecretName: "my-redis"},
+		},
+		ObjectStore: ObjectStoreArgs{
+			Mode:                    objectStore,
+			ServiceAccountNamespace: "linkage", ServiceAccountName: "linkage",
+			Managed: &ManagedObjectStoreArgs{Versioning: true, NoncurrentVersionDays: 30, AbortMultipartDays: 7},
+			InCluster: &InClusterObjectStoreArgs{
+				InClusterArgs: *inCluster("minio/minio:RELEASE.2025-09-07T16-13-09Z"),
+				Bucket:        "linkage", Region: "us-east-1", ClientImage: "minio/mc:RELEASE.2025-08-13T08-35-41Z",
+			},
+			External: &ExternalObjectStoreArgs{Bucket: "their-bucket", Endpoint: "https://s3.example.com", Region: "eu-west-1", SecretName: "my-s3"},
+		},
+	}
+}
+
+// outputs are the Data component's outputs once resolved.
+type outputs struct {
+	mu     sync.Mutex
+	wg     sync.WaitGroup
+	values map[string]any
+}
+
+func (o *outputs) capture(name string, out pulumi.Output) {
+	o.wg.Add(1)
+	out.ApplyT(func(v any) any {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		o.values[name] = v
+		o.wg.Done()
+		return v
+	})
+}
+
+// wait blocks until every captured output resolved: outputs made of plain
+// values alone are not awaited by the program's end.
+func (o *outputs) wait() error {
+	done := make(chan struct{})
+	go func() { o.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(10 * time.Second):
+		return errors.New("outputs did not resolve")
+	}
+}
+
+// run declares the data services under mocks and returns what was declared
+// and the component's outputs.
+func run(t *testing.T, args *Args) (*pulumimock.Mocks, map[string]any) {
+	t.Helper()
+	out := &outputs{values: map[string]any{}}
+	m := pulumimock.New("linkage", "test")
+	// A distinct password per RandomPassword, as the provider would generate.
+	m.OnResource = func(args pulumi.MockResourceArgs) (resource.PropertyMap, error) {
+		if args.TypeToken != "random:index/randomPassword:RandomPassword" {
+			return nil, nil
+		}
+		return resource.PropertyMap{"result": resource.MakeSecret(resource.NewProperty("pw-" + args.Name))}, nil
+	}
+	err := pulumimock.RunWith(m, pulumimock.Config{Values: map[string]string{"aws:region": "us-east-1"}},
+		func(ctx *pulumi.Context) error {
+			d, err := New(ctx, "linkage", args)
+			if err != nil {
+				return err
+			}
+			for name, o := range map[string]pulumi.Output{
+				"postgres.endpoint": d.Postgres.Endpoint, "postgres.database": d.Postgres.Database, "postgres.secret": d.Postgres.SecretName,
+				"redis.endpoint": d.Redis.Endpoint, "redis.secret": d.Redis.SecretName,
+				"objectStore.bucket": d.ObjectStore.Bucket, "objectStore.endpoint": d.ObjectStore.Endpoint,
+				"objectStore.secret": d.ObjectStore.SecretName, "objectStore.appRoleArn": d.ObjectStore.AppRoleArn,
+				"objectStore.uploadRoleArn": d.ObjectStore.UploadRoleArn,
+			} {
+				out.capture(name, o)
+			}
+			return out.wait()
+		})
+	require.NoError(t, err)
+	return m, out.values
+}
+
+func find(t *testing.T, m *pulumimock.Mocks, typ, name string) pulumimock.Resource {
+	t.Helper()
+	r, ok := m.Find(typ, name)
+	require.Truef(t, ok, "no %s named %s", typ, name)
+	return r
+}
+
+// secretData returns a Secret's stringData, revealed, after checking it is secret in state.
+func secretData(t *testing.T, r pulumimock.Resource) map[string]any {
+	t.Helper()
+	require.Equalf(t, pulumimock.Redacted, pulumimock.Plain(r.Inputs, true)["stringData"], "stringData of Secret %s must be secret", r.Name)
+	return r.Input("stringData").(map[string]any)
+}
+
+func TestInClusterDeclaresStatefulSetsSecretsAndServices(t *testing.T) {
+	m, out := run(t, testArgs(InCluster, InCluster, InCluster))
+
+	for _, typ := range []string{"aws:rds/instance:Instance", "aws:elasticache/replicationGroup:ReplicationGroup", "aws:s3/bucketV2:BucketV2", "aws:iam/role:Role"} {
+		require.Emptyf(t, m.ByType(typ), "in-cluster mode must not declare %s", typ)
+	}
+	require.Len(t, m.ByType("kubernetes:apps/v1:StatefulSet"), 3)
+
+	require.Equal(t, "linkage-postgres.linkage.svc:5432", out["postgres.endpoint"])
+	require.Equal(t, "linkage", out["postgres.database"])
+	require.Equal(t, "linkage-postgres", out["postgres.secret"])
+	require.Equal(t, "linkage-redis.linkage.svc:6379", out["redis.endpoint"])
+	require.Equal(t, "linkage-objectstore", out["objectStore.secret"])
+	require.Equal(t, "linkage", out["objectStore.bucket"])
+	require.Equal(t, "http://linkage-objectstore.linkage.svc:9000", out["objectStore.endpoint"])
+	require.Equal(t, "", out["objectStore.appRoleArn"])
+
+	pg := secretData(t, find(t, m, "kubernetes:core/v1:Secret", "linkage-postgres"))
+	u, err := url.Parse(pg[KeyDatabaseURL].(string))
+	require.NoError(t, err)
+	password, _ := u.User.Password()
+	require.Equal(t, pg["POSTGRES_PASSWORD"], password)
+	require.Equal(t, "linkage", u.User.Username())
+	require.Equal(t, "linkage-postgres.linkage.svc:5432", u.Host)
+	require.Equal(t, "/linkage", u.Path)
+
+	redis := secretData(t, find(t, m, "kubernetes:core/v1:Secret", "linkage-redis"))
+	require.True(t, strings.HasPrefix(redis[KeyRedisURL].(string), "redis://:"))
+
+	s3 := secretData(t, find(t, m, "kubernetes:core/v1:Secret", "linkage-objectstore"))
+	require.Equal(t, "s3://linkage?endpoint=http%3A%2F%2Flinkage-objectstore.linkage.svc%3A9000&region=us-east-1", s3[KeyBlobURL])
+	require.Equal(t, "linkage-app", s3[KeyAccessKeyID])
+	root := secretData(t, find(t, m, "kubernetes:core/v1:Secret", "linkage-objectstore-root"))
+	require.NotEqual(t, root["MINIO_ROOT_PASSWORD"], s3[KeySecretAccessKey], "the app gets its own MinIO user, not root")
+
+	for _, name := range []string{"linkage-postgres", "linkage-redis", "linkage-objectstore"} {
+		sts := find(t, m, "kubernetes:apps/v1:StatefulSet", name)
+		require.Equal(t, "gp3-retain", sts.Input("spec.volumeClaimTemplates").([]any)[0].(map[string]any)["spec"].(map[string]any)["storageClassName"])
+		require.Equal(t, "Retain", sts.Input("spec.persistentVolumeClaimRetentionPolicy.whenDeleted"))
+		require.Equal(t, map[string]any{"role": "system"}, sts.Input("spec.template.spec.nodeSelector"))
+		require.Equal(t, true, sts.Input("spec.template.spec.securityContext.runAsNonRoot"))
+		svc := find(t, m, "kubernetes:core/v1:Service", name)
+		require.Equal(t, "None", svc.Input("spec.clusterIP"))
+		require.Equal(t, name, sts.Input("spec.serviceName"))
+	}
+
+	job := find(t, m, "kubernetes:batch/v1:Job", "linkage-objectstore-bucket")
+	require.True(t, job.DeleteBeforeReplace)
+	require.Contains(t, job.DependsOn, find(t, m, "kubernetes:apps/v1:StatefulSet", "linkage-objectstore").URN)
+	policy, err := iampolicy.Parse(find(t, m, "kubernetes:core/v1:ConfigMap", "linkage-objectstore-policy").Input("data").(map[string]any)["policy.json"].(string))
+	require.NoError(t, err)
+	for _, st := range policy.Statement {
+		for _, res := range st.Resource {
+			require.True(t, strings.HasPrefix(res, "arn:aws:s3:::linkage"), "MinIO user policy limited to the bucket: %s", res)
+		}
+	}
+}
+
+func TestInClusterContainersAreLimitedProbedAndNonRoot(t *testing.T) {
+	m, _ := run(t, testArgs(InCluster, InCluster, InCluster))
+	var checked int
+	for _, typ := range []string{"kubernetes:apps/v1:StatefulSet", "kubernetes:batch/v1:Job"} {
+		for _, r := range m.ByType(typ) {
+			for _, c := range r.Input("spec.template.spec.containers").([]any) {
+				c := c.(map[string]any)
+				checked++
+				limits := lookupMap(c, "resources", "limits")
+				require.NotEmptyf(t, limits["cpu"], "%s: cpu limit", r.Name)
+				require.NotEmptyf(t, limits["memory"], "%s: memory limit", r.Name)
+				sc := lookupMap(c, "securityContext")
+				require.Equal(t, true, sc["runAsNonRoot"], r.Name)
+				require.Equal(t, false, sc["allowPrivilegeEscalation"], r.Name)
+				require.Equal(t, true, sc["readOnlyRootFilesystem"], r.Name)
+				require.NotZero(t, sc["runAsUser"], r.Name)
+				if typ == "kubernetes:apps/v1:StatefulSet" {
+					require.NotNilf(t, c["readinessProbe"], "%s: readiness probe", r.Name)
+					require.NotNilf(t, c["livenessProbe"], "%s: liveness probe", r.Name)
+				}
+			}
+		}
+	}
+	require.Equal(t, 4, checked)
+
+	// Redis's password never appears on its command line.
+	redis := find(t, m, "kubernetes:apps/v1:StatefulSet", "linkage-redis")
+	cmd := redis.Input("spec.template.spec.containers").([]any)[0].(map[string]any)["command"].([]any)
+	require.NotContains(t, cmd[2], "--requirepass")
+}
+
+func lookupMap(m map[string]any, path ...string) map[string]any {
+	for _, p := range path {
+		next, _ := m[p].(map[string]any)
+		m = next
+	}
+	return m
+}
+
+func TestManagedPostgres(t *testing.T) {
+	m, out := run(t, testArgs(Managed, InCluster, InCluster))
+	db := find(t, m, "aws:rds/instance:Instance", "linkage-postgres")
+	for key, want := range map[string]any{
+		"engine": "postgres", "engineVersion": "17.6", "storageType": "gp3", "storageEncrypted": true,
+		"publiclyAccessible": false, "multiAz": true, "deletionProtection": true, "backupRetentionPeriod": 14.0,
+		"performanceInsightsEnabled": true, "skipFinalSnapshot": false, "maxAllocatedStorage": 200.0,
+	} {
+		require.Equalf(t, want, db.Input(key), "rds %s", key)
+	}
+	require.Equal(t, pulumimock.Redacted, pulumimock.Plain(db.Inputs, true)["password"], "the master password is secret")
+
+	params := find(t, m, "aws:rds/parameterGroup:ParameterGroup", "linkage-postgres")
+	require.Equal(t, "postgres17", params.Input("family"))
+	require.Equal(t, []any{map[string]any{"name": "rds.force_ssl", "value": "1"}}, params.Input("parameters"))
+
+	sg := find(t, m, "aws:ec2/securityGroup:SecurityGroup", "linkage-postgres")
+	ingress := sg.Input("ingress").([]any)
+	require.Len(t, ingress, 1)
+	rule := ingress[0].(map[string]any)
+	require.Equal(t, 5432.0, rule["fromPort"])
+	require.Equal(t, 5432.0, rule["toPort"])
+	require.Equal(t, []any{"sg-nodes"}, rule["securityGroups"])
+	require.Nil(t, rule["cidrBlocks"])
+
+	subnets := find(t, m, "aws:rds/subnetGroup:SubnetGroup", "linkage-postgres")
+	require.Equal(t, []any{"subnet-a", "subnet-b"}, subnets.Input("subnetIds"))
+
+	secret := secretData(t, find(t, m, "kubernetes:core/v1:Secret", "linkage-postgres"))
+	require.Contains(t, secret[KeyDatabaseURL], "sslmode=require")
+	require.Equal(t, []string{KeyDatabaseURL}, keys(secret), "managed mode hands the app the URL only")
+	require.Equal(t, "linkage-postgres", out["postgres.secret"])
+}
+
+func TestManagedPostgresWithoutProtectionSkipsFinalSnapshot(t *testing.T) {
+	args := testArgs(Managed, InCluster, InCluster)
+	args.Postgres.Managed.DeletionProtection = false
+	args.Postgres.Managed.PerformanceInsights = false
+	m, _ := run(t, args)
+	db := find(t, m, "aws:rds/instance:Instance", "linkage-postgres")
+	require.Equal(t, true, db.Input("skipFinalSnapshot"))
+	require.Nil(t, db.Input("finalSnapshotIdentifier"))
+	require.Nil(t, db.Input("performanceInsightsRetentionPeriod"))
+}
+
+func keys(m map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestManagedRedis(t *testing.T) {
+	m, _ := run(t, testArgs(InCluster, Managed, InCluster))
+	rg := find(t, m, "aws:elasticache/replicationGroup:ReplicationGroup", "linkage-redis")
+	for key, want := range map[string]any{
+		"transitEncryptionEnabled": true, "atRestEncryptionEnabled": true, "automaticFailoverEnabled": true,
+		"multiAzEnabled": true, "numCacheClusters": 2.0, "port": 6379.0,
+	} {
+		require.Equalf(t, want, rg.Input(key), "replication group %s", key)
+	}
+	require.Equal(t, pulumimock.Redacted, pulumimock.Plain(rg.Inputs, true)["authToken"])
+	sg := find(t, m, "aws:ec2/securityGroup:SecurityGroup", "linkage-redis")
+	require.Equal(t, 6379.0, sg.Input("ingress").([]any)[0].(map[string]any)["fromPort"])
+	secret := secretData(t, find(t, m, "kubernetes:core/v1:Secret", "linkage-redis"))
+	require.True(t, strings.HasPrefix(secret[KeyRedisURL].(string), "rediss://:"), "TLS to ElastiCache")
+}
+
+func TestManagedObjectStore(t *testing.T) {
+	m, out := run(t, testArgs(InCluster, InCluster, Managed))
+	pab := find(t, m, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "linkage-objectstore")
+	for _, k := range []string{"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"} {
+		require.Equal(t, true, pab.Input(k), k)
+	}
+	own := find(t, m, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "linkage-objectstore")
+	require.Equal(t, "BucketOwnerEnforced", own.Input("rule.objectOwnership"))
+	sse := find(t, m, "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", "linkage-objectstore")
+	require.Equal(t, "aws:kms", sse.Input("rules").([]any)[0].(map[string]any)["applyServerSideEncryptionByDefault"].(map[string]any)["sseAlgorithm"])
+	ver := find(t, m, "aws:s3/bucketVersioningV2:BucketVersioningV2", "linkage-objectstore")
+	require.Equal(t, "Enabled", ver.Input("versioningConfiguration.status"))
+	lc := find(t, m, "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2", "linkage-objectstore")
+	rule := lc.Input("rules").([]any)[0].(map[string]any)
+	require.Equal(t, 7.0, rule["abortIncompleteMultipartUpload"].(map[string]any)["daysAfterInitiation"])
+
+	bucketPolicy, err := iampolicy.Parse(find(t, m, "aws:s3/bucketPolicy:BucketPolicy", "linkage-objectstore").Input("policy").(string))
+	require.NoError(t, err)
+	require.Len(t, bucketPolicy.Statement, 1)
+	require.Equal(t, "Deny", bucketPolicy.Statement[0].Effect, "the bucket policy only denies (plain HTTP)")
+
+	appRole := find(t, m, "aws:iam/role:Role", "linkage-objectstore-app")
+	trust, err := iampolicy.Parse(appRole.Input("assumeRolePolicy").(string))
+	require.NoError(t, err)
+	cond := trust.Statement[0].Condition["StringEquals"]
+	require.Equal(t, iampolicy.Strings{"system:serviceaccount:linkage:linkage"}, cond["oidc.eks.us-east-1.amazonaws.com/id/ABC:sub"])
+	require.Equal(t, iampolicy.Strings{"sts.amazonaws.com"}, cond["oidc.eks.us-east-1.amazonaws.com/id/ABC:aud"])
+
+	appPolicy, err := iampolicy.Parse(find(t, m, "aws:iam/rolePolicy:RolePolicy", "linkage-objectstore-app").Input("policy").(string))
+	require.NoError(t, err)
+	uploadRole := find(t, m, "aws:iam/role:Role", "linkage-objectstore-upload")
+	var bucketArn string
+	for _, st := range appPolicy.Statement {
+		require.Equal(t, "Allow", st.Effect)
+		for _, a := range st.Action {
+			require.NotContains(t, a, "*", "no wildcard actions")
+		}
+		if st.Sid == "Bucket" {
+			bucketArn = st.Resource[0]
+		}
+		if st.Sid == "IssueUploadCredentials" {
+			require.Equal(t, iampolicy.Strings{uploadRole.Outputs["arn"].StringValue()}, st.Resource)
+		}
+	}
+	require.NotEmpty(t, bucketArn)
+
+	uploadTrust, err := iampolicy.Parse(uploadRole.Input("assumeRolePolicy").(string))
+	require.NoError(t, err)
+	require.Equal(t, iampolicy.Strings{out["objectStore.appRoleArn"].(string)}, uploadTrust.Statement[0].Principal["AWS"],
+		"only the app's role may issue upload credentials")
+	uploadPolicy, err := iampolicy.Parse(find(t, m, "aws:iam/rolePolicy:RolePolicy", "linkage-objectstore-upload").Input("policy").(string))
+	require.NoError(t, err)
+	require.Len(t, uploadPolicy.Statement, 2)
+	write, read := uploadPolicy.Statement[0], uploadPolicy.Statement[1]
+	require.Equal(t, iampolicy.Strings{bucketArn + "/projects/*/external/*"}, write.Resource)
+	require.NotContains(t, write.Action, "s3:GetObject", "upload credentials cannot read")
+	require.Equal(t, iampolicy.Strings{"s3:GetObject"}, read.Action)
+	require.Equal(t, iampolicy.Strings{bucketArn + "/projects/*/runs/*/result*"}, read.Resource)
+
+	secret := secretData(t, find(t, m, "kubernetes:core/v1:Secret", "linkage-objectstore"))
+	blob, err := url.Parse(secret[KeyBlobURL].(string))
+	require.NoError(t, err)
+	require.Equal(t, "s3", blob.Scheme)
+	require.Equal(t, out["objectStore.bucket"], blob.Host)
+	require.Equal(t, url.Values{"region": {"us-east-1"}, "upload-role": {out["objectStore.uploadRoleArn"].(string)}}, blob.Query())
+	require.NotContains(t, secret, KeyAccessKeyID, "S3 is reached through IRSA, never static keys")
+	require.Equal(t, "https://s3.us-east-1.amazonaws.com", out["objectStore.endpoint"])
+}
+
+func TestExternalCreatesNothing(t *testing.T) {
+	m, out := run(t, testArgs(External, External, External))
+	for _, r := range m.Resources() {
+		require.Falsef(t, r.Custom, "external mode declared %s %s", r.Type, r.Name)
+	}
+	require.Equal(t, "db.example.com:5433", out["postgres.endpoint"])
+	require.Equal(t, "my-db", out["postgres.secret"])
+	require.Equal(t, "redis.example.com:6380", out["redis.endpoint"])
+	require.Equal(t, "my-redis", out["redis.secret"])
+	require.Equal(t, "their-bucket", out["objectStore.bucket"])
+	require.Equal(t, "https://s3.example.com", out["objectStore.endpoint"])
+	require.Equal(t, "my-s3", out["objectStore.secret"])
+}
+
+// Switching one service's mode changes only the resources under that
+// service's component: everything else is declared identically.
+func TestSwitchingOneModeChangesOnlyThatService(t *testing.T) {
+	base, _ := run(t, testArgs(InCluster, InCluster, InCluster))
+	for _, svc := range []struct {
+		component string
+		args      *Args
+	}{
+		{"linkage-postgres", testArgs(Managed, InCluster, InCluster)},
+		{"linkage-redis", testArgs(InCluster, External, InCluster)},
+		{"linkage-objectstore", testArgs(InCluster, InCluster, Managed)},
+	} {
+		switched, _ := run(t, svc.args)
+		require.Equal(t, outside(t, base, svc.component), outside(t, switched, svc.component), "switching %s", svc.component)
+		require.NotEqual(t, within(t, base, svc.component), within(t, switched, svc.component))
+	}
+}
+
+// outside is every resource not under the named service component, as
+// URN → inputs (secrets revealed: a regenerated password would show).
+func outside(t *testing.T, m *pulumimock.Mocks, component string) map[string]any {
+	t.Helper()
+	skip := map[string]bool{}
+	for _, r := range within(t, m, component) {
+		skip[r.URN] = true
+	}
+	out := map[string]any{}
+	for _, r := range m.Resources() {
+		if !skip[r.URN] && !(r.Name == component && !r.Custom) {
+			out[r.URN] = pulumimock.Plain(r.Inputs, false)
+		}
+	}
+	return out
+}
+
+func within(t *testing.T, m *pulumimock.Mocks, component string) []pulumimock.Resource {
+	t.Helper()
+	var comp pulumimock.Resource
+	for _, r := range m.Resources() {
+		if r.Name == component && !r.Custom {
+			comp = r
+		}
+	}
+	require.NotEmpty(t, comp.URN, "component %s", component)
+	return m.Descendants(comp.URN)
+}
+
+func TestValidateNamesEveryProblem(t *testing.T) {
+	args := testArgs(Managed, Managed, Managed)
+	args.AWS = nil
+	args.Postgres.Database = "linkage-db"
+	args.Postgres.Managed.EngineVersion = "12"
+	args.Postgres.Managed.BackupRetentionDays = 0
+	args.Redis.Managed.Replicas = 0
+	args.ObjectStore.ServiceAccountName = ""
+	var fields []string
+	for _, p := range args.Validate() {
+		fields = append(fields, p.Field)
+	}
+	require.ElementsMatch(t, []string{
+		"postgres.mode", "redis.mode", "objectStore.mode", "objectStore.serviceAccount",
+		"postgres.database", "postgres.managed.engineVersion", "postgres.managed.backupRetentionDays",
+		"redis.managed.replicas",
+	}, fields)
+
+	in := testArgs(InCluster, External, InCluster)
+	in.Postgres.InCluster.Resources.MemoryLimit = "64Mi" // below the request
+	in.Postgres.InCluster.StorageSize = "lots"
+	in.Redis.External.Endpoint = "redis.example.com"
+	in.ObjectStore.InCluster.Bucket = "Linkage_Bucket"
+	fields = nil
+	for _, p := range in.Validate() {
+		fields = append(fields, p.Field)
+	}
+	require.ElementsMatch(t, []string{
+		"postgres.inCluster.resources.memoryLimit", "postgres.inCluster.storageSize",
+		"redis.external.endpoint", "objectStore.inCluster.bucket",
+	}, fields)
+
+	_, err := pulumimock.RunProgram("linkage", "test", pulumimock.Config{}, func(ctx *pulumi.Context) error {
+		_, err := New(ctx, "linkage", in)
+		return err
+	})
+	require.ErrorContains(t, err, "objectStore.inCluster.bucket")
+}
