@@ -75,8 +75,11 @@ func ReadBinary(r io.Reader, size, count int) (*CLKs, error) {
 	}
 	c := &CLKs{words: size / 8}
 	if count > 0 {
-		c.data = make([]uint64, 0, count*c.words)
-		c.pops = make([]uint32, 0, count)
+		// count may come from a request header: trust it for at most 64 MiB
+		// up front and let the rest grow as data actually arrives.
+		pre := min(count, max(1, (64<<20)/size))
+		c.data = make([]uint64, 0, pre*c.words)
+		c.pops = make([]uint32, 0, pre)
 	}
 	buf := make([]byte, size)
 	for i := 0; count < 0 || i < count; i++ {

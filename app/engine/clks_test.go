@@ -95,6 +95,8 @@ func TestReadBinary(t *testing.T) {
 	require.ErrorIs(t, err, ErrEmpty)
 	_, err = ReadBinary(bytes.NewReader(raw), 60, -1)
 	require.ErrorContains(t, err, "not a positive multiple of 8")
+	_, err = ReadBinary(bytes.NewReader(raw), 64, 1<<50) // a lying count must not allocate up front
+	require.ErrorContains(t, err, "record 7: truncated: 0 of 64 bytes")
 	_, err = ReadBinary(strings.NewReader(""), 64, 0)
 	require.ErrorIs(t, err, ErrEmpty)
 }
