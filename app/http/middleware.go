@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -109,7 +110,11 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 			code := strconv.Itoa(rec.status)
 			s.metrics.requests.WithLabelValues(r.Method, route, code).Inc()
 			s.metrics.latency.WithLabelValues(r.Method, route).Observe(d.Seconds())
-			s.log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "route", route,
+			level := slog.LevelInfo
+			if route == "GET /healthz" || route == "GET /readyz" || r.URL.Path == "/metrics" {
+				level = slog.LevelDebug // probes and scrapes every few seconds would drown the log
+			}
+			s.log.Log(r.Context(), level, "request", "request_id", id, "method", r.Method, "path", r.URL.Path, "route", route,
 				"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(d.Microseconds())/1000, "remote", r.RemoteAddr)
 		}()
 		_, pattern := mux.Handler(r)
