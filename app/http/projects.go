@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -121,18 +122,32 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request) error {
 	if err := a.need(true, false, false); err != nil {
 		return err
 	}
-	if err := s.store.DeleteProject(r.Context(), a.project.ID); err != nil {
+	if err := s.deleteWithBlobs(r, linkage.ProjectPrefix(a.project.ID), func() error {
+		return s.store.DeleteProject(r.Context(), a.project.ID)
+	}); err != nil {
+		return err
+	}
+	s.log.Info("project deleted", "request_id", requestID(r.Context()), "project", a.project.ID)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// deleteWithBlobs removes the blobs under prefix, then the rows (deleteRows), then sweeps the
+// prefix again for blobs a worker or an upload wrote meanwhile. Blobs go first so that a failure
+// leaves the rows, and the client's retry finishes the job.
+func (s *Server) deleteWithBlobs(r *http.Request, prefix string, deleteRows func() error) error {
+	if err := s.blobs.DeletePrefix(r.Context(), prefix); err != nil {
+		return err
+	}
+	if err := deleteRows(); err != nil {
 		if isNotFound(err) {
 			return errForbidden // deleted concurrently
 		}
 		return err
 	}
-	// Rows first: a crash in between leaves unreachable blobs, never rows pointing at nothing.
-	if err := s.blobs.DeletePrefix(r.Context(), linkage.ProjectPrefix(a.project.ID)); err != nil {
-		return err
+	if err := s.blobs.DeletePrefix(context.WithoutCancel(r.Context()), prefix); err != nil {
+		s.log.Warn("sweep blobs after delete", "request_id", requestID(r.Context()), "prefix", prefix, "err", err)
 	}
-	s.log.Info("project deleted", "request_id", requestID(r.Context()), "project", a.project.ID)
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

@@ -126,13 +126,9 @@ func (s *Server) deleteRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteRun(r.Context(), a.project.ID, run.ID); err != nil {
-		if isNotFound(err) {
-			return errForbidden
-		}
-		return err
-	}
-	if err := s.blobs.DeletePrefix(r.Context(), linkage.RunPrefix(a.project.ID, run.ID)); err != nil {
+	if err := s.deleteWithBlobs(r, linkage.RunPrefix(a.project.ID, run.ID), func() error {
+		return s.store.DeleteRun(r.Context(), a.project.ID, run.ID)
+	}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
