@@ -146,6 +146,7 @@ func TestFaults(t *testing.T) {
 		p := c.newProject(a, b)
 		projects = append(projects, p)
 		run := c.newRun(p, threshold)
+		pending, tokens := c.createProject(2) // its uploads are tried during the outage
 		c.waitComparing(p, run, 0.2)
 		c.pg.stop()
 		// The API answers 503 problem JSON while the database is down, not 500, and
@@ -168,10 +169,19 @@ func TestFaults(t *testing.T) {
 			require.EqualValues(t, 503, problem["status"])
 			require.NotEmpty(t, problem["title"])
 		}
+		data, err := os.Open(a)
+		require.NoError(t, err)
+		status, _, body := c.call("POST", "/projects/"+pending.id+"/clks", tokens[0], data, nil)
+		data.Close()
+		require.Equal(t, 503, status, "an upload the database cannot record is refused: %s", body)
 		time.Sleep(3 * time.Second) // workers hit the outage too
 		c.pg.start()
 		c.waitCompleted(p, run, 3*time.Minute)
 		require.Equal(t, want, c.groups(p, run))
+		// The refused upload did not spend the update token.
+		c.upload(pending, tokens[0], a)
+		c.upload(pending, tokens[1], b)
+		projects = append(projects, pending)
 	})
 
 	t.Run("NoUploadLost", func(t *testing.T) {
