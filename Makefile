@@ -16,7 +16,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ACTIONLINT  := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 IMAGE       ?= linkage:$(VERSION)
 
-.PHONY: image run build test test-app test-infra bench lint fmt plan preview up services services-env test-faults
+.PHONY: image manifests run build test test-app test-infra bench lint fmt plan preview up services services-env test-faults
 
 run: ## the service with its embedded defaults (SQLite, in-process queue, ./data)
 	$(GO) run ./app/cmd/linkage all-in-one
@@ -44,6 +44,11 @@ test-faults: ## API + 2 worker processes on Postgres/Redis/S3 with workers kille
 image: ## the container image linkage:$(VERSION) from app/Dockerfile (needs a Docker engine)
 	@docker info >/dev/null 2>&1 || { echo "make image: no Docker engine reachable (docker info failed). Start Docker, or let the stack build it: pulumi up builds app/Dockerfile and pushes it to ECR." >&2; exit 1; }
 	DOCKER_BUILDKIT=1 docker build -f app/Dockerfile --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+
+manifests: ## every Kubernetes object STACK declares, strictly checked, as YAML in out/manifests/STACK.yaml
+	@mkdir -p out/manifests
+	@$(GO) run ./infra/plan -stack $(STACK) -format yaml > out/manifests/$(STACK).yaml.tmp
+	@mv out/manifests/$(STACK).yaml.tmp out/manifests/$(STACK).yaml && echo "wrote out/manifests/$(STACK).yaml"
 
 bench: ## engine and service benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem $(APP_PKGS)
