@@ -1,0 +1,108 @@
+package http_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkage-platform/linkage/app/linkage"
+)
+
+// TestAuthzSweep sends every project endpoint every kind of token that must not work for it and
+// expects 403 — the one answer that reveals neither whether the project exists nor which token
+// kind was wrong. The tokens that may work are checked too, so the sweep cannot pass vacuously.
+func TestAuthzSweep(t *testing.T) {
+	e := newEnv(t, true)
+	body := firstRecords(t, tutorial(t, 1), 20)
+	p := e.createProject("groups", 2, false)
+	receipt := e.upload(p, 0, body)
+	e.upload(p, 1, body)
+	run := e.createRun(p, 0.9)
+	require.Equal(t, "completed", e.wait(p, run)["state"])
+	other := e.createProject("groups", 2, false)
+	otherRun := e.createRun(other, 0.9) // waits for uploads
+
+	tokens := map[string]string{
+		"none":                        "",
+		"wrong":                       linkage.NewID(),
+		"other project's result":      other.ResultToken,
+		"other project's update":      other.UpdateTokens[0],
+		"used update":                 p.UpdateTokens[0],
+		"receipt":                     receipt,
+		"result token as Bearer junk": "Bearer " + linkage.NewID(),
+	}
+	// The token kinds each endpoint accepts (besides the result token, checked below);
+	// every other kind must get 403.
+	type endpoint struct {
+		method, path string
+		body         any
+		header       []string
+		allowed      map[string]int // token kind → status
+	}
+	binary := []string{"Hash-Count", "20", "Hash-Size", "128", "Content-Type", "application/octet-stream"}
+	proj, runPath := "/projects/"+p.ID, "/projects/"+p.ID+"/runs/"+run
+	endpoints := []endpoint{
+		{"GET", proj, nil, nil, map[string]int{"used update": 200, "receipt": 200}},
+		{"DELETE", proj, nil, nil, nil},
+		{"GET", proj + "/authorize-external-upload", nil, nil, nil},
+		{"POST", proj + "/clks", body, nil, nil},
+		{"POST", proj + "/binaryclks", binaryOf(t, body), binary, nil},
+		{"GET", proj + "/runs", nil, nil, nil},
+		{"POST", proj + "/runs", map[string]any{"threshold": 0.9}, nil, nil},
+		{"GET", runPath, nil, nil, nil},
+		{"DELETE", runPath, nil, nil, nil},
+		{"GET", runPath + "/status", nil, nil, map[string]int{"receipt": 200}},
+		{"GET", runPath + "/result", nil, nil, nil},
+		{"GET", runPath + "/histogram", nil, nil, nil},
+	}
+	for _, ep := range endpoints {
+		for kind, tok := range tokens {
+			t.Run(fmt.Sprintf("%s %s/%s", ep.method, strings.ReplaceAll(ep.path, p.ID, "{pid}"), kind), func(t *testing.T) {
+				want := http.StatusForbidden
+				if s, ok := ep.allowed[kind]; ok {
+					want = s
+				}
+				r := e.do(ep.method, ep.path, tok, ep.body, ep.header...)
+				require.Equal(t, want, r.status, "%s", r.body)
+				if want == http.StatusForbidden {
+					require.Equal(t, "application/problem+json", r.header.Get("Content-Type"))
+					require.Contains(t, string(r.body), "the project does not exist or the token is not valid")
+				}
+			})
+		}
+		// The same request on a project that does not exist, with a token valid elsewhere, and
+		// on a run of another project.
+		for _, path := range []string{
+			strings.Replace(ep.path, p.ID, linkage.NewID(), 1),
+			strings.Replace(ep.path, p.ID, "not-an-id", 1),
+			strings.Replace(ep.path, run, otherRun, 1),
+		} {
+			if path == ep.path {
+				continue
+			}
+			r := e.do(ep.method, path, p.ResultToken, ep.body, ep.header...)
+			require.Equal(t, http.StatusForbidden, r.status, "%s %s: %s", ep.method, path, r.body)
+		}
+	}
+
+	// Positive controls with the result token (the deletions last).
+	for _, c := range []struct {
+		method, path string
+		body         any
+		status       int
+	}{
+		{"GET", proj, nil, 200}, {"GET", proj + "/runs", nil, 200}, {"GET", runPath, nil, 200},
+		{"GET", runPath + "/status", nil, 200}, {"GET", runPath + "/result", nil, 200},
+		{"GET", runPath + "/histogram", nil, 404}, // this server's workers record no histogram
+		{"POST", proj + "/runs", map[string]any{"threshold": 0.9}, 201},
+		{"DELETE", runPath, nil, 204}, {"DELETE", proj, nil, 204},
+	} {
+		r := e.do(c.method, c.path, p.ResultToken, c.body)
+		require.Equal(t, c.status, r.status, "%s %s: %s", c.method, c.path, r.body)
+	}
+	// A fresh update token may upload (the sweep above spent none).
+	require.Equal(t, http.StatusCreated, e.do("POST", "/projects/"+other.ID+"/clks", other.UpdateTokens[0], body).status)
+}
