@@ -159,6 +159,9 @@ func (s *Server) authorizeExternalUpload(w http.ResponseWriter, r *http.Request)
 	if err := a.need(false, true, false); err != nil {
 		return err
 	}
+	if a.parties[a.party].State == linkage.UploadDone {
+		return errForbidden // the token is spent: no more write credentials for this party
+	}
 	ext, ok := s.blobs.(linkage.ExternalAccess)
 	if !ok {
 		return problemf(http.StatusInternalServerError, "Not enabled", "object-store uploads are not enabled on this server (it stores blobs locally); upload through /clks or /binaryclks")
