@@ -47,8 +47,8 @@ func (s *fuzzStore) ListParties(_ context.Context, id string) ([]linkage.Party, 
 }
 
 func (s *fuzzStore) ClaimUpload(context.Context, string, int, time.Time, time.Time) error { return nil }
-func (s *fuzzStore) ReleaseUpload(context.Context, string, int) error                       { return nil }
-func (s *fuzzStore) CompleteUpload(context.Context, linkage.Party) ([]string, error)        { return nil, nil }
+func (s *fuzzStore) ReleaseUpload(context.Context, string, int) error                     { return nil }
+func (s *fuzzStore) CompleteUpload(context.Context, linkage.Party) ([]string, error)      { return nil, nil }
 
 // memBlobs is a BlobStore in memory.
 type memBlobs struct {
@@ -127,7 +127,7 @@ func (f *fuzzAPI) post(t *testing.T, pid, path string, body []byte, header ...st
 }
 
 func FuzzJSONUpload(f *testing.F) {
-	clk := "AAAAAAAAAAA=" // 8 zero bytes
+	clk := "AAAAAAAAAAA="             // 8 zero bytes
 	one := "/////////////////////w==" // 16 bytes
 	for _, s := range []string{
 		`{"clks": ["` + clk + `", "` + clk + `"]}`,
