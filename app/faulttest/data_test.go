@@ -22,7 +22,8 @@ func writeParties(t testing.TB, dir string, n int, seed uint64) (string, string)
 	random := func() []byte {
 		b := make([]byte, 128)
 		for i := range b {
-			b[i] = byte(rng.Uint32()) & byte(rng.Uint32()) // ~25 % of bits set, like real CLKs
+			x, y := rng.Uint32(), rng.Uint32()
+			b[i] = byte(x) & byte(y) // ~25 % of bits set, like real CLKs
 		}
 		return b
 	}

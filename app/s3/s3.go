@@ -18,7 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -131,7 +131,7 @@ type BlobStore struct {
 	cfg      Config
 	awsCfg   aws.Config
 	client   *awss3.Client
-	uploader *manager.Uploader
+	uploader *transfermanager.Client
 	sts      *sts.Client
 }
 
@@ -162,9 +162,13 @@ func Open(ctx context.Context, c Config) (*BlobStore, error) {
 	}
 	s := &BlobStore{cfg: c, awsCfg: awsCfg}
 	s.client = s.newClient(c.Endpoint, c.PathStyle, awsCfg.Credentials)
-	s.uploader = manager.NewUploader(s.client, func(u *manager.Uploader) {
-		u.PartSize = partSize
-		u.Concurrency = uploadConcurrency
+	s.uploader = transfermanager.New(s.client, func(o *transfermanager.Options) {
+		o.PartSizeBytes = partSize
+		o.MultipartUploadThreshold = partSize
+		o.Concurrency = uploadConcurrency
+		if c.Endpoint != "" {
+			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		}
 	})
 	stsEndpoint := c.STSEndpoint
 	if stsEndpoint == "" {
@@ -238,7 +242,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // partSize parts (aborted on error, so no partial object ever appears).
 func (s *BlobStore) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
 	cr := &countingReader{r: r}
-	_, err := s.uploader.Upload(ctx, &awss3.PutObjectInput{
+	_, err := s.uploader.UploadObject(ctx, &transfermanager.UploadObjectInput{
 		Bucket: &s.cfg.Bucket,
 		Key:    aws.String(s.objectKey(key)),
 		Body:   cr,
