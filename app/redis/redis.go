@@ -29,6 +29,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,6 +114,11 @@ func ParseURL(raw string) (*goredis.Options, Options, error) {
 	ro, err := goredis.ParseURL(u.String())
 	if err != nil {
 		return nil, Options{}, fmt.Errorf("redis URL: %w", err)
+	}
+	if ro.PoolSize == 0 {
+		// Every consuming slot holds a connection in a blocking read: leave room beyond
+		// go-redis's default (10 per CPU) for heartbeats and enqueues at high --concurrency.
+		ro.PoolSize = max(64, 10*runtime.GOMAXPROCS(0))
 	}
 	return ro, o, nil
 }

@@ -1,0 +1,115 @@
+package componenttest
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkage-platform/linkage/components/cluster"
+)
+
+func clusterArgs() *cluster.ClusterArgs {
+	return &cluster.ClusterArgs{
+		Name:              "linkage-prod",
+		KubernetesVersion: "1.33",
+		VpcId:             pulumi.String("vpc-1"),
+		PublicSubnetIds:   pulumi.ToStringArray([]string{"subnet-pub-a", "subnet-pub-b"}),
+		PrivateSubnetIds:  pulumi.ToStringArray([]string{"subnet-priv-a", "subnet-priv-b"}),
+		ServiceCidr:       "172.20.0.0/16",
+		PublicAccessCidrs: []string{"198.51.100.0/24"},
+		LogTypes:          []string{"api", "audit", "authenticator"},
+		AdminArns:         []string{"arn:aws:iam::123456789012:role/platform-admins"},
+		VpcCniVersion:     "v1.19.6-eksbuild.1",
+		KubeProxyVersion:  "v1.33.0-eksbuild.2",
+		Tags:              testTags,
+	}
+}
+
+func TestClusterControlPlane(t *testing.T) {
+	var c *cluster.Cluster
+	var issuer, providerArn, sg, kubeconfig string
+	m := run(t, func(ctx *pulumi.Context) error {
+		var err error
+		if c, err = cluster.NewCluster(ctx, "eks", clusterArgs()); err != nil {
+			return err
+		}
+		c.OIDC.IssuerURL.ApplyT(func(v string) string { issuer = v; return v })
+		c.OIDC.ProviderArn.ApplyT(func(v string) string { providerArn = v; return v })
+		c.SecurityGroupId.ApplyT(func(v string) string { sg = v; return v })
+		c.Kubeconfig.ApplyT(func(v string) string { kubeconfig = v; return v })
+		return nil
+	})
+
+	eks := find(t, m, "eks:index:Cluster", "eks")
+	require.Equal(t, "linkage-prod", eks.Input("name"))
+	require.Equal(t, "1.33", eks.Input("version"))
+	require.Equal(t, true, eks.Input("skipDefaultNodeGroup"), "the default node group uses launch configurations and AL2")
+	require.Equal(t, "API", eks.Input("authenticationMode"))
+	require.Equal(t, true, eks.Input("endpointPrivateAccess"))
+	require.Equal(t, true, eks.Input("endpointPublicAccess"))
+	require.Equal(t, []any{"198.51.100.0/24"}, eks.Input("publicAccessCidrs"))
+	require.Equal(t, []any{"api", "audit", "authenticator"}, eks.Input("enabledClusterLogTypes"))
+	require.Equal(t, "172.20.0.0/16", eks.Input("kubernetesServiceIpAddressRange"))
+	require.Equal(t, false, eks.Input("createOidcProvider"))
+	require.Equal(t, []any{"subnet-priv-a", "subnet-priv-b"}, eks.Input("privateSubnetIds"))
+
+	key := find(t, m, "aws:kms/key:Key", "eks-secrets")
+	require.Equal(t, true, key.Input("enableKeyRotation"))
+	require.Equal(t, key.Outputs["arn"].StringValue(), eks.Input("encryptionConfigKeyArn"), "secrets are envelope-encrypted with our key")
+	require.Equal(t, "alias/linkage-prod-secrets", find(t, m, "aws:kms/alias:Alias", "eks-secrets").Input("name"))
+
+	admin := eks.Input("accessEntries.admin-0").(map[string]any)
+	require.Equal(t, "arn:aws:iam::123456789012:role/platform-admins", admin["principalArn"])
+	require.Equal(t, cluster.ClusterAdminPolicy, admin["accessPolicies"].(map[string]any)["admin"].(map[string]any)["policyArn"])
+
+	// The OIDC provider is made from the issuer EKS reports for the cluster.
+	oidc := find(t, m, "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "eks")
+	require.Regexp(t, `^https://oidc\.eks\.us-east-1\.amazonaws\.com/id/[0-9A-F]{32}$`, oidc.Input("url"))
+	require.Equal(t, []any{"sts.amazonaws.com"}, oidc.Input("clientIdLists"))
+	require.Equal(t, oidc.Input("url"), issuer)
+	require.Equal(t, "arn:aws:iam::123456789012:oidc-provider/"+strings.TrimPrefix(issuer, "https://"), providerArn)
+	require.True(t, strings.HasPrefix(sg, "sg-"), sg)
+	require.Contains(t, kubeconfig, "linkage-prod")
+
+	// vpc-cni gets the CNI policy through IRSA, not through the node role.
+	cni := find(t, m, "aws:eks/addon:Addon", "eks-vpc-cni")
+	require.Equal(t, "linkage-prod", cni.Input("clusterName"))
+	require.Equal(t, "v1.19.6-eksbuild.1", cni.Input("addonVersion"))
+	cniRole := find(t, m, "aws:iam/role:Role", "eks-vpc-cni")
+	require.Equal(t, cniRole.Outputs["arn"].StringValue(), cni.Input("serviceAccountRoleArn"))
+	requireIRSATrust(t, cniRole, providerArn, issuer, "kube-system", "aws-node")
+	require.Equal(t, "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+		find(t, m, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "eks-vpc-cni-managed-0").Input("policyArn"))
+
+	proxy := find(t, m, "aws:eks/addon:Addon", "eks-kube-proxy")
+	require.Equal(t, "v1.33.0-eksbuild.2", proxy.Input("addonVersion"))
+	require.True(t, dependsOn(proxy, eks) && dependsOn(cni, eks), "add-ons wait for the control plane")
+
+	provider := find(t, m, "pulumi:providers:kubernetes", "eks")
+	require.True(t, provider.Inputs["kubeconfig"].ContainsSecrets(), "the kubeconfig stays secret")
+}
+
+func TestClusterWithoutPublicCIDRsIsPrivateOnly(t *testing.T) {
+	m := run(t, func(ctx *pulumi.Context) error {
+		args := clusterArgs()
+		args.PublicAccessCidrs, args.AdminArns = nil, nil
+		_, err := cluster.NewCluster(ctx, "eks", args)
+		return err
+	})
+	eks := find(t, m, "eks:index:Cluster", "eks")
+	require.Equal(t, false, eks.Input("endpointPublicAccess"))
+	require.Equal(t, true, eks.Input("endpointPrivateAccess"))
+	require.Nil(t, eks.Input("accessEntries.admin-0"))
+}
+
+func TestClusterRequiresAName(t *testing.T) {
+	_, err := runErr(func(ctx *pulumi.Context) error {
+		args := clusterArgs()
+		args.Name = ""
+		_, err := cluster.NewCluster(ctx, "eks", args)
+		return err
+	})
+	require.ErrorContains(t, err, "a name is required")
+}
