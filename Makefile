@@ -61,3 +61,14 @@ lint: ## gofmt, go vet, staticcheck, actionlint
 
 fmt:
 	gofmt -w app components stacks infra internal 2>/dev/null || true
+
+plan: ## what STACK declares, offline under mocks (FORMAT=tree|json); no Pulumi CLI or AWS account needed
+	@$(GO) run ./infra/plan -stack $(STACK) -format $(FORMAT)
+
+preview: ## pulumi preview of STACK (Pulumi CLI and AWS credentials required)
+	@command -v pulumi >/dev/null 2>&1 || { echo "preview: the pulumi CLI is not installed; install it to preview against AWS, or run 'make plan STACK=$(STACK)' offline" >&2; exit 1; }
+	pulumi preview --stack $(STACK) --diff
+
+up: ## pulumi up of STACK (Pulumi CLI and AWS credentials required)
+	@command -v pulumi >/dev/null 2>&1 || { echo "up: the pulumi CLI is not installed; install it to deploy, or run 'make plan STACK=$(STACK)' offline" >&2; exit 1; }
+	pulumi up --stack $(STACK)

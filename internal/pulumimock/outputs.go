@@ -37,7 +37,7 @@ func hash(parts ...string) string {
 
 // physicalName is the name the provider would give the resource: the explicit name input if set.
 func physicalName(args pulumi.MockResourceArgs) string {
-	for _, key := range []resource.PropertyKey{"name", "clusterName", "nodeGroupName", "roleName"} {
+	for _, key := range []resource.PropertyKey{"name", "nodeGroupName", "bucket"} {
 		if v, ok := args.Inputs[key]; ok && v.IsString() && v.StringValue() != "" {
 			return v.StringValue()
 		}
@@ -105,6 +105,9 @@ func (m *Mocks) defaultOutputs(args pulumi.MockResourceArgs, urn string) (string
 		outputs["publicIp"] = resource.NewProperty(fmt.Sprintf("203.0.113.%d", 1+int(hash(urn)[0])%250))
 	case "aws:eks/nodeGroup:NodeGroup":
 		id = stringInput(args.Inputs, "clusterName") + ":" + name
+		if _, ok := outputs["nodeGroupName"]; !ok {
+			outputs["nodeGroupName"] = resource.NewProperty(name)
+		}
 		outputs["status"] = resource.NewProperty("ACTIVE")
 	case "aws:cloudwatch/logGroup:LogGroup":
 		outputs["arn"] = resource.NewProperty(fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s", m.region(), m.account(), name))

@@ -1,0 +1,278 @@
+// Package network is the VPC the cluster runs in: public subnets for load balancers, private subnets for
+// nodes, pods and data services, NAT gateways for egress and optional flow logs, over N availability zones.
+package network
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/linkage-platform/linkage/internal/iampolicy"
+)
+
+// Subnet tags the AWS Load Balancer Controller and EKS use to discover subnets.
+const (
+	PublicRoleTag   = "kubernetes.io/role/elb"
+	InternalRoleTag = "kubernetes.io/role/internal-elb"
+)
+
+// ClusterTag is the tag key that marks a subnet as usable by the named cluster.
+func ClusterTag(clusterName string) string { return "kubernetes.io/cluster/" + clusterName }
+
+// NetworkArgs configures a Network.
+type NetworkArgs struct {
+	// ClusterName is the EKS cluster that will use the subnets (for the discovery tags).
+	ClusterName string
+	CidrBlock   string
+	AzCount     int
+	// NatGatewayPerAz gives each AZ its own NAT gateway (no cross-AZ dependency); otherwise one is shared.
+	NatGatewayPerAz      bool
+	FlowLogs             bool
+	FlowLogRetentionDays int
+	Tags                 map[string]string
+}
+
+// Network is the VPC and its subnets.
+type Network struct {
+	pulumi.ResourceState
+
+	VpcId             pulumi.StringOutput
+	CidrBlock         string
+	AvailabilityZones []string
+	PublicSubnetIds   pulumi.StringArrayOutput
+	PrivateSubnetIds  pulumi.StringArrayOutput
+	// PrivateSubnetCidrs are the private subnets' blocks, known before deployment (for security group rules).
+	PrivateSubnetCidrs []string
+}
+
+// NewNetwork declares the VPC.
+func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pulumi.ResourceOption) (*Network, error) {
+	vpcCidr, err := netip.ParsePrefix(args.CidrBlock)
+	if err != nil {
+		return nil, fmt.Errorf("network %s: cidr: %w", name, err)
+	}
+	if args.AzCount < 2 || args.AzCount > maxAzs {
+		return nil, fmt.Errorf("network %s: %d availability zones requested, want 2..%d", name, args.AzCount, maxAzs)
+	}
+	n := &Network{CidrBlock: args.CidrBlock}
+	if err := ctx.RegisterComponentResource("linkage:components:Network", name, n, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(n)
+
+	zones, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{
+		State: pulumi.StringRef("available"),
+		Filters: []aws.GetAvailabilityZonesFilter{{
+			Name: "opt-in-status", Values: []string{"opt-in-not-required"},
+		}},
+	}, pulumi.Parent(n))
+	if err != nil {
+		return nil, fmt.Errorf("network %s: list availability zones: %w", name, err)
+	}
+	if len(zones.Names) < args.AzCount {
+		return nil, fmt.Errorf("network %s: %d availability zones requested but the region offers %d", name, args.AzCount, len(zones.Names))
+	}
+	n.AvailabilityZones = zones.Names[:args.AzCount]
+
+	tags := func(extra map[string]string) pulumi.StringMap {
+		m := pulumi.StringMap{}
+		for k, v := range args.Tags {
+			m[k] = pulumi.String(v)
+		}
+		for k, v := range extra {
+			m[k] = pulumi.String(v)
+		}
+		return m
+	}
+	clusterTag := ClusterTag(args.ClusterName)
+
+	vpc, err := ec2.NewVpc(ctx, name, &ec2.VpcArgs{
+		CidrBlock:          pulumi.String(args.CidrBlock),
+		EnableDnsHostnames: pulumi.Bool(true),
+		EnableDnsSupport:   pulumi.Bool(true),
+		Tags:               tags(map[string]string{"Name": name}),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("network %s: vpc: %w", name, err)
+	}
+	// The default security group allows all traffic between its members; nothing should use it.
+	if _, err := ec2.NewDefaultSecurityGroup(ctx, name+"-default", &ec2.DefaultSecurityGroupArgs{
+		VpcId: vpc.ID(),
+		Tags:  tags(map[string]string{"Name": name + "-default-unused"}),
+	}, parent); err != nil {
+		return nil, fmt.Errorf("network %s: lock down default security group: %w", name, err)
+	}
+
+	igw, err := ec2.NewInternetGateway(ctx, name, &ec2.InternetGatewayArgs{
+		VpcId: vpc.ID(),
+		Tags:  tags(map[string]string{"Name": name}),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("network %s: internet gateway: %w", name, err)
+	}
+	publicRoutes, err := ec2.NewRouteTable(ctx, name+"-public", &ec2.RouteTableArgs{
+		VpcId: vpc.ID(),
+		Routes: ec2.RouteTableRouteArray{ec2.RouteTableRouteArgs{
+			CidrBlock: pulumi.String("0.0.0.0/0"),
+			GatewayId: igw.ID(),
+		}},
+		Tags: tags(map[string]string{"Name": name + "-public"}),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("network %s: public route table: %w", name, err)
+	}
+
+	var publicIDs, privateIDs pulumi.StringArray
+	var natIDs []pulumi.IDOutput
+	for i, az := range n.AvailabilityZones {
+		publicCidr, privateCidr := SubnetCidrs(vpcCidr, i)
+		n.PrivateSubnetCidrs = append(n.PrivateSubnetCidrs, privateCidr.String())
+
+		pubName := fmt.Sprintf("%s-public-%s", name, az)
+		pub, err := ec2.NewSubnet(ctx, pubName, &ec2.SubnetArgs{
+			VpcId:               vpc.ID(),
+			AvailabilityZone:    pulumi.String(az),
+			CidrBlock:           pulumi.String(publicCidr.String()),
+			MapPublicIpOnLaunch: pulumi.Bool(false),
+			Tags:                tags(map[string]string{"Name": pubName, PublicRoleTag: "1", clusterTag: "shared"}),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("network %s: public subnet in %s: %w", name, az, err)
+		}
+		publicIDs = append(publicIDs, pub.ID().ToStringOutput())
+		if _, err := ec2.NewRouteTableAssociation(ctx, pubName, &ec2.RouteTableAssociationArgs{
+			SubnetId: pub.ID(), RouteTableId: publicRoutes.ID(),
+		}, parent); err != nil {
+			return nil, fmt.Errorf("network %s: public route association in %s: %w", name, az, err)
+		}
+
+		if i == 0 || args.NatGatewayPerAz {
+			natName := fmt.Sprintf("%s-nat-%s", name, az)
+			eip, err := ec2.NewEip(ctx, natName, &ec2.EipArgs{
+				Domain: pulumi.String("vpc"),
+				Tags:   tags(map[string]string{"Name": natName}),
+			}, parent)
+			if err != nil {
+				return nil, fmt.Errorf("network %s: NAT address in %s: %w", name, az, err)
+			}
+			nat, err := ec2.NewNatGateway(ctx, natName, &ec2.NatGatewayArgs{
+				SubnetId:     pub.ID(),
+				AllocationId: eip.ID(),
+				Tags:         tags(map[string]string{"Name": natName}),
+			}, parent, pulumi.DependsOn([]pulumi.Resource{igw}))
+			if err != nil {
+				return nil, fmt.Errorf("network %s: NAT gateway in %s: %w", name, az, err)
+			}
+			natIDs = append(natIDs, nat.ID())
+		}
+
+		privName := fmt.Sprintf("%s-private-%s", name, az)
+		priv, err := ec2.NewSubnet(ctx, privName, &ec2.SubnetArgs{
+			VpcId:            vpc.ID(),
+			AvailabilityZone: pulumi.String(az),
+			CidrBlock:        pulumi.String(privateCidr.String()),
+			Tags:             tags(map[string]string{"Name": privName, InternalRoleTag: "1", clusterTag: "shared"}),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("network %s: private subnet in %s: %w", name, az, err)
+		}
+		privateIDs = append(privateIDs, priv.ID().ToStringOutput())
+		routes, err := ec2.NewRouteTable(ctx, privName, &ec2.RouteTableArgs{
+			VpcId: vpc.ID(),
+			Routes: ec2.RouteTableRouteArray{ec2.RouteTableRouteArgs{
+				CidrBlock:    pulumi.String("0.0.0.0/0"),
+				NatGatewayId: natIDs[len(natIDs)-1],
+			}},
+			Tags: tags(map[string]string{"Name": privName}),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("network %s: private route table in %s: %w", name, az, err)
+		}
+		if _, err := ec2.NewRouteTableAssociation(ctx, privName, &ec2.RouteTableAssociationArgs{
+			SubnetId: priv.ID(), RouteTableId: routes.ID(),
+		}, parent); err != nil {
+			return nil, fmt.Errorf("network %s: private route association in %s: %w", name, az, err)
+		}
+	}
+
+	if args.FlowLogs {
+		if err := flowLogs(ctx, name, vpc, args.FlowLogRetentionDays, tags(nil), parent); err != nil {
+			return nil, fmt.Errorf("network %s: flow logs: %w", name, err)
+		}
+	}
+
+	n.VpcId = vpc.ID().ToStringOutput()
+	n.PublicSubnetIds = publicIDs.ToStringArrayOutput()
+	n.PrivateSubnetIds = privateIDs.ToStringArrayOutput()
+	if err := ctx.RegisterResourceOutputs(n, pulumi.Map{
+		"vpcId":            n.VpcId,
+		"publicSubnetIds":  n.PublicSubnetIds,
+		"privateSubnetIds": n.PrivateSubnetIds,
+	}); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// flowLogs sends the VPC's accepted and rejected traffic records to a CloudWatch log group.
+func flowLogs(ctx *pulumi.Context, name string, vpc *ec2.Vpc, retentionDays int, tags pulumi.StringMap, parent pulumi.ResourceOption) error {
+	group, err := cloudwatch.NewLogGroup(ctx, name+"-flow-logs", &cloudwatch.LogGroupArgs{
+		Name:            pulumi.Sprintf("/aws/vpc/%s/flow-logs", name),
+		RetentionInDays: pulumi.Int(retentionDays),
+		Tags:            tags,
+	}, parent)
+	if err != nil {
+		return err
+	}
+	role, err := iam.NewRole(ctx, name+"-flow-logs", &iam.RoleArgs{
+		AssumeRolePolicy: pulumi.String(iampolicy.ServiceTrust("vpc-flow-logs.amazonaws.com").JSON()),
+		Tags:             tags,
+	}, parent)
+	if err != nil {
+		return err
+	}
+	policy := group.Arn.ApplyT(func(arn string) string {
+		return iampolicy.New(iampolicy.Allow("WriteFlowLogs",
+			[]string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"},
+			arn, arn+":*")).JSON()
+	}).(pulumi.StringOutput)
+	if _, err := iam.NewRolePolicy(ctx, name+"-flow-logs", &iam.RolePolicyArgs{Role: role.Name, Policy: policy}, parent); err != nil {
+		return err
+	}
+	_, err = ec2.NewFlowLog(ctx, name, &ec2.FlowLogArgs{
+		VpcId:                  vpc.ID(),
+		TrafficType:            pulumi.String("ALL"),
+		LogDestinationType:     pulumi.String("cloud-watch-logs"),
+		LogDestination:         group.Arn,
+		IamRoleArn:             role.Arn,
+		MaxAggregationInterval: pulumi.Int(60),
+		Tags:                   tags,
+	}, parent)
+	return err
+}
+
+// maxAzs is how many AZs the CIDR layout has room for.
+const maxAzs = 6
+
+// SubnetCidrs splits the VPC block: the private subnet of AZ i is the i-th eighth of the VPC (large, for
+// nodes and VPC-CNI pod IPs); the public subnets share the last eighth (load balancers and NAT only).
+func SubnetCidrs(vpc netip.Prefix, i int) (public, private netip.Prefix) {
+	private = subnet(vpc, 3, i)
+	public = subnet(subnet(vpc, 3, 7), 3, i)
+	return public, private
+}
+
+// subnet is Terraform's cidrsubnet for IPv4: the index-th block of prefix length +newBits.
+func subnet(p netip.Prefix, newBits, index int) netip.Prefix {
+	bits := p.Bits() + newBits
+	base := p.Masked().Addr().As4()
+	v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
+	v |= uint32(index) << (32 - bits)
+	addr := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+	return netip.PrefixFrom(addr, bits)
+}

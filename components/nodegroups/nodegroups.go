@@ -1,0 +1,213 @@
+// Package nodegroups is the cluster's compute: an on-demand system group for the API and cluster add-ons,
+// a spot worker group (r3.4xlarge first, same-shape fallbacks) tainted for linkage workers, and an
+// optional high-memory spot group. All are EKS managed node groups on AL2023 with launch templates that
+// require IMDSv2 and encrypt the gp3 root volume.
+package nodegroups
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/linkage-platform/linkage/components/cluster"
+	"github.com/linkage-platform/linkage/internal/iampolicy"
+)
+
+// Scheduling contract with the workloads: the label key and values of each group and the taint that
+// keeps everything but linkage workers off the spot groups.
+const (
+	RoleLabel           = "role"
+	SystemRole          = "system"
+	WorkerRole          = "linkage-worker"
+	HighMemRole         = "linkage-worker-highmem"
+	WorkerTaintKey      = "linkage/worker"
+	WorkerTaintValue    = "true"
+	HighMemTaintValue   = "highmem"
+	WorkerTaintEffect   = "NO_SCHEDULE" // NoSchedule in Kubernetes terms
+	AmiType             = "AL2023_x86_64_STANDARD"
+	rootDevice          = "/dev/xvda"
+	imdsHopLimit        = 1 // pods (not host-network) can't reach IMDS: they use IRSA
+	maxUnavailablePct   = 33
+	capacityOnDemand    = "ON_DEMAND"
+	capacitySpot        = "SPOT"
+	nodePolicyArnPrefix = "arn:aws:iam::aws:policy/"
+)
+
+// GroupArgs sizes one node group.
+type GroupArgs struct {
+	InstanceTypes []string
+	MinSize       int
+	MaxSize       int
+	// DesiredSize is only the initial size: the cluster autoscaler owns it afterwards.
+	DesiredSize int
+	DiskSizeGiB int
+}
+
+// NodeGroupsArgs configures NodeGroups.
+type NodeGroupsArgs struct {
+	ClusterName       string
+	KubernetesVersion string
+	SubnetIds         pulumi.StringArrayInput // private subnets
+	System            GroupArgs
+	Worker            GroupArgs
+	HighMem           *GroupArgs // optional
+	// CoreDNSVersion pins the CoreDNS add-on, installed once the system group can run it.
+	CoreDNSVersion string
+	Tags           map[string]string
+}
+
+// NodeGroups are the managed node groups.
+type NodeGroups struct {
+	pulumi.ResourceState
+
+	NodeRoleArn pulumi.StringOutput
+	System      *awseks.NodeGroup
+	Worker      *awseks.NodeGroup
+	HighMem     *awseks.NodeGroup // nil unless requested
+	// Names are the node groups' physical names (system, worker[, highmem]).
+	Names pulumi.StringArrayOutput
+	// CoreDNS is ready when the cluster can resolve names: workloads depend on it.
+	CoreDNS *awseks.Addon
+}
+
+// NewNodeGroups declares the node groups and the CoreDNS add-on.
+func NewNodeGroups(ctx *pulumi.Context, name string, args *NodeGroupsArgs, opts ...pulumi.ResourceOption) (*NodeGroups, error) {
+	if args.ClusterName == "" {
+		return nil, errors.New("nodegroups: a cluster name is required")
+	}
+	g := &NodeGroups{}
+	if err := ctx.RegisterComponentResource("linkage:components:NodeGroups", name, g, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(g)
+
+	role, err := iam.NewRole(ctx, name+"-node", &iam.RoleArgs{
+		Description:      pulumi.Sprintf("Nodes of EKS cluster %s", args.ClusterName),
+		AssumeRolePolicy: pulumi.String(iampolicy.ServiceTrust("ec2.amazonaws.com").JSON()),
+		Tags:             pulumi.ToStringMap(args.Tags),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("nodegroups %s: node role: %w", name, err)
+	}
+	// The CNI policy is not here: vpc-cni gets it through IRSA (see cluster).
+	var attachments []pulumi.Resource
+	for _, policy := range []string{"AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"} {
+		a, err := iam.NewRolePolicyAttachment(ctx, name+"-node-"+policy, &iam.RolePolicyAttachmentArgs{
+			Role:      role.Name,
+			PolicyArn: pulumi.String(nodePolicyArnPrefix + policy),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("nodegroups %s: attach %s: %w", name, policy, err)
+		}
+		attachments = append(attachments, a)
+	}
+
+	group := func(suffix string, ga GroupArgs, capacity, roleLabel string, taint *awseks.NodeGroupTaintArgs) (*awseks.NodeGroup, error) {
+		return newGroup(ctx, name+"-"+suffix, args, ga, capacity, roleLabel, taint, role.Arn,
+			parent, pulumi.DependsOn(attachments))
+	}
+	if g.System, err = group("system", args.System, capacityOnDemand, SystemRole, nil); err != nil {
+		return nil, err
+	}
+	workerTaint := &awseks.NodeGroupTaintArgs{
+		Key: pulumi.String(WorkerTaintKey), Value: pulumi.String(WorkerTaintValue), Effect: pulumi.String(WorkerTaintEffect),
+	}
+	if g.Worker, err = group("worker", args.Worker, capacitySpot, WorkerRole, workerTaint); err != nil {
+		return nil, err
+	}
+	names := pulumi.StringArray{g.System.NodeGroupName, g.Worker.NodeGroupName}
+	if args.HighMem != nil {
+		highMemTaint := &awseks.NodeGroupTaintArgs{
+			Key: pulumi.String(WorkerTaintKey), Value: pulumi.String(HighMemTaintValue), Effect: pulumi.String(WorkerTaintEffect),
+		}
+		if g.HighMem, err = group("highmem", *args.HighMem, capacitySpot, HighMemRole, highMemTaint); err != nil {
+			return nil, err
+		}
+		names = append(names, g.HighMem.NodeGroupName)
+	}
+
+	g.CoreDNS, err = cluster.NewAddon(ctx, name, args.ClusterName, "coredns", args.CoreDNSVersion, nil,
+		pulumi.ToStringMap(args.Tags), parent, pulumi.DependsOn([]pulumi.Resource{g.System}))
+	if err != nil {
+		return nil, fmt.Errorf("nodegroups %s: %w", name, err)
+	}
+
+	g.NodeRoleArn = role.Arn
+	g.Names = names.ToStringArrayOutput()
+	if err := ctx.RegisterResourceOutputs(g, pulumi.Map{"nodeRoleArn": g.NodeRoleArn, "names": g.Names}); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func newGroup(ctx *pulumi.Context, name string, args *NodeGroupsArgs, ga GroupArgs, capacity, roleLabel string,
+	taint *awseks.NodeGroupTaintArgs, roleArn pulumi.StringOutput, opts ...pulumi.ResourceOption) (*awseks.NodeGroup, error) {
+	if len(ga.InstanceTypes) == 0 {
+		return nil, fmt.Errorf("node group %s: no instance types", name)
+	}
+	tags := pulumi.ToStringMap(args.Tags)
+	instanceTags := pulumi.StringMap{"Name": pulumi.String(name)}
+	for k, v := range args.Tags {
+		instanceTags[k] = pulumi.String(v)
+	}
+	lt, err := ec2.NewLaunchTemplate(ctx, name, &ec2.LaunchTemplateArgs{
+		Description: pulumi.Sprintf("EKS %s nodes: IMDSv2 only, encrypted gp3 root volume", name),
+		MetadataOptions: ec2.LaunchTemplateMetadataOptionsArgs{
+			HttpEndpoint:            pulumi.String("enabled"),
+			HttpTokens:              pulumi.String("required"),
+			HttpPutResponseHopLimit: pulumi.Int(imdsHopLimit),
+		},
+		BlockDeviceMappings: ec2.LaunchTemplateBlockDeviceMappingArray{ec2.LaunchTemplateBlockDeviceMappingArgs{
+			DeviceName: pulumi.String(rootDevice),
+			Ebs: ec2.LaunchTemplateBlockDeviceMappingEbsArgs{
+				VolumeSize:          pulumi.Int(ga.DiskSizeGiB),
+				VolumeType:          pulumi.String("gp3"),
+				Encrypted:           pulumi.String("true"),
+				DeleteOnTermination: pulumi.String("true"),
+			},
+		}},
+		TagSpecifications: ec2.LaunchTemplateTagSpecificationArray{
+			ec2.LaunchTemplateTagSpecificationArgs{ResourceType: pulumi.String("instance"), Tags: instanceTags},
+			ec2.LaunchTemplateTagSpecificationArgs{ResourceType: pulumi.String("volume"), Tags: instanceTags},
+		},
+		UpdateDefaultVersion: pulumi.Bool(true),
+		Tags:                 tags,
+	}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("node group %s: launch template: %w", name, err)
+	}
+
+	var taints awseks.NodeGroupTaintArray
+	if taint != nil {
+		taints = append(taints, *taint)
+	}
+	ng, err := awseks.NewNodeGroup(ctx, name, &awseks.NodeGroupArgs{
+		ClusterName:   pulumi.String(args.ClusterName),
+		Version:       pulumi.String(args.KubernetesVersion),
+		NodeRoleArn:   roleArn,
+		SubnetIds:     args.SubnetIds,
+		AmiType:       pulumi.String(AmiType),
+		CapacityType:  pulumi.String(capacity),
+		InstanceTypes: pulumi.ToStringArray(ga.InstanceTypes),
+		ScalingConfig: awseks.NodeGroupScalingConfigArgs{
+			MinSize: pulumi.Int(ga.MinSize), MaxSize: pulumi.Int(ga.MaxSize), DesiredSize: pulumi.Int(ga.DesiredSize),
+		},
+		UpdateConfig: awseks.NodeGroupUpdateConfigArgs{MaxUnavailablePercentage: pulumi.Int(maxUnavailablePct)},
+		LaunchTemplate: awseks.NodeGroupLaunchTemplateArgs{
+			Id:      lt.ID(),
+			Version: lt.LatestVersion.ApplyT(strconv.Itoa).(pulumi.StringOutput),
+		},
+		Labels: pulumi.StringMap{RoleLabel: pulumi.String(roleLabel)},
+		Taints: taints,
+		Tags:   tags,
+	}, append(opts, pulumi.IgnoreChanges([]string{"scalingConfig.desiredSize"}))...)
+	if err != nil {
+		return nil, fmt.Errorf("node group %s: %w", name, err)
+	}
+	return ng, nil
+}

@@ -1,0 +1,37 @@
+// Command plan prints what a stack would declare, offline: the whole program runs under mocks with the
+// stack's Pulumi.<stack>.yaml. Usage: go run ./infra/plan -stack dev [-format tree|json] [-dir .]
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/linkage-platform/linkage/internal/plan"
+	"github.com/linkage-platform/linkage/stacks"
+)
+
+func main() {
+	stack := flag.String("stack", "dev", "stack whose Pulumi.<stack>.yaml to use")
+	format := flag.String("format", "tree", "tree or json")
+	dir := flag.String("dir", ".", "directory holding Pulumi.yaml")
+	flag.Parse()
+	if err := run(*dir, *stack, *format); err != nil {
+		fmt.Fprintln(os.Stderr, "plan:", err)
+		os.Exit(1)
+	}
+}
+
+func run(dir, stack, format string) error {
+	if format != "tree" && format != "json" {
+		return fmt.Errorf("unknown format %q (want tree or json)", format)
+	}
+	p, err := plan.Build(dir, stack, stacks.Run)
+	if err != nil {
+		return err
+	}
+	if format == "json" {
+		return p.WriteJSON(os.Stdout)
+	}
+	return p.WriteTree(os.Stdout)
+}

@@ -1,0 +1,36 @@
+// Package stacks turns a stack's configuration into the deployed platform: it reads and validates the
+// typed Config, composes the components and exports the stack outputs. Components never read config.
+package stacks
+
+import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Config is the whole typed stack configuration. Each concern has its own section, read and validated
+// in its own file (config_platform.go, ...); a new concern adds a field here and a line in LoadConfig.
+type Config struct {
+	Project string
+	Stack   string
+	// Tags are applied to every AWS resource: linkage:tags plus project and stack.
+	Tags map[string]string
+
+	Platform PlatformConfig
+}
+
+// LoadConfig reads every section and validates it before any resource is declared. All problems are
+// reported together in one *ConfigError, each naming its key and the reason.
+func LoadConfig(ctx *pulumi.Context) (*Config, error) {
+	r := newReader(ctx)
+	cfg := &Config{Project: ctx.Project(), Stack: ctx.Stack()}
+	cfg.Tags = r.StringMap("tags", nil)
+	for k, v := range map[string]string{"project": cfg.Project, "stack": cfg.Stack} {
+		if _, ok := cfg.Tags[k]; !ok {
+			cfg.Tags[k] = v
+		}
+	}
+	cfg.Platform = loadPlatform(r, cfg.Stack)
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}

@@ -1,0 +1,180 @@
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/linkage-platform/linkage/components/cluster"
+	"github.com/linkage-platform/linkage/components/ingress"
+	"github.com/linkage-platform/linkage/components/network"
+	"github.com/linkage-platform/linkage/components/nodegroups"
+	"github.com/linkage-platform/linkage/components/storage"
+)
+
+// Platform is what the data services and the app are deployed onto.
+type Platform struct {
+	Kind PlatformKind
+	// Kubernetes is the provider every Kubernetes object of the stack must use.
+	Kubernetes *kubernetes.Provider
+	// StorageClass is the class for ordinary PVCs and RetainedStorageClass the one for databases;
+	// empty on the kubeconfig platform, where the cluster's default class is used.
+	StorageClass         string
+	RetainedStorageClass string
+	// IngressClass is empty on the kubeconfig platform: expose a Service there instead.
+	IngressClass string
+	// Ready are the resources Kubernetes workloads should depend on (nodes, DNS, storage, LB controller).
+	Ready []pulumi.Resource
+
+	// The AWS parts; nil on the kubeconfig platform.
+	Region     string
+	Network    *network.Network
+	Cluster    *cluster.Cluster
+	NodeGroups *nodegroups.NodeGroups
+	Storage    *storage.Storage
+	Ingress    *ingress.Ingress
+}
+
+// deployPlatform declares the cluster side of the stack.
+func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
+	p := cfg.Platform
+	if p.Kind == PlatformKubeconfig {
+		// No kubeconfig argument: the provider uses $KUBECONFIG or ~/.kube/config, like kubectl.
+		k8s, err := kubernetes.NewProvider(ctx, "kubeconfig", &kubernetes.ProviderArgs{
+			Context: stringPtrOrNil(p.KubeContext),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes provider: %w", err)
+		}
+		return &Platform{Kind: p.Kind, Kubernetes: k8s}, nil
+	}
+
+	name := cfg.Project
+	net, err := network.NewNetwork(ctx, name, &network.NetworkArgs{
+		ClusterName:          p.ClusterName,
+		CidrBlock:            p.Network.VpcCidr,
+		AzCount:              p.Network.AzCount,
+		NatGatewayPerAz:      p.Network.NatGatewayPerAz,
+		FlowLogs:             p.Network.FlowLogs,
+		FlowLogRetentionDays: p.Network.FlowLogRetentionDays,
+		Tags:                 cfg.Tags,
+	})
+	if err != nil {
+		return nil, err
+	}
+	cl, err := cluster.NewCluster(ctx, name, &cluster.ClusterArgs{
+		Name:              p.ClusterName,
+		KubernetesVersion: p.Cluster.KubernetesVersion,
+		VpcId:             net.VpcId,
+		PublicSubnetIds:   net.PublicSubnetIds,
+		PrivateSubnetIds:  net.PrivateSubnetIds,
+		ServiceCidr:       p.Cluster.ServiceCidr,
+		PublicAccessCidrs: p.Cluster.PublicAccessCidrs,
+		LogTypes:          p.Cluster.LogTypes,
+		AdminArns:         p.Cluster.AdminArns,
+		VpcCniVersion:     p.Addons.VpcCni,
+		KubeProxyVersion:  p.Addons.KubeProxy,
+		Tags:              cfg.Tags,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ngArgs := &nodegroups.NodeGroupsArgs{
+		ClusterName:       p.ClusterName,
+		KubernetesVersion: p.Cluster.KubernetesVersion,
+		SubnetIds:         net.PrivateSubnetIds,
+		System:            groupArgs(p.SystemNodes),
+		Worker:            groupArgs(p.WorkerNodes),
+		CoreDNSVersion:    p.Addons.CoreDNS,
+		Tags:              cfg.Tags,
+	}
+	if p.HighMemNodes.Enabled {
+		hm := groupArgs(p.HighMemNodes)
+		ngArgs.HighMem = &hm
+	}
+	ng, err := nodegroups.NewNodeGroups(ctx, name, ngArgs, pulumi.DependsOn([]pulumi.Resource{cl.Control}))
+	if err != nil {
+		return nil, err
+	}
+	nodesReady := pulumi.DependsOn([]pulumi.Resource{ng.System, ng.CoreDNS})
+	st, err := storage.NewStorage(ctx, name, &storage.StorageArgs{
+		ClusterName:         p.ClusterName,
+		OIDC:                cl.OIDC,
+		EbsCsiDriverVersion: p.Addons.EbsCsiDriver,
+		Provider:            cl.Provider,
+		Tags:                cfg.Tags,
+	}, nodesReady)
+	if err != nil {
+		return nil, err
+	}
+	in, err := ingress.NewIngress(ctx, name, &ingress.IngressArgs{
+		ClusterName:  p.ClusterName,
+		Region:       p.Region,
+		VpcId:        net.VpcId,
+		OIDC:         cl.OIDC,
+		ChartVersion: p.LBControllerChartVersion,
+		NodeSelector: map[string]string{nodegroups.RoleLabel: nodegroups.SystemRole},
+		Provider:     cl.Provider,
+		Tags:         cfg.Tags,
+	}, nodesReady)
+	if err != nil {
+		return nil, err
+	}
+
+	ready := []pulumi.Resource{ng.System, ng.Worker, ng.CoreDNS}
+	ready = append(ready, st.Ready...)
+	ready = append(ready, in.Ready...)
+	return &Platform{
+		Kind:                 p.Kind,
+		Kubernetes:           cl.Provider,
+		StorageClass:         st.DefaultClass,
+		RetainedStorageClass: st.RetainedClass,
+		IngressClass:         in.ClassName,
+		Ready:                ready,
+		Region:               p.Region,
+		Network:              net,
+		Cluster:              cl,
+		NodeGroups:           ng,
+		Storage:              st,
+		Ingress:              in,
+	}, nil
+}
+
+func groupArgs(g NodeGroupConfig) nodegroups.GroupArgs {
+	return nodegroups.GroupArgs{
+		InstanceTypes: g.InstanceTypes,
+		MinSize:       g.MinSize,
+		MaxSize:       g.MaxSize,
+		DesiredSize:   g.DesiredSize,
+		DiskSizeGiB:   g.DiskSizeGiB,
+	}
+}
+
+// exportPlatform publishes the platform's stack outputs.
+func exportPlatform(ctx *pulumi.Context, p *Platform) {
+	ctx.Export("platform", pulumi.String(string(p.Kind)))
+	if p.Kind != PlatformEKS {
+		return
+	}
+	ctx.Export("region", pulumi.String(p.Region))
+	ctx.Export("clusterName", pulumi.String(p.Cluster.Name))
+	ctx.Export("clusterEndpoint", p.Cluster.Endpoint)
+	ctx.Export("kubeconfig", p.Cluster.Kubeconfig)
+	ctx.Export("oidcProviderArn", p.Cluster.OIDC.ProviderArn)
+	ctx.Export("oidcProviderUrl", p.Cluster.OIDC.IssuerURL)
+	ctx.Export("clusterSecurityGroupId", p.Cluster.SecurityGroupId)
+	ctx.Export("vpcId", p.Network.VpcId)
+	ctx.Export("publicSubnetIds", p.Network.PublicSubnetIds)
+	ctx.Export("privateSubnetIds", p.Network.PrivateSubnetIds)
+	ctx.Export("nodeGroupNames", p.NodeGroups.Names)
+	ctx.Export("storageClassNames", pulumi.ToStringArray([]string{p.StorageClass, p.RetainedStorageClass}))
+	ctx.Export("ingressClassName", pulumi.String(p.IngressClass))
+}
+
+func stringPtrOrNil(s string) pulumi.StringPtrInput {
+	if s == "" {
+		return nil
+	}
+	return pulumi.String(s)
+}
