@@ -114,3 +114,23 @@ func TestAccuracyTutorial(t *testing.T) {
 		require.GreaterOrEqual(t, r, tc.recall-margin, "recall, %d parties, t=%v", tc.parties, tc.threshold)
 	}
 }
+
+// TestBinaryTestdata: the same 1,000 CLKs uploaded by 3 parties link into
+// 1,000 groups of 3 at threshold 0.99 (the shared test data's README).
+func TestBinaryTestdata(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(testdata(t, "binary"), "clks_128B_1k.json"))
+	require.NoError(t, err)
+	var f struct {
+		CLKs []string `json:"clks"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &f))
+	c, err := DecodeBase64(f.CLKs)
+	require.NoError(t, err)
+	cands, err := CompareAll(context.Background(), []*CLKs{c, c, c}, nil, Options{Threshold: 0.99})
+	require.NoError(t, err)
+	groups := Groups(cands)
+	require.Len(t, groups, 1000)
+	for i, g := range groups {
+		require.Equal(t, []Record{{0, int32(i)}, {1, int32(i)}, {2, int32(i)}}, g)
+	}
+}
