@@ -253,3 +253,38 @@ func TestRetryDelay(t *testing.T) {
 		require.InDelta(t, float64(want), float64(d), float64(want)/4+1, "attempt %d", n)
 	}
 }
+
+// A handler whose task another worker took over (this one missed its heartbeats, e.g. a long
+// GC pause or a network partition) has its context cancelled and records no outcome.
+func TestTakenOverHandlerIsCancelled(t *testing.T) {
+	q := testQueue(t, fast())
+	ctx := context.Background()
+	started, cancelled := make(chan struct{}), make(chan struct{})
+	stop := consume(t, q, func(hctx context.Context, _ linkage.Task) error {
+		close(started)
+		select {
+		case <-hctx.Done():
+			close(cancelled)
+			return hctx.Err()
+		case <-time.After(10 * time.Second):
+			return nil
+		}
+	})
+	defer stop()
+	require.NoError(t, q.Enqueue(ctx, linkage.Task{ID: "t", Kind: "k"}))
+	<-started
+	pending, err := q.rdb.XPendingExt(ctx, &goredis.XPendingExtArgs{Stream: q.stream, Group: q.group, Start: "-", End: "+", Count: 1}).Result()
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	// Another worker claims the entry, as XAUTOCLAIM does after the visibility timeout.
+	require.NoError(t, q.rdb.XClaim(ctx, &goredis.XClaimArgs{Stream: q.stream, Group: q.group, Consumer: "other", Messages: []string{pending[0].ID}}).Err())
+	select {
+	case <-cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the handler of a task taken over was not cancelled")
+	}
+	time.Sleep(200 * time.Millisecond)
+	n, err := q.rdb.Exists(ctx, q.taskKey("t")).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n, "the task stays live for the worker that took it over")
+}
