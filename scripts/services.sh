@@ -92,7 +92,15 @@ start_redis() {
 	wait_for 30 Redis sh -c "redis-cli -p $REDIS_PORT ping | grep -q PONG"
 }
 
-moto_up() { curl -sf -m 2 -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/"; }
+# moto_up: moto answers HTTP (bash's /dev/tcp: no curl needed on a fresh machine).
+moto_up() {
+	local line
+	exec 3<>"/dev/tcp/127.0.0.1/$MOTO_PORT" || return 1
+	printf 'GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+	read -r -t 5 line <&3
+	exec 3<&- 3>&-
+	[[ $line == HTTP/*" 200"* ]]
+}
 
 start_moto() {
 	if moto_up; then return; fi
