@@ -16,7 +16,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ACTIONLINT  := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 IMAGE       ?= linkage:$(VERSION)
 
-.PHONY: image manifests run build test test-app test-infra bench lint fmt plan preview up services services-env test-faults
+.PHONY: image manifests run build test test-app test-infra bench lint fmt plan preview up services services-env test-faults fuzz load
 
 run: ## the service with its embedded defaults (SQLite, in-process queue, ./data)
 	$(GO) run ./app/cmd/linkage all-in-one
@@ -52,6 +52,20 @@ manifests: ## every Kubernetes object STACK declares, strictly checked, as YAML 
 
 bench: ## engine and service benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem $(APP_PKGS)
+
+# Every parser: package and target. `make test` runs their seeds; `make fuzz` mutates.
+FUZZ_TARGETS := ./app/http:FuzzJSONUpload ./app/http:FuzzBinaryUpload ./app/linkage:FuzzBlocks \
+	./app/histogram:FuzzHistogramJSON ./app/cmd/linkage:FuzzConfig
+FUZZTIME ?= 1000000x
+
+fuzz: ## each fuzz target for FUZZTIME (default 10^6 executions); a crasher lands in testdata/fuzz as a regression test
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t#*:} ($${t%%:*}), $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) $${t%%:*} 2>&1 | grep -v '^fuzz: elapsed' ; \
+	done
+
+load: ## bounded load test on loopback: LOAD_RATE req/s (200) for LOAD_DURATION (30s), LOAD_PROJECTS clients (50)
+	$(GO) test -tags load -count=1 -timeout 10m -v -run TestLoad ./app/loadtest | grep -v '^=== '
 
 lint: ## gofmt, go vet, staticcheck, actionlint
 	@out=$$(gofmt -l app components stacks infra internal 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

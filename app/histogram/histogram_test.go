@@ -267,3 +267,27 @@ func BenchmarkEngineCompare(b *testing.B) {
 		}
 	}
 }
+
+// FuzzHistogramJSON: a stored histogram is read back exactly, and any other input is an error
+// or a histogram that renders.
+func FuzzHistogramJSON(f *testing.F) {
+	h, _ := New(0.5, 5, 3, 0.8)
+	h.AddExact(0.9)
+	h.Sampled[1], h.Compared = 4, 77
+	seed, _ := json.Marshal(h)
+	f.Add(seed)
+	f.Add([]byte(`{"floor":0.5,"sample_stride":1,"exact_from":1,"exact_counts":[1,2],"sampled_counts":[0,0]}`))
+	f.Add([]byte(`{"floor":0.99,"sample_stride":9,"exact_from":0.5,"exact_counts":[],"sampled_counts":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var h Histogram
+		if json.Unmarshal(data, &h) != nil {
+			return
+		}
+		again, err := json.Marshal(&h)
+		require.NoError(t, err)
+		var back Histogram
+		require.NoError(t, json.Unmarshal(again, &back))
+		require.Equal(t, h, back)
+		require.NoError(t, WriteSVG(io.Discard, &h, SVGOptions{Log: true, Threshold: h.Limit}))
+	})
+}
