@@ -12,7 +12,7 @@ PG_PASSWORD=linkage
 PG_DB=linkage_test
 PG_PORT=5432
 REDIS_PORT=6379
-MOTO_PORT=5000
+MOTO_PORT=${LINKAGE_MOTO_PORT:-5000}
 STATE_DIR=${LINKAGE_SERVICES_DIR:-/tmp/linkage-services}
 
 log() { echo "services: $*" >&2; }
@@ -92,14 +92,15 @@ start_redis() {
 	wait_for 30 Redis sh -c "redis-cli -p $REDIS_PORT ping | grep -q PONG"
 }
 
-# moto_up: moto answers HTTP (bash's /dev/tcp: no curl needed on a fresh machine).
+# moto_up: moto answers HTTP (bash's /dev/tcp: no curl needed on a fresh machine). The subshell
+# contains the failure of exec's redirection, which would end a non-interactive shell.
 moto_up() {
-	local line
-	exec 3<>"/dev/tcp/127.0.0.1/$MOTO_PORT" || return 1
-	printf 'GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
-	read -r -t 5 line <&3
-	exec 3<&- 3>&-
-	[[ $line == HTTP/*" 200"* ]]
+	(
+		exec 3<>"/dev/tcp/127.0.0.1/$MOTO_PORT" || exit 1
+		printf 'GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+		read -r -t 5 line <&3 || exit 1
+		[[ $line == HTTP/*" 200"* ]]
+	) 2>/dev/null
 }
 
 start_moto() {
@@ -117,7 +118,7 @@ start_moto() {
 	mkdir -p "$STATE_DIR"
 	# setsid: the server outlives this script and the make that ran it.
 	setsid "$moto" -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE_DIR/moto.log" 2>&1 </dev/null &
-	wait_for 60 moto_server moto_up
+	wait_for 120 moto_server moto_up
 }
 
 case ${1:-start} in
