@@ -43,6 +43,13 @@ func TestLink(t *testing.T) {
 	require.Equal(t, `{"similarity_scores":[[[0,1],[1,0],1],[[0,0],[1,1],0.9921259842519685]]}`+"\n", out.String())
 
 	out.Reset()
+	require.NoError(t, run(ctx, []string{"link", "--threshold", "0.5", "--result", "similarity_scores", a, b}, &out, &out))
+	require.Equal(t, `{"similarity_scores":[[[0,1],[1,0],1],[[0,0],[1,1],0.9921259842519685],[[0,0],[1,0],0.6666666666666666],[[0,1],[1,1],0.6526315789473685]]}`+"\n", out.String())
+	out.Reset()
+	require.NoError(t, run(ctx, []string{"link", "--threshold", "0.5", "--top-k", "1", "--result", "similarity_scores", a, b}, &out, &out))
+	require.Equal(t, `{"similarity_scores":[[[0,1],[1,0],1],[[0,0],[1,1],0.9921259842519685]]}`+"\n", out.String())
+
+	out.Reset()
 	require.NoError(t, run(ctx, []string{"link", "--threshold", "0.9", "--result", "permutations", "--seed", "7", a, b}, &out, &out))
 	var p struct {
 		Permutations [][]int `json:"permutations"`
