@@ -10,6 +10,7 @@ import (
 
 	"github.com/linkage-platform/linkage/app/linkage"
 	"github.com/linkage-platform/linkage/app/ratelimit"
+	"github.com/linkage-platform/linkage/app/tracing"
 )
 
 type ctxKey int
@@ -95,6 +96,7 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 		if p := cleanPath(r.URL.Path); p != r.URL.Path {
 			r.URL.Path, r.URL.RawPath = p, ""
 		}
+		r, endSpan := tracing.StartRequest(r)
 		rec := &recorder{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
@@ -114,6 +116,7 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 			if route == "GET /healthz" || route == "GET /readyz" || r.URL.Path == "/metrics" {
 				level = slog.LevelDebug // probes and scrapes every few seconds would drown the log
 			}
+			endSpan(route, rec.status)
 			s.log.Log(r.Context(), level, "request", "request_id", id, "method", r.Method, "path", r.URL.Path, "route", route,
 				"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(d.Microseconds())/1000, "remote", r.RemoteAddr)
 		}()

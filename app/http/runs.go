@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/tracing"
 )
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -63,6 +64,7 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("%v", err)
 	}
 	run := &linkage.Run{ID: linkage.NewID(), ProjectID: a.project.ID, Name: req.Name, Notes: req.Notes, Threshold: t, CreatedAt: s.now()}
+	tracing.Annotate(r, tracing.AttrRunID.String(run.ID))
 	if err := s.store.CreateRun(r.Context(), run); err != nil {
 		if isNotFound(err) {
 			return errForbidden

@@ -66,7 +66,7 @@ func (w *Worker) start(ctx context.Context, p payload) error {
 		if err != nil && !errors.Is(err, linkage.ErrConflict) { // conflict: started by another worker
 			return err
 		}
-		w.log.Info("run started", "run", run.ID, "project", run.ProjectID)
+		w.log.InfoContext(ctx, "run started", "run", run.ID, "project", run.ProjectID)
 	} else if run.State != linkage.RunRunning {
 		return nil
 	}
@@ -274,7 +274,7 @@ func (w *Worker) solve(ctx context.Context, p payload) error {
 		return err
 	}
 	w.metrics.runs.WithLabelValues(string(linkage.RunCompleted)).Inc()
-	w.log.Info("run completed", "run", p.RunID, "project", p.ProjectID, "candidates", len(cands))
+	w.log.InfoContext(ctx, "run completed", "run", p.RunID, "project", p.ProjectID, "candidates", len(cands))
 	if err := w.blobs.DeletePrefix(ctx, linkage.RunPrefix(p.ProjectID, p.RunID)+"chunks/"); err != nil {
 		w.log.Warn("delete chunk candidates", "run", p.RunID, "err", err)
 	}

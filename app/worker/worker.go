@@ -259,7 +259,7 @@ func (w *Worker) Handle(ctx context.Context, t linkage.Task) error {
 		return nil
 	}
 	w.metrics.tasks.WithLabelValues(t.Kind, outcome(err)).Inc()
-	w.log.Debug("task done", "task", t.ID, "duration", time.Since(start), "err", err)
+	w.log.DebugContext(ctx, "task done", "task", t.ID, "duration", time.Since(start), "err", err)
 	return err
 }
 
@@ -272,7 +272,7 @@ func outcome(err error) string {
 
 // fail marks the run as error; a run already terminal stays as it is.
 func (w *Worker) fail(ctx context.Context, runID, msg string) error {
-	w.log.Warn("run failed", "run", runID, "message", msg)
+	w.log.WarnContext(ctx, "run failed", "run", runID, "message", msg)
 	err := w.store.FailRun(ctx, runID, msg, w.now())
 	if errors.Is(err, linkage.ErrConflict) {
 		return nil

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	linkhttp "github.com/linkage-platform/linkage/app/http"
+	"github.com/linkage-platform/linkage/app/tracing"
 	"github.com/linkage-platform/linkage/app/worker"
 )
 
@@ -18,6 +19,7 @@ func runAllInOne(ctx context.Context, args []string, _, stderr io.Writer) error 
 	api := registerAPI(f)
 	wf := registerWorker(f)
 	level := registerLogLevel(f)
+	tf := registerTracing(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -31,6 +33,11 @@ func runAllInOne(ctx context.Context, args []string, _, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	flushTraces, err := tf.setup(ctx, log, "all-in-one")
+	if err != nil {
+		return err
+	}
+	defer flushTraces()
 	db, err := openDatabase(ctx, backends)
 	if err != nil {
 		return err
@@ -54,6 +61,7 @@ func runAllInOne(ctx context.Context, args []string, _, stderr io.Writer) error 
 	if c, ok := queue.(io.Closer); ok {
 		defer c.Close()
 	}
+	queue = tracing.Queue{Queue: queue} // tasks carry the trace of what enqueued them
 	reg := newRegistry()
 	w := worker.New(db, blobs, queue, log, reg, wf.config())
 	srv := linkhttp.New(linkhttp.Config{

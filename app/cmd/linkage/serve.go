@@ -7,6 +7,7 @@ import (
 	"io"
 
 	linkhttp "github.com/linkage-platform/linkage/app/http"
+	"github.com/linkage-platform/linkage/app/tracing"
 	"github.com/linkage-platform/linkage/app/worker"
 )
 
@@ -16,6 +17,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	backends := registerBackends(f)
 	api := registerAPI(f)
 	level := registerLogLevel(f)
+	tf := registerTracing(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -26,6 +28,11 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	flushTraces, err := tf.setup(ctx, log, "serve")
+	if err != nil {
+		return err
+	}
+	defer flushTraces()
 	db, err := openDatabase(ctx, backends)
 	if err != nil {
 		return err
@@ -45,6 +52,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if c, ok := queue.(io.Closer); ok {
 		defer c.Close()
 	}
+	queue = tracing.Queue{Queue: queue} // tasks carry the trace of what enqueued them
 	srv := linkhttp.New(linkhttp.Config{
 		Store: db, Blobs: blobs, Scheduler: worker.Scheduler{Queue: queue}, Logger: log,
 		Registry: newRegistry(), Limits: api.limitsConfig(), Version: version, RateLimit: api.rateLimiter(),

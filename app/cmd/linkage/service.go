@@ -18,6 +18,7 @@ import (
 	"github.com/linkage-platform/linkage/app/histogram"
 	linkhttp "github.com/linkage-platform/linkage/app/http"
 	"github.com/linkage-platform/linkage/app/ratelimit"
+	"github.com/linkage-platform/linkage/app/tracing"
 	"github.com/linkage-platform/linkage/app/worker"
 )
 
@@ -33,7 +34,7 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+	return slog.New(tracing.LogHandler{Handler: slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})}), nil
 }
 
 func newRegistry() *prometheus.Registry {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/linkage-platform/linkage/app/tracing"
 	"github.com/linkage-platform/linkage/app/worker"
 )
 
@@ -18,6 +19,7 @@ func runWorker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	wf := registerWorker(f)
 	metricsAddr := f.String("metrics-addr", ":9090", "address serving /metrics and /healthz (empty: none)")
 	level := registerLogLevel(f)
+	tf := registerTracing(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -28,6 +30,11 @@ func runWorker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	flushTraces, err := tf.setup(ctx, log, "worker")
+	if err != nil {
+		return err
+	}
+	defer flushTraces()
 	db, err := openDatabase(ctx, backends)
 	if err != nil {
 		return err
@@ -47,6 +54,7 @@ func runWorker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if c, ok := queue.(io.Closer); ok {
 		defer c.Close()
 	}
+	queue = tracing.Queue{Queue: queue} // tasks carry the trace of what enqueued them
 	reg := newRegistry()
 	w := worker.New(db, blobs, queue, log, reg, wf.config())
 	if *metricsAddr != "" {
