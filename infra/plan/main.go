@@ -13,7 +13,7 @@ import (
 
 func main() {
 	stack := flag.String("stack", "dev", "stack whose Pulumi.<stack>.yaml to use")
-	format := flag.String("format", "tree", "tree or json")
+	format := flag.String("format", "tree", "tree, json or yaml (the Kubernetes manifests, strictly checked)")
 	dir := flag.String("dir", ".", "directory holding Pulumi.yaml")
 	flag.Parse()
 	if err := run(*dir, *stack, *format); err != nil {
@@ -23,15 +23,18 @@ func main() {
 }
 
 func run(dir, stack, format string) error {
-	if format != "tree" && format != "json" {
-		return fmt.Errorf("unknown format %q (want tree or json)", format)
+	if format != "tree" && format != "json" && format != "yaml" {
+		return fmt.Errorf("unknown format %q (want tree, json or yaml)", format)
 	}
 	p, err := plan.Build(dir, stack, stacks.Run)
 	if err != nil {
 		return err
 	}
-	if format == "json" {
+	switch format {
+	case "json":
 		return p.WriteJSON(os.Stdout)
+	case "yaml":
+		return p.WriteManifests(os.Stdout)
 	}
 	return p.WriteTree(os.Stdout)
 }

@@ -124,6 +124,7 @@ func (m *Mocks) defaultOutputs(args pulumi.MockResourceArgs, urn string) (string
 			"version": inputOr(args.Inputs, "version", ""),
 		})
 	}
+	m.appOutputs(args, urn, name, outputs)
 	return id, outputs
 }
 
@@ -195,6 +196,9 @@ func (m *Mocks) kubeconfig(name string, info clusterInfo) map[string]any {
 }
 
 func (m *Mocks) defaultCall(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	if out, ok := m.appCall(args); ok {
+		return out, nil
+	}
 	switch args.Token {
 	case "aws:index/getAvailabilityZones:getAvailabilityZones":
 		var names, ids []any
