@@ -15,6 +15,7 @@ type Config struct {
 	Tags map[string]string
 
 	Platform PlatformConfig
+	Data     DataConfig
 }
 
 // LoadConfig reads every section and validates it before any resource is declared. All problems are
@@ -29,6 +30,7 @@ func LoadConfig(ctx *pulumi.Context) (*Config, error) {
 		}
 	}
 	cfg.Platform = loadPlatform(r, cfg.Stack)
+	cfg.Data = loadData(r, cfg.Platform)
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
