@@ -78,3 +78,9 @@ func Setup(ctx context.Context, cfg Config) (shutdown func(context.Context) erro
 
 // Tracer is the service's tracer (a no-op until Setup installs a provider).
 func Tracer() trace.Tracer { return otel.Tracer(instrumentation) }
+
+// WithSpan returns ctx carrying the span of from: for work detached from a context's
+// cancellation that still belongs to its trace.
+func WithSpan(ctx, from context.Context) context.Context {
+	return trace.ContextWithSpan(ctx, trace.SpanFromContext(from))
+}

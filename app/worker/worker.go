@@ -19,6 +19,7 @@ import (
 
 	"github.com/linkage-platform/linkage/app/histogram"
 	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/tracing"
 )
 
 // Task kinds.
@@ -151,7 +152,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(w.cfg.ShutdownGrace, cancelHard) })
 	defer stopGrace()
 	handle := func(tctx context.Context, t linkage.Task) error {
-		hctx, cancel := context.WithCancel(hard)
+		hctx, cancel := context.WithCancel(tracing.WithSpan(hard, tctx)) // the task's trace, not its cancellation
 		defer cancel()
 		// The queue may cancel one task (e.g. a lost lease); shutdown is handled by hard.
 		stop := context.AfterFunc(tctx, func() {
