@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
+	"github.com/linkage-platform/linkage/app/clusterrate"
 	linkhttp "github.com/linkage-platform/linkage/app/http"
 	"github.com/linkage-platform/linkage/app/tracing"
 	"github.com/linkage-platform/linkage/app/worker"
@@ -53,9 +55,12 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		defer c.Close()
 	}
 	queue = tracing.Queue{Queue: queue} // tasks carry the trace of what enqueued them
+	// No worker here: /status reports the comparisons of all workers, sampled from the database.
+	rate := clusterrate.New(db, 5*time.Second, log)
+	go rate.Run(ctx)
 	srv := linkhttp.New(linkhttp.Config{
 		Store: db, Blobs: blobs, Scheduler: worker.Scheduler{Queue: queue}, Logger: log,
-		Registry: newRegistry(), Limits: api.limitsConfig(), Version: version, RateLimit: api.rateLimiter(),
+		Registry: newRegistry(), Limits: api.limitsConfig(), Version: version, RateLimit: api.rateLimiter(), Rate: rate.Rate,
 	})
 	err = serveHTTP(ctx, log, *api.addr, srv, *api.shutdownTimeout)
 	if err != nil && !errors.Is(err, context.Canceled) {
