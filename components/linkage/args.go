@@ -11,8 +11,6 @@ type Args struct {
 	Namespace pulumi.StringInput
 	// Image is the full reference to deploy (registry/repo:tag or registry/repo@sha256:…).
 	Image pulumi.StringInput
-	// ImagePullPolicy is IfNotPresent unless set (Always makes sense only for mutable tags).
-	ImagePullPolicy string
 
 	Data DataArgs
 	// Settings are non-secret LINKAGE_* settings for every process (limits, log level, …), kept in

@@ -6,7 +6,6 @@ package linkage
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/linkage-platform/linkage/components/data"
@@ -162,10 +161,7 @@ func (d *deployer) serviceAccount() error {
 // settings keeps the non-secret settings of every process in one ConfigMap; the connection strings
 // stay in the data component's Secrets.
 func (d *deployer) settings() error {
-	settings := maps.Clone(d.args.Settings)
-	if settings == nil {
-		settings = map[string]string{}
-	}
+	settings := d.args.Settings
 	d.settingsHash = checksum(settings)
 	cm, err := corev1.NewConfigMap(d.ctx, d.name+"-config", &corev1.ConfigMapArgs{
 		Metadata: &metav1.ObjectMetaArgs{
@@ -188,9 +184,10 @@ func (d *deployer) container(name string, command []string, res Resources, env c
 	}
 	volumes, mounts := tmpVolume("1Gi")
 	return corev1.ContainerArgs{
-		Name:            pulumi.String(name),
-		Image:           d.args.Image,
-		ImagePullPolicy: pulumi.String(d.pullPolicy()),
+		Name:  pulumi.String(name),
+		Image: d.args.Image,
+		// Digests and immutable tags never change under a name: a node's copy is always right.
+		ImagePullPolicy: pulumi.String("IfNotPresent"),
 		Command:         pulumi.ToStringArray(append([]string{binary}, command...)),
 		EnvFrom: corev1.EnvFromSourceArray{corev1.EnvFromSourceArgs{
 			ConfigMapRef: &corev1.ConfigMapEnvSourceArgs{Name: pulumi.String(configMapName)},
@@ -200,13 +197,6 @@ func (d *deployer) container(name string, command []string, res Resources, env c
 		SecurityContext: containerSecurity(),
 		VolumeMounts:    mounts,
 	}, volumes, nil
-}
-
-func (d *deployer) pullPolicy() string {
-	if d.args.ImagePullPolicy == "" {
-		return "IfNotPresent"
-	}
-	return d.args.ImagePullPolicy
 }
 
 // migrate runs `linkage migrate` once per image before any Deployment rolls; Pulumi waits for the Job
