@@ -134,7 +134,7 @@ func TestAllProblemsAreReportedAtOnceAndNothingIsDeclared(t *testing.T) {
 		"linkage:workerNodes.instanceTypes[0]",
 		"linkage:workerNodes.maxSize",
 	}, keys)
-	require.Contains(t, err.Error(), `stack "test": invalid configuration (7 problems)`)
+	require.Contains(t, err.Error(), "invalid configuration (7 problems):\n  linkage:azCount: 1: EKS needs")
 	require.Empty(t, m.Resources(), "no resource is declared from an invalid configuration")
 }
 

@@ -20,13 +20,12 @@ type Problem struct {
 
 // ConfigError lists every problem found in a stack's configuration.
 type ConfigError struct {
-	Stack    string
 	Problems []Problem
 }
 
 func (e *ConfigError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "stack %q: invalid configuration (%d problem", e.Stack, len(e.Problems))
+	fmt.Fprintf(&b, "invalid configuration (%d problem", len(e.Problems))
 	if len(e.Problems) != 1 {
 		b.WriteString("s")
 	}
@@ -68,7 +67,7 @@ func (r *reader) Err() error {
 		return nil
 	}
 	sort.SliceStable(r.problems, func(i, j int) bool { return r.problems[i].Key < r.problems[j].Key })
-	return &ConfigError{Stack: r.ctx.Stack(), Problems: r.problems}
+	return &ConfigError{Problems: r.problems}
 }
 
 func (r *reader) raw(key string) (string, bool) {
