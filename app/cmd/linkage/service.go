@@ -48,6 +48,7 @@ type apiFlags struct {
 	shutdownTimeout *time.Duration
 	limits          struct {
 		uploadBytes, uploadRecords *int64
+		bodyBytes                  *int64
 		parties, hashSize          *int
 	}
 	rateLimit    *float64
@@ -64,6 +65,7 @@ func registerAPI(f *flags) *apiFlags {
 	a.limits.uploadRecords = f.Int64("max-upload-records", 50_000_000, "most CLKs in one upload")
 	a.limits.parties = f.Int("max-parties", 100, "most parties of a project")
 	a.limits.hashSize = f.Int("max-hash-size", 8192, "largest CLK in bytes")
+	a.limits.bodyBytes = f.Int64("max-body-bytes", 1<<20, "largest JSON body of requests other than uploads")
 	a.rateLimit = f.Float64("rate-limit", 200, "requests per second allowed per client address and per token (0: no limit); beyond it 503 with Retry-After")
 	a.rateBurst = f.Int("rate-burst", 400, "requests a client may make at once above --rate-limit")
 	a.forwardedFor = f.Bool("rate-limit-forwarded-for", false, "take the client address from the last X-Forwarded-For entry (only behind a load balancer that sets it)")
@@ -74,6 +76,9 @@ func (a *apiFlags) validate() error {
 	var errs []error
 	if *a.limits.uploadBytes <= 0 {
 		errs = append(errs, errors.New("--max-upload-bytes must be positive"))
+	}
+	if *a.limits.bodyBytes <= 0 {
+		errs = append(errs, errors.New("--max-body-bytes must be positive"))
 	}
 	if *a.limits.uploadRecords <= 0 {
 		errs = append(errs, errors.New("--max-upload-records must be positive"))
@@ -96,7 +101,7 @@ func (a *apiFlags) validate() error {
 func (a *apiFlags) limitsConfig() linkhttp.Limits {
 	return linkhttp.Limits{
 		MaxUploadBytes: *a.limits.uploadBytes, MaxUploadRecords: *a.limits.uploadRecords,
-		MaxParties: *a.limits.parties, MaxHashSize: *a.limits.hashSize,
+		MaxParties: *a.limits.parties, MaxHashSize: *a.limits.hashSize, MaxBodyBytes: *a.limits.bodyBytes,
 	}
 }
 
