@@ -352,7 +352,7 @@ func (u *jsonUpload) encodingsFile() error {
 	if size == 0 {
 		return badRequest("an encodings file needs the CLK size: send the Hash-Size header")
 	}
-	rc, err := ext.OpenExternal(u.ctx, *ref.File, ref.Credentials)
+	rc, err := ext.OpenExternal(u.ctx, *ref.File, ref.Credentials, externalPrefix(u.a))
 	if err != nil {
 		return badRequest("cannot read the encodings file: %v", err)
 	}
@@ -399,7 +399,7 @@ func (u *jsonUpload) blocksFile() error {
 	if err != nil {
 		return err
 	}
-	rc, err := ext.OpenExternal(u.ctx, file, creds)
+	rc, err := ext.OpenExternal(u.ctx, file, creds, externalPrefix(u.a))
 	if err != nil {
 		return badRequest("cannot read the blocks file: %v", err)
 	}

@@ -166,9 +166,15 @@ func (s *Server) authorizeExternalUpload(w http.ResponseWriter, r *http.Request)
 	if !ok {
 		return problemf(http.StatusInternalServerError, "Not enabled", "object-store uploads are not enabled on this server (it stores blobs locally); upload through /clks or /binaryclks")
 	}
-	creds, obj, err := ext.UploadAccess(r.Context(), linkage.ProjectPrefix(a.project.ID)+"external/"+itoa(a.party)+"/")
+	creds, obj, err := ext.UploadAccess(r.Context(), externalPrefix(a))
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, map[string]any{"credentials": creds, "upload": obj})
+}
+
+// externalPrefix is the blob key prefix a party may write to with authorize-external-upload
+// credentials, and the only place the service reads an upload's file from on its behalf.
+func externalPrefix(a *access) string {
+	return linkage.ProjectPrefix(a.project.ID) + "external/" + itoa(a.party) + "/"
 }

@@ -167,6 +167,8 @@ type ExternalAccess interface {
 	// DownloadAccess returns credentials allowing to read the blob key, and where it is.
 	DownloadAccess(ctx context.Context, key string) (Credentials, ObjectRef, error)
 	// OpenExternal streams an object named by a client in an upload, with the client's
-	// credentials if given (else the service's own).
-	OpenExternal(ctx context.Context, ref ObjectRef, creds *Credentials) (io.ReadCloser, error)
+	// credentials if given. Without them it reads with the service's own credentials, and so
+	// only objects under the blob key prefix ownPrefix (the uploading party's own area):
+	// anything else could be another project's data.
+	OpenExternal(ctx context.Context, ref ObjectRef, creds *Credentials, ownPrefix string) (io.ReadCloser, error)
 }

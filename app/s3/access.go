@@ -147,16 +147,16 @@ func (s *BlobStore) ownEndpoint(endpoint string) bool {
 
 // OpenExternal streams an object a client named in an upload. With the client's credentials
 // any endpoint may be named (the Anonlink protocol); without, only objects of this store's
-// bucket under its prefix are read, with the service's own credentials — the caller checks that
-// the path lies under the uploading party's prefix (see UploadAccess).
-func (s *BlobStore) OpenExternal(ctx context.Context, ref linkage.ObjectRef, creds *linkage.Credentials) (io.ReadCloser, error) {
+// bucket under the key prefix ownPrefix (the party's area handed out by UploadAccess) are read,
+// with the service's own credentials.
+func (s *BlobStore) OpenExternal(ctx context.Context, ref linkage.ObjectRef, creds *linkage.Credentials, ownPrefix string) (io.ReadCloser, error) {
 	if ref.Bucket == "" || ref.Path == "" {
 		return nil, fmt.Errorf("object store file needs bucket and path: %w", linkage.ErrInvalid)
 	}
 	if creds == nil {
-		if !s.ownEndpoint(ref.Endpoint) || ref.Bucket != s.cfg.Bucket || !strings.HasPrefix(ref.Path, s.cfg.Prefix) {
-			return nil, fmt.Errorf("object %s/%s at %q: credentials are required for objects outside this service's store: %w",
-				ref.Bucket, ref.Path, ref.Endpoint, linkage.ErrInvalid)
+		if !s.ownEndpoint(ref.Endpoint) || ref.Bucket != s.cfg.Bucket || !strings.HasPrefix(ref.Path, s.objectKey(ownPrefix)) {
+			return nil, fmt.Errorf("object %s/%s at %q: credentials are required for objects outside this party's upload area %q: %w",
+				ref.Bucket, ref.Path, ref.Endpoint, s.objectKey(ownPrefix), linkage.ErrInvalid)
 		}
 		return s.get(ctx, s.client, ref.Bucket, ref.Path, nil)
 	}

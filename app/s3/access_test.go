@@ -36,7 +36,7 @@ func TestUploadAccess(t *testing.T) {
 	file := ref
 	file.Path += "clks.bin"
 	for _, c := range []*linkage.Credentials{nil, &creds} {
-		rc, err := s.OpenExternal(ctx, file, c)
+		rc, err := s.OpenExternal(ctx, file, c, "projects/p/external/0/")
 		require.NoError(t, err)
 		b, err := io.ReadAll(rc)
 		rc.Close()
@@ -49,7 +49,7 @@ func TestUploadAccess(t *testing.T) {
 	rc.Close()
 
 	file.Path = ref.Path + "missing"
-	_, err = s.OpenExternal(ctx, file, nil)
+	_, err = s.OpenExternal(ctx, file, nil, "projects/p/external/0/")
 	require.ErrorIs(t, err, linkage.ErrNotFound)
 }
 
@@ -61,7 +61,7 @@ func TestDownloadAccess(t *testing.T) {
 	creds, ref, err := s.DownloadAccess(ctx, "projects/p/runs/r/result.json")
 	require.NoError(t, err)
 	require.Equal(t, "deploy/projects/p/runs/r/result.json", ref.Path)
-	rc, err := s.OpenExternal(ctx, ref, &creds)
+	rc, err := s.OpenExternal(ctx, ref, &creds, "")
 	require.NoError(t, err)
 	b, err := io.ReadAll(rc)
 	rc.Close()
@@ -87,11 +87,14 @@ func TestOpenExternalNeedsCredentialsOutsideTheStore(t *testing.T) {
 		{Endpoint: "127.0.0.1:5000", Bucket: s.cfg.Bucket, Path: "outside-prefix/x"},
 		{Endpoint: "elsewhere.example:9000", Bucket: s.cfg.Bucket, Path: "deploy/x"},
 		{Bucket: s.cfg.Bucket},
+		// Another party's or project's area of this very store: readable only with credentials.
+		{Endpoint: "127.0.0.1:5000", Bucket: s.cfg.Bucket, Path: "deploy/projects/p/external/1/clks.bin"},
+		{Endpoint: "127.0.0.1:5000", Bucket: s.cfg.Bucket, Path: "deploy/projects/other/uploads/0.clk"},
 	} {
-		_, err := s.OpenExternal(ctx, ref, nil)
+		_, err := s.OpenExternal(ctx, ref, nil, "projects/p/external/0/")
 		require.ErrorIs(t, err, linkage.ErrInvalid, "%+v", ref)
 	}
-	_, err := s.OpenExternal(ctx, linkage.ObjectRef{Endpoint: "a/b", Bucket: "b", Path: "p"}, &linkage.Credentials{AccessKeyID: "k"})
+	_, err := s.OpenExternal(ctx, linkage.ObjectRef{Endpoint: "a/b", Bucket: "b", Path: "p"}, &linkage.Credentials{AccessKeyID: "k"}, "")
 	require.ErrorIs(t, err, linkage.ErrInvalid)
 }
 
