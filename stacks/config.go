@@ -16,6 +16,7 @@ type Config struct {
 
 	Platform PlatformConfig
 	Data     DataConfig
+	App      AppConfig
 }
 
 // LoadConfig reads every section and validates it before any resource is declared. All problems are
@@ -31,6 +32,7 @@ func LoadConfig(ctx *pulumi.Context) (*Config, error) {
 	}
 	cfg.Platform = loadPlatform(r, cfg.Stack)
 	cfg.Data = loadData(r, cfg.Platform)
+	cfg.App = loadApp(r, cfg.Platform, cfg.Stack)
 	if err := r.Err(); err != nil {
 		return nil, err
 	}

@@ -3,7 +3,10 @@ package stacks
 import (
 	"fmt"
 
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/linkage-platform/linkage/components/data"
 )
 
 // Run is the Pulumi program: configuration first (nothing is declared if it is invalid), then each
@@ -20,6 +23,10 @@ func Run(ctx *pulumi.Context) error {
 // Deployment is everything a stack declared, for tests and for the concerns that build on each other.
 type Deployment struct {
 	Platform *Platform
+	// Namespace is the app's: the data services' Secrets (and in-cluster servers) live there too.
+	Namespace *corev1.Namespace
+	Data      *data.Data
+	App       *App
 }
 
 // Deploy declares the stack's resources from a validated configuration and exports the outputs.
@@ -30,5 +37,16 @@ func Deploy(ctx *pulumi.Context, cfg *Config) (*Deployment, error) {
 		return nil, fmt.Errorf("platform: %w", err)
 	}
 	exportPlatform(ctx, d.Platform)
+	if d.Namespace, err = deployNamespace(ctx, cfg, d.Platform); err != nil {
+		return nil, fmt.Errorf("namespace: %w", err)
+	}
+	if d.Data, err = deployData(ctx, cfg, d.Platform, d.Namespace, cfg.App.Namespace); err != nil {
+		return nil, fmt.Errorf("data: %w", err)
+	}
+	exportData(ctx, d.Data)
+	if d.App, err = deployApp(ctx, cfg, d.Platform, d.Namespace, d.Data); err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	exportApp(ctx, cfg, d.App)
 	return d, nil
 }
