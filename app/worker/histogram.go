@@ -22,7 +22,7 @@ import (
 type HistogramConfig struct {
 	Floor       float64 // lowest score counted; 0 records no histogram
 	Bins        int     // bins between Floor and 1 (default histogram.DefaultBins)
-	SamplePairs int64   // pairs scored below the threshold per run (default 4M)
+	SamplePairs int64   // pairs scored below the threshold per run (default 1M)
 }
 
 func histogramKey(projectID, runID string, chunk int) string {

@@ -112,7 +112,7 @@ func (c *Config) defaults() {
 		c.Histogram.Bins = histogram.DefaultBins
 	}
 	if c.Histogram.SamplePairs <= 0 {
-		c.Histogram.SamplePairs = 4_000_000
+		c.Histogram.SamplePairs = 1_000_000
 	}
 }
 

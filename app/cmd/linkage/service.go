@@ -153,7 +153,7 @@ func registerWorker(f *flags) *workerFlags {
 		reconcile:        f.Duration("reconcile-interval", 15*time.Second, "how often unfinished runs are checked for lost work"),
 		grace:            f.Duration("shutdown-grace", 30*time.Second, "how long running tasks may finish at shutdown before they are handed back"),
 		histFloor:        f.Float64("histogram-floor", histogram.DefaultFloor, "lowest score in the histogram recorded with each run, 0 < floor < 1 (0: record none)"),
-		histSample:       f.Int64("histogram-sample-pairs", 4_000_000, "pairs below the threshold scored per run for its histogram (more: exact for larger runs, slower)"),
+		histSample:       f.Int64("histogram-sample-pairs", 1_000_000, "pairs below the threshold scored per run for its histogram (more: exact for larger runs, slower)"),
 	}
 }
 
