@@ -69,7 +69,7 @@ func (h *Histogram) Sample(ctx context.Context, a, b *engine.CLKs, opt SampleOpt
 		wg.Go(func() {
 			local := make([]int64, h.Bins)
 			var compared int64
-			stamp := make([]int32, 0)
+			var stamp []int32 // row of b → sampled row of a (+1) that gathered it last
 			if members != nil {
 				stamp = make([]int32, b.Len())
 			}
