@@ -319,7 +319,7 @@ func TestSmokeTestRunsThroughThePublicURLAfterTheRollout(t *testing.T) {
 	m, _ := deploy(t, eksArgs())
 	job := find(t, m, "kubernetes:batch/v1:Job", "linkage-smoke")
 	c := container(t, job)
-	require.Equal(t, []any{"smoke", "--url", "https://linkage.example.org", "--timeout", "600s"}, c["args"])
+	require.Equal(t, []any{"smoke", "--api-url", "https://linkage.example.org", "--timeout", "600s"}, c["args"])
 	for _, name := range []string{"linkage-api", "linkage-worker", "linkage-worker-highmem"} {
 		require.Contains(t, job.DependsOn, find(t, m, "kubernetes:apps/v1:Deployment", name).URN)
 	}

@@ -20,7 +20,7 @@ func (d *deployer) smokeTest(s SmokeTestArgs) error {
 		return err
 	}
 	c.Args = pulumi.StringArray{
-		pulumi.String("smoke"), pulumi.String("--url"), d.apiURL,
+		pulumi.String("smoke"), pulumi.String("--api-url"), d.apiURL,
 		pulumi.String("--timeout"), pulumi.String(strconv.Itoa(s.TimeoutSeconds) + "s"),
 	}
 	jobName := pulumi.All(d.args.Image, d.apiURL).ApplyT(func(v []any) string {
