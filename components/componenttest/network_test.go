@@ -99,7 +99,7 @@ func TestNetworkNATPerAZAndFlowLogs(t *testing.T) {
 	require.Equal(t, "ALL", flow.Input("trafficType"))
 	require.Equal(t, find(t, m, "aws:ec2/vpc:Vpc", "net").ID, flow.Input("vpcId"))
 	role := find(t, m, "aws:iam/role:Role", "net-flow-logs")
-	require.Equal(t, iampolicy.ServiceTrust("vpc-flow-logs.amazonaws.com"), policy(t, role, "assumeRolePolicy"))
+	require.Equal(t, network.FlowLogsTrust("123456789012"), policy(t, role, "assumeRolePolicy"), "only for this account")
 	write := policy(t, find(t, m, "aws:iam/rolePolicy:RolePolicy", "net-flow-logs"), "policy")
 	require.Equal(t, iampolicy.Strings{group.Outputs["arn"].StringValue(), group.Outputs["arn"].StringValue() + ":*"},
 		write.Statement[0].Resource, "flow logs may write to their own log group only")

@@ -201,7 +201,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 	}
 
 	if args.FlowLogs {
-		if err := flowLogs(ctx, name, vpc, args.FlowLogRetentionDays, tags(nil), parent); err != nil {
+		if err := flowLogs(ctx, n, name, vpc, args.FlowLogRetentionDays, tags(nil)); err != nil {
 			return nil, fmt.Errorf("network %s: flow logs: %w", name, err)
 		}
 	}
@@ -220,7 +220,12 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 }
 
 // flowLogs sends the VPC's accepted and rejected traffic records to a CloudWatch log group.
-func flowLogs(ctx *pulumi.Context, name string, vpc *ec2.Vpc, retentionDays int, tags pulumi.StringMap, parent pulumi.ResourceOption) error {
+func flowLogs(ctx *pulumi.Context, n *Network, name string, vpc *ec2.Vpc, retentionDays int, tags pulumi.StringMap) error {
+	parent := pulumi.Parent(n)
+	caller, err := aws.GetCallerIdentity(ctx, nil, parent)
+	if err != nil {
+		return fmt.Errorf("account: %w", err)
+	}
 	group, err := cloudwatch.NewLogGroup(ctx, name+"-flow-logs", &cloudwatch.LogGroupArgs{
 		Name:            pulumi.Sprintf("/aws/vpc/%s/flow-logs", name),
 		RetentionInDays: pulumi.Int(retentionDays),
@@ -230,7 +235,7 @@ func flowLogs(ctx *pulumi.Context, name string, vpc *ec2.Vpc, retentionDays int,
 		return err
 	}
 	role, err := iam.NewRole(ctx, name+"-flow-logs", &iam.RoleArgs{
-		AssumeRolePolicy: pulumi.String(iampolicy.ServiceTrust("vpc-flow-logs.amazonaws.com").JSON()),
+		AssumeRolePolicy: pulumi.String(FlowLogsTrust(caller.AccountId).JSON()),
 		Tags:             tags,
 	}, parent)
 	if err != nil {
@@ -254,6 +259,16 @@ func flowLogs(ctx *pulumi.Context, name string, vpc *ec2.Vpc, retentionDays int,
 		Tags:                   tags,
 	}, parent)
 	return err
+}
+
+// FlowLogsTrust lets the flow-logs service assume the role on behalf of this account only (no confused
+// deputy).
+func FlowLogsTrust(accountID string) iampolicy.Document {
+	trust := iampolicy.ServiceTrust("vpc-flow-logs.amazonaws.com")
+	trust.Statement[0].Condition = map[string]map[string]iampolicy.Strings{
+		"StringEquals": {"aws:SourceAccount": {accountID}},
+	}
+	return trust
 }
 
 // maxAzs is how many AZs the CIDR layout has room for.
