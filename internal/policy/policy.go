@@ -64,6 +64,13 @@ var Rules = []Rule{
 	{"gp2-not-default", Gp2NotDefault},
 	{"subnet-tags", SubnetTags},
 	{"helm-charts-pinned", HelmChartsPinned},
+	{"rds-private-tls", RDSPrivateTLS},
+	{"data-stores-client-only", DataStoresClientOnly},
+	{"buckets-private", BucketsPrivate},
+	{"buckets-encrypted-and-tidy", BucketsEncryptedAndTidy},
+	{"passwords-only-as-secrets", PasswordsOnlyAsSecrets},
+	{"containers-limited-and-probed", ContainersLimitedAndProbed},
+	{"pods-non-root", PodsNonRoot},
 }
 
 // Evaluate runs every rule and returns the violations sorted by rule and URN.

@@ -217,6 +217,46 @@ func TestRulesCatchBadInputs(t *testing.T) {
 		{"helm-charts-pinned", "plain HTTP repo", "kubernetes:helm.sh/v3:Release", lbRol, func(_ *pulumimock.Resource, in map[string]any) {
 			sub(in, "repositoryOpts")["repo"] = "http://charts.example.com"
 		}, "is not HTTPS"},
+		{"rds-private-tls", "TLS not forced", "aws:rds/parameterGroup:ParameterGroup", "linkage-postgres", func(_ *pulumimock.Resource, in map[string]any) {
+			in["parameters"] = []any{}
+		}, "does not set rds.force_ssl=1"},
+		{"data-stores-client-only", "address range", "aws:ec2/securityGroup:SecurityGroup", "linkage-redis", func(_ *pulumimock.Resource, in map[string]any) {
+			in["ingress"].([]any)[0].(map[string]any)["cidrBlocks"] = []any{"10.0.0.0/8"}
+		}, "admits address ranges"},
+		{"buckets-private", "public policy allowed", "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "linkage-objectstore", func(_ *pulumimock.Resource, in map[string]any) {
+			in["blockPublicPolicy"] = false
+		}, "blockPublicPolicy is off"},
+		{"buckets-private", "ACLs", "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "linkage-objectstore", func(_ *pulumimock.Resource, in map[string]any) {
+			sub(in, "rule")["objectOwnership"] = "ObjectWriter"
+		}, "not BucketOwnerEnforced"},
+		{"buckets-private", "public read", "aws:s3/bucketPolicy:BucketPolicy", "linkage-objectstore", editPolicy("policy", func(d *iampolicy.Document) {
+			d.Statement = append(d.Statement, iampolicy.Statement{Effect: "Allow", Principal: map[string]iampolicy.Strings{"AWS": {"*"}},
+				Action: iampolicy.Strings{"s3:GetObject"}, Resource: iampolicy.Strings{"arn:aws:s3:::x/*"}})
+		}), "allows any principal"},
+		{"buckets-encrypted-and-tidy", "no SSE", "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", "linkage-objectstore", func(_ *pulumimock.Resource, in map[string]any) {
+			in["rules"] = []any{}
+		}, "no default server-side encryption"},
+		{"buckets-encrypted-and-tidy", "multipart uploads kept", "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2", "linkage-objectstore", func(_ *pulumimock.Resource, in map[string]any) {
+			in["rules"] = in["rules"].([]any)[1:]
+		}, "aborts incomplete multipart uploads"},
+		{"passwords-only-as-secrets", "plain password", "aws:rds/instance:Instance", "linkage-postgres", func(*pulumimock.Resource, map[string]any) {
+			// mutate turns every input into a plain value: the password is no longer a secret.
+		}, "password is not a secret"},
+		{"passwords-only-as-secrets", "literal env", "kubernetes:apps/v1:Deployment", "linkage-api", func(_ *pulumimock.Resource, in map[string]any) {
+			c := sub(in, "spec", "template", "spec")["containers"].([]any)[0].(map[string]any)
+			c["env"] = append(c["env"].([]any), map[string]any{"name": "DATABASE_URL", "value": "postgres://u:p@db/x"})
+		}, "DATABASE_URL is a literal value"},
+		{"containers-limited-and-probed", "no readiness probe", "kubernetes:apps/v1:Deployment", "linkage-api", func(_ *pulumimock.Resource, in map[string]any) {
+			delete(sub(in, "spec", "template", "spec")["containers"].([]any)[0].(map[string]any), "readinessProbe")
+		}, "has no readinessProbe"},
+		{"containers-limited-and-probed", "no memory limit", "kubernetes:batch/v1:Job", "linkage-migrate", func(_ *pulumimock.Resource, in map[string]any) {
+			c := sub(in, "spec", "template", "spec")["containers"].([]any)[0].(map[string]any)
+			delete(sub(c, "resources", "limits"), "memory")
+		}, "has no memory limit"},
+		{"pods-non-root", "privilege escalation", "kubernetes:apps/v1:Deployment", "linkage-worker", func(_ *pulumimock.Resource, in map[string]any) {
+			c := sub(in, "spec", "template", "spec")["containers"].([]any)[0].(map[string]any)
+			sub(c, "securityContext")["allowPrivilegeEscalation"] = true
+		}, "allows privilege escalation"},
 	}
 	covered := map[string]bool{}
 	for _, c := range cases {
