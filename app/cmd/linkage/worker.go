@@ -8,55 +8,29 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/linkage-platform/linkage/app/tracing"
 	"github.com/linkage-platform/linkage/app/worker"
 )
 
 // runWorker runs workers only: they take run tasks from the shared queue.
 func runWorker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	f := newFlags("worker", "Run workers: compare chunks and solve runs taken from the shared queue.", stderr)
-	backends := registerBackends(f)
+	pf := registerProcess(f)
 	wf := registerWorker(f)
 	metricsAddr := f.String("metrics-addr", ":9090", "address serving /metrics and /healthz (empty: none)")
-	level := registerLogLevel(f)
-	tf := registerTracing(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if err := wf.validate(); err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, *level)
+	p, err := pf.open(ctx, stderr, "worker", false, false)
 	if err != nil {
 		return err
 	}
-	flushTraces, err := tf.setup(ctx, log, "worker")
-	if err != nil {
-		return err
-	}
-	defer flushTraces()
-	db, err := openDatabase(ctx, backends)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.CheckSchema(ctx); err != nil {
-		return err
-	}
-	blobs, err := openBlobs(ctx, backends)
-	if err != nil {
-		return err
-	}
-	queue, err := openQueue(ctx, backends, log, false)
-	if err != nil {
-		return err
-	}
-	if c, ok := queue.(io.Closer); ok {
-		defer c.Close()
-	}
-	queue = tracing.Queue{Queue: queue} // tasks carry the trace of what enqueued them
+	defer p.Close()
+	log := p.log
 	reg := newRegistry()
-	w := worker.New(db, blobs, queue, log, reg, wf.config())
+	w := worker.New(p.db, p.blobs, p.queue, log, reg, wf.config())
 	if *metricsAddr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
