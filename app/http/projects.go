@@ -173,8 +173,5 @@ func (s *Server) authorizeExternalUpload(w http.ResponseWriter, r *http.Request)
 	return writeJSON(w, http.StatusCreated, map[string]any{"credentials": creds, "upload": obj})
 }
 
-// externalPrefix is the blob key prefix a party may write to with authorize-external-upload
-// credentials, and the only place the service reads an upload's file from on its behalf.
-func externalPrefix(a *access) string {
-	return linkage.ProjectPrefix(a.project.ID) + "external/" + itoa(a.party) + "/"
-}
+// externalPrefix is the party's area for authorize-external-upload writes.
+func externalPrefix(a *access) string { return linkage.ExternalUploadPrefix(a.project.ID, a.party) }

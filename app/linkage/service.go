@@ -125,6 +125,13 @@ func UploadKey(projectID string, party int) string {
 func BlocksKey(projectID string, party int) string {
 	return ProjectPrefix(projectID) + "uploads/" + itoa(party) + ".blocks"
 }
+
+// ExternalPrefix is where the parties of a project write with authorize-external-upload
+// credentials, each under ExternalUploadPrefix; the service reads uploads from there on their behalf.
+func ExternalPrefix(projectID string) string { return ProjectPrefix(projectID) + "external/" }
+func ExternalUploadPrefix(projectID string, party int) string {
+	return ExternalPrefix(projectID) + itoa(party) + "/"
+}
 func RunPrefix(projectID, runID string) string {
 	return ProjectPrefix(projectID) + "runs/" + runID + "/"
 }

@@ -21,7 +21,7 @@ const minioPort = 9000
 // Key patterns (app/linkage's blob layout) of the objects clients reach with
 // temporary credentials: their external uploads and the runs' results.
 var (
-	externalUploadKeys = linkage.ProjectPrefix("*") + "external/*"
+	externalUploadKeys = linkage.ExternalPrefix("*") + "*"
 	resultKeys         = linkage.RunPrefix("*", "*") + "result*"
 )
 
