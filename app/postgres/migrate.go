@@ -4,12 +4,10 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/linkage-platform/linkage/app/migration"
 )
 
 // migrations are the schema versions, applied in order of their numeric prefix
@@ -18,39 +16,6 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrations, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("read migrations: %w", err)
-	}
-	var ms []migration
-	for _, e := range entries {
-		prefix, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(prefix)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %q: name must start with a positive version and '_'", e.Name())
-		}
-		b, err := migrations.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("read migration %s: %w", e.Name(), err)
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s share version %d", ms[i-1].name, ms[i].name, ms[i].version)
-		}
-	}
-	return ms, nil
-}
-
 // migrationLock is the advisory lock key serializing migrators (a Kubernetes Job may overlap
 // an all-in-one start, or two Jobs of successive rollouts may overlap).
 const migrationLock = 0x6c696e6b616765 // "linkage"
@@ -58,33 +23,33 @@ const migrationLock = 0x6c696e6b616765 // "linkage"
 // Migrate applies the migrations not applied yet, each in its own transaction under an
 // advisory lock, and returns the names of those applied.
 func (db *DB) Migrate(ctx context.Context) ([]string, error) {
-	ms, err := loadMigrations()
+	ms, err := migration.Load(migrations, "migrations")
 	if err != nil {
 		return nil, err
 	}
 	var applied []string
 	for _, m := range ms {
 		ok := false
-		err := db.withTx(ctx, "migration "+m.name, func(tx pgx.Tx) error {
+		err := db.withTx(ctx, "migration "+m.Name, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
-				return wrap("migration "+m.name+": lock", err)
+				return wrap("migration "+m.Name+": lock", err)
 			}
 			if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 				version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 				return wrap("create schema_migrations", err)
 			}
 			var done bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&done); err != nil {
-				return wrap("migration "+m.name, err)
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.Version).Scan(&done); err != nil {
+				return wrap("migration "+m.Name, err)
 			}
 			if done {
 				return nil
 			}
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return wrap("migration "+m.name, err)
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return wrap("migration "+m.Name, err)
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
-				return wrap("migration "+m.name+": record", err)
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+				return wrap("migration "+m.Name+": record", err)
 			}
 			ok = true
 			return nil
@@ -93,7 +58,7 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 			return applied, err
 		}
 		if ok {
-			applied = append(applied, m.name)
+			applied = append(applied, m.Name)
 		}
 	}
 	return applied, nil
@@ -101,7 +66,7 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 
 // CheckSchema fails when the schema is older than this binary (migrate not run).
 func (db *DB) CheckSchema(ctx context.Context) error {
-	ms, err := loadMigrations()
+	ms, err := migration.Load(migrations, "migrations")
 	if err != nil {
 		return err
 	}
@@ -110,7 +75,7 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 	if err != nil && unavailable(err) {
 		return wrap("check schema", err)
 	}
-	if err != nil || v == nil || *v < ms[len(ms)-1].version {
+	if err != nil || v == nil || *v < ms[len(ms)-1].Version {
 		return fmt.Errorf("database schema is not up to date (run `linkage migrate`)")
 	}
 	return nil

@@ -5,11 +5,9 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/linkage-platform/linkage/app/migration"
 )
 
 // migrations are the schema versions, applied in order of their numeric prefix
@@ -18,44 +16,11 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrations, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("read migrations: %w", err)
-	}
-	var ms []migration
-	for _, e := range entries {
-		prefix, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(prefix)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %q: name must start with a positive version and '_'", e.Name())
-		}
-		b, err := migrations.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("read migration %s: %w", e.Name(), err)
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s share version %d", ms[i-1].name, ms[i].name, ms[i].version)
-		}
-	}
-	return ms, nil
-}
-
 // Migrate applies the migrations not applied yet, each in its own transaction, and returns
 // the names of those applied. Safe to run concurrently: the transactions are IMMEDIATE, so a
 // second migrator waits and then finds the versions applied.
 func (db *DB) Migrate(ctx context.Context) ([]string, error) {
-	ms, err := loadMigrations()
+	ms, err := migration.Load(migrations, "migrations")
 	if err != nil {
 		return nil, err
 	}
@@ -70,47 +35,47 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 			return applied, err
 		}
 		if ok {
-			applied = append(applied, m.name)
+			applied = append(applied, m.Name)
 		}
 	}
 	return applied, nil
 }
 
-func (db *DB) applyMigration(ctx context.Context, m migration) (bool, error) {
+func (db *DB) applyMigration(ctx context.Context, m migration.File) (bool, error) {
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
-		return false, fmt.Errorf("migration %s: begin: %w", m.name, err)
+		return false, fmt.Errorf("migration %s: begin: %w", m.Name, err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
-		return false, fmt.Errorf("migration %s: %w", m.name, err)
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil {
+		return false, fmt.Errorf("migration %s: %w", m.Name, err)
 	}
 	if n > 0 {
 		return false, nil
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return false, fmt.Errorf("migration %s: %w", m.name, err)
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return false, fmt.Errorf("migration %s: %w", m.Name, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-		m.version, m.name, time.Now().UnixNano()); err != nil {
-		return false, fmt.Errorf("migration %s: record: %w", m.name, err)
+		m.Version, m.Name, time.Now().UnixNano()); err != nil {
+		return false, fmt.Errorf("migration %s: record: %w", m.Name, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("migration %s: commit: %w", m.name, err)
+		return false, fmt.Errorf("migration %s: commit: %w", m.Name, err)
 	}
 	return true, nil
 }
 
 // CheckSchema fails when the schema is older than this binary (migrate not run).
 func (db *DB) CheckSchema(ctx context.Context) error {
-	ms, err := loadMigrations()
+	ms, err := migration.Load(migrations, "migrations")
 	if err != nil {
 		return err
 	}
 	var v sql.NullInt64
 	err = db.db.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v)
-	if err != nil || !v.Valid || int(v.Int64) < ms[len(ms)-1].version {
+	if err != nil || !v.Valid || int(v.Int64) < ms[len(ms)-1].Version {
 		return fmt.Errorf("database schema is not up to date (run `linkage migrate`)")
 	}
 	return nil
