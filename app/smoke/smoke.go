@@ -121,12 +121,16 @@ func (c *Checker) createProject(ctx context.Context) (project, error) {
 
 // waitReady polls /status until the service answers: a new load balancer needs a while for DNS.
 func (c *Checker) waitReady(ctx context.Context) error {
+	var last error
 	for {
-		last := c.call(ctx, http.MethodGet, "/status", "", nil, http.StatusOK, nil)
-		if last == nil {
+		err := c.call(ctx, http.MethodGet, "/status", "", nil, http.StatusOK, nil)
+		if err == nil {
 			return nil
 		}
-		c.log().Info("waiting for the service", "err", last)
+		if last == nil || ctx.Err() == nil {
+			last = err // a call cut short by the deadline says less than the answer before it
+		}
+		c.log().Info("waiting for the service", "err", err)
 		if err := c.sleep(ctx); err != nil {
 			return fmt.Errorf("service not ready: %w (last error: %v)", err, last)
 		}
