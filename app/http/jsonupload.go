@@ -297,24 +297,33 @@ func (u *jsonUpload) blockMap() error {
 		if k == "file" {
 			return u.blocksFile()
 		}
-		row, err := strconv.ParseInt(k, 10, 64)
-		if err != nil || row < 0 {
-			return badRequest("blocks: key %q is not a record index", k)
-		}
-		if err := u.delim('[', fmt.Sprintf("blocks of record %d must be an array", row)); err != nil {
+		if err := u.blockEntry(k, "blocks: ", ""); err != nil {
 			return err
 		}
-		ids, err := u.blockIDs(row)
-		if err != nil {
-			return err
-		}
-		if err := u.bw.Write(row, ids); err != nil {
-			return err
-		}
-		u.maxRow = max(u.maxRow, row)
 	}
 	_, err := u.dec.Token() // '}'
 	return err
+}
+
+// blockEntry reads the block ids of record key k ("<row>": [...], the key consumed) and
+// records them; keyWhere and arrayWhere prefix the error messages with where the map is.
+func (u *jsonUpload) blockEntry(k, keyWhere, arrayWhere string) error {
+	row, err := strconv.ParseInt(k, 10, 64)
+	if err != nil || row < 0 {
+		return badRequest("%skey %q is not a record index", keyWhere, k)
+	}
+	if err := u.delim('[', fmt.Sprintf("%sblocks of record %d must be an array", arrayWhere, row)); err != nil {
+		return err
+	}
+	ids, err := u.blockIDs(row)
+	if err != nil {
+		return err
+	}
+	if err := u.bw.Write(row, ids); err != nil {
+		return err
+	}
+	u.maxRow = max(u.maxRow, row)
+	return nil
 }
 
 // objectRef is the {"file": {...}, "credentials": {...}} form of an object-store upload.
@@ -417,21 +426,9 @@ func (u *jsonUpload) blocksFile() error {
 			return err
 		}
 		k, _ := t.(string)
-		row, err := strconv.ParseInt(k, 10, 64)
-		if err != nil || row < 0 {
-			return badRequest("blocks file: key %q is not a record index", k)
-		}
-		if err := u.delim('[', fmt.Sprintf("blocks file: blocks of record %d must be an array", row)); err != nil {
+		if err := u.blockEntry(k, "blocks file: ", "blocks file: "); err != nil {
 			return err
 		}
-		ids, err := u.blockIDs(row)
-		if err != nil {
-			return err
-		}
-		if err := u.bw.Write(row, ids); err != nil {
-			return err
-		}
-		u.maxRow = max(u.maxRow, row)
 	}
 	return nil
 }
