@@ -5,15 +5,10 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net"
-	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	collector "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -78,40 +73,10 @@ func TestTracesAcrossAPIQueueAndWorker(t *testing.T) {
 	go func() { _ = gs.Serve(ln) }()
 	defer gs.Stop()
 
-	addr, dir := freeAddr(t), t.TempDir()
 	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"all-in-one", "--addr", addr, "--data-dir", dir, "--otlp-endpoint", "http://" + ln.Addr().String(),
-			"--chunk-comparisons", "300000"}, io.Discard, logs)
-	}()
-	base := "http://" + addr
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 10*time.Second, 20*time.Millisecond)
-
-	clks, err := os.ReadFile("../../../../shared/testdata/binary/clks_128B_1k.json")
-	require.NoError(t, err)
-	status, p := call(t, "POST", base+"/api/v1/projects", "", []byte(`{"schema":{},"result_type":"groups"}`))
-	require.Equal(t, http.StatusCreated, status)
-	pid, rt := p["project_id"].(string), p["result_token"].(string)
-	for _, tok := range p["update_tokens"].([]any) {
-		status, _ := call(t, "POST", base+"/api/v1/projects/"+pid+"/clks", tok.(string), clks)
-		require.Equal(t, http.StatusCreated, status)
-	}
-	status, r := call(t, "POST", base+"/api/v1/projects/"+pid+"/runs", rt, []byte(`{"threshold":0.99}`))
-	require.Equal(t, http.StatusCreated, status)
-	rid := r["run_id"].(string)
-	require.Eventually(t, func() bool {
-		_, st := call(t, "GET", fmt.Sprintf("%s/api/v1/projects/%s/runs/%s/status", base, pid, rid), rt, nil)
-		return st["state"] == "completed"
-	}, 30*time.Second, 20*time.Millisecond)
+	base, done, cancel := startAllInOne(t, []string{"--data-dir", t.TempDir(), "--otlp-endpoint", "http://" + ln.Addr().String(),
+		"--chunk-comparisons", "300000"}, logs)
+	_, _, rid := linkBinaryFile(t, base)
 	cancel()
 	require.NoError(t, <-done) // shutdown flushes the spans
 
