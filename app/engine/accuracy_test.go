@@ -84,7 +84,8 @@ func precisionRecall(found, truth map[[2]Record]bool) (precision, recall float64
 
 // TestAccuracyTutorial links the shared tutorial data (real CLKs with ground
 // truth) and checks the precision and recall of the pairwise links against
-// the values measured when the engine was written, minus a small margin.
+// the values measured with the reference's greedy solver, minus a small
+// margin (the shared data's README: about 6,500 links, 98.5 % true, at 0.8).
 func TestAccuracyTutorial(t *testing.T) {
 	parties := loadTutorial(t)
 	truth := map[int]map[[2]Record]bool{2: truePairs(t, 2), 5: truePairs(t, 5)}
@@ -99,11 +100,11 @@ func TestAccuracyTutorial(t *testing.T) {
 		{2, 0.8, 0.9855, 0.6070},
 		{2, 0.85, 1.0000, 0.3134},
 		{2, 0.9, 1.0000, 0.0981},
-		{5, 0.7, 0.6042, 0.8554},
-		{5, 0.75, 0.8061, 0.6893},
-		{5, 0.8, 0.9851, 0.4463},
-		{5, 0.85, 0.9993, 0.1988},
-		{5, 0.9, 1.0000, 0.0697},
+		{5, 0.7, 0.6320, 0.8437},
+		{5, 0.75, 0.8107, 0.6764},
+		{5, 0.8, 0.9848, 0.4380},
+		{5, 0.85, 0.9993, 0.1976},
+		{5, 0.9, 1.0000, 0.0696},
 	} {
 		cands, err := CompareAll(context.Background(), parties[:tc.parties], nil, Options{Threshold: tc.threshold})
 		require.NoError(t, err)

@@ -48,10 +48,11 @@
 // # Solvers
 //
 // All solvers are deterministic for equal inputs.
-//   - [Groups]: greedy grouping for 2..N parties. Candidates are taken in
-//     descending score, ties by (party0, party1, row0, row1) ascending; two
-//     groups merge only if every cross pair between them is a candidate and no
-//     party would appear twice.
+//   - [Groups]: the reference's greedy grouping for 2..N parties (api.md,
+//     "groups"). Candidates are taken in descending score, ties by (party0,
+//     party1, row0, row1) ascending; two groups merge on the candidate that
+//     completes every cross pair between them (edges seen = |Gx|·|Gy|), so
+//     the result equals the reference's on ../shared/testdata/reference.
 //   - [Permutations]: 2 parties, 1:1 greedy matching by score; matched pairs
 //     are placed at the same random row of both permutations (seedable RNG)
 //     and mask[row] = 1.

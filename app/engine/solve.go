@@ -7,110 +7,140 @@ import (
 	"slices"
 )
 
-// Groups is the greedy solver for 2..N parties. It sorts cands in place
-// (SortCandidates) and takes them in that order; the two records' groups
-// merge when no party would appear twice and every cross pair between the
-// groups is itself a candidate. It returns the groups of ≥ 2 records, each
-// sorted by (party, row), the groups sorted by their first record.
+// Groups is the reference's greedy solver for 2..N parties (api.md,
+// "groups"). It sorts cands in place (SortCandidates) and takes them in that
+// order. A pair of ungrouped records forms a group; a record paired with a
+// one-record group joins it; a record paired with a larger group becomes a
+// one-record group with one edge seen towards it. Two groups merge on the pair
+// that brings the edges seen between them to |Gx|·|Gy|, and the merged group
+// inherits both groups' edge counts. Groups are cliques of candidates, so no
+// party appears twice. It returns the groups of ≥ 2 records, each sorted by
+// (party, row), the groups sorted by their first record.
+//
+// Cost per candidate: two slice look-ups and at most one edge-count update in
+// a map; a merge moves the smaller group's members and the edge counts of the
+// group merged away, never re-reading the candidates.
 func Groups(cands []Candidate) [][]Record {
 	SortCandidates(cands)
 	s := newGrouper(cands)
 	for _, c := range cands {
-		s.consider(c)
+		s.consider(c.A, c.B)
 	}
 	return s.result()
 }
 
 type grouper struct {
-	cands   []Candidate
-	groupOf map[Record]int32 // record → index in groups
-	groups  [][]Record       // nil once merged away
-	pairs   []pairKey        // sorted candidate pairs, built when first needed
-}
-
-type pairKey struct{ a, b Record }
-
-func orderedPair(x, y Record) pairKey {
-	if x.Party > y.Party || (x.Party == y.Party && x.Row > y.Row) {
-		x, y = y, x
-	}
-	return pairKey{x, y}
-}
-
-func comparePairKeys(x, y pairKey) int {
-	return cmp.Or(cmp.Compare(x.a.Party, y.a.Party), cmp.Compare(x.a.Row, y.a.Row),
-		cmp.Compare(x.b.Party, y.b.Party), cmp.Compare(x.b.Row, y.b.Row))
+	groupOf    [][]int32      // [party][row] → its group + 1; 0: none yet
+	members    [][]Record     // group → records; nil once merged away
+	neighbours [][]int32      // group → groups it has seen edges with (may list groups merged away since)
+	edges      map[uint64]int // edgeKey(g, h) → edges seen between groups g and h
 }
 
 func newGrouper(cands []Candidate) *grouper {
-	return &grouper{cands: cands, groupOf: make(map[Record]int32)}
-}
-
-func (s *grouper) group(r Record) []Record {
-	if g, ok := s.groupOf[r]; ok {
-		return s.groups[g]
+	var rows []int32 // per party: highest row + 1
+	for _, c := range cands {
+		for _, r := range [2]Record{c.A, c.B} {
+			if int(r.Party) >= len(rows) {
+				rows = append(rows, make([]int32, int(r.Party)+1-len(rows))...)
+			}
+			rows[r.Party] = max(rows[r.Party], r.Row+1)
+		}
 	}
-	return []Record{r}
+	s := &grouper{groupOf: make([][]int32, len(rows)), edges: make(map[uint64]int)}
+	for p, n := range rows {
+		s.groupOf[p] = make([]int32, n)
+	}
+	return s
 }
 
-func (s *grouper) consider(c Candidate) {
-	gx, gy := s.group(c.A), s.group(c.B)
-	if gi, ok := s.groupOf[c.A]; ok {
-		if gj, ok := s.groupOf[c.B]; ok && gi == gj {
+func edgeKey(g, h int32) uint64 {
+	if g > h {
+		g, h = h, g
+	}
+	return uint64(g)<<32 | uint64(h)
+}
+
+func (s *grouper) newGroup(rs ...Record) int32 {
+	g := int32(len(s.members))
+	s.members = append(s.members, rs)
+	s.neighbours = append(s.neighbours, nil)
+	for _, r := range rs {
+		s.groupOf[r.Party][r.Row] = g + 1
+	}
+	return g
+}
+
+func (s *grouper) addEdges(g, h int32, n int) {
+	k := edgeKey(g, h)
+	if _, ok := s.edges[k]; !ok {
+		s.neighbours[g] = append(s.neighbours[g], h)
+		s.neighbours[h] = append(s.neighbours[h], g)
+	}
+	s.edges[k] += n
+}
+
+func (s *grouper) consider(x, y Record) {
+	gx, gy := s.groupOf[x.Party][x.Row]-1, s.groupOf[y.Party][y.Row]-1
+	switch {
+	case gx < 0 && gy < 0:
+		s.newGroup(x, y)
+	case gx < 0 || gy < 0:
+		g, r := gx, y
+		if gy >= 0 {
+			g, r = gy, x
+		}
+		if len(s.members[g]) == 1 {
+			s.members[g] = append(s.members[g], r)
+			s.groupOf[r.Party][r.Row] = g + 1
 			return
 		}
-	}
-	for _, u := range gx {
-		for _, v := range gy {
-			if u.Party == v.Party {
-				return
-			}
+		s.addEdges(g, s.newGroup(r), 1)
+	case gx != gy:
+		if s.edges[edgeKey(gx, gy)]+1 == len(s.members[gx])*len(s.members[gy]) {
+			s.merge(gx, gy)
+			return
 		}
-	}
-	if len(gx) > 1 || len(gy) > 1 {
-		for _, u := range gx {
-			for _, v := range gy {
-				if !s.isCandidate(u, v) {
-					return
-				}
-			}
-		}
-	}
-	merged := append(slices.Clone(gx), gy...)
-	id := int32(len(s.groups))
-	for _, g := range [][]Record{gx, gy} {
-		if old, ok := s.groupOf[g[0]]; ok {
-			s.groups[old] = nil
-		}
-	}
-	s.groups = append(s.groups, merged)
-	for _, r := range merged {
-		s.groupOf[r] = id
+		s.addEdges(gx, gy, 1)
 	}
 }
 
-func (s *grouper) isCandidate(u, v Record) bool {
-	if s.pairs == nil {
-		s.pairs = make([]pairKey, len(s.cands))
-		for i, c := range s.cands {
-			s.pairs[i] = orderedPair(c.A, c.B)
-		}
-		slices.SortFunc(s.pairs, comparePairKeys)
+// merge moves the smaller group into the larger one, with its edge counts.
+func (s *grouper) merge(g, h int32) {
+	if len(s.members[g]) < len(s.members[h]) {
+		g, h = h, g
 	}
-	_, found := slices.BinarySearchFunc(s.pairs, orderedPair(u, v), comparePairKeys)
-	return found
-}
-
-func (s *grouper) result() [][]Record {
-	var out [][]Record
-	for _, g := range s.groups {
-		if len(g) < 2 {
+	for _, r := range s.members[h] {
+		s.groupOf[r.Party][r.Row] = g + 1
+	}
+	s.members[g] = append(s.members[g], s.members[h]...)
+	s.members[h] = nil
+	delete(s.edges, edgeKey(g, h))
+	for _, k := range s.neighbours[h] {
+		n, ok := s.edges[edgeKey(h, k)]
+		if !ok { // k was merged away (its edges moved on) or is g
 			continue
 		}
-		slices.SortFunc(g, compareRecords)
-		out = append(out, g)
+		delete(s.edges, edgeKey(h, k))
+		s.addEdges(g, k, n)
 	}
-	slices.SortFunc(out, func(x, y []Record) int { return compareRecords(x[0], y[0]) })
+	s.neighbours[h] = nil
+}
+
+// result lists the groups of ≥ 2 records in the order of their first record:
+// the order a scan of the records by (party, row) meets them.
+func (s *grouper) result() [][]Record {
+	var out [][]Record
+	for _, rows := range s.groupOf {
+		for _, g := range rows {
+			if g == 0 || len(s.members[g-1]) < 2 {
+				continue
+			}
+			m := s.members[g-1]
+			s.members[g-1] = nil // emitted
+			slices.SortFunc(m, compareRecords)
+			out = append(out, m)
+		}
+	}
 	return out
 }
 
