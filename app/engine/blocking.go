@@ -43,6 +43,7 @@ func compareBlocked(ctx context.Context, a, b *CLKs, th *threshold, opt *Options
 				return err
 			}
 			hi := min((c+1)*blockRows, a.Len())
+			before := s.held()
 			for i := c * blockRows; i < hi; i++ {
 				pa := a.pops[i]
 				plo, phi := th.popRange(int(pa), maxPop)
@@ -78,6 +79,9 @@ func compareBlocked(ctx context.Context, a, b *CLKs, th *threshold, opt *Options
 				}
 				s.hits[0] = hits
 				s.appendTopK(hits, opt.TopK)
+			}
+			if err := opt.budget.take(s.held() - before); err != nil {
+				return err
 			}
 			p.add(int64(hi-c*blockRows) * int64(b.Len()))
 		}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"sync/atomic"
 )
 
 // Record names one record: a party and its row (absolute, from 0).
@@ -202,4 +203,32 @@ func DecodeCandidates(r io.Reader) ([]Candidate, error) {
 		return nil, fmt.Errorf("read candidates: trailing data after %d candidates", n)
 	}
 	return cands, nil
+}
+
+// CandidateLimitError is returned by Compare when a comparison produced more
+// than Options.MaxCandidates candidates: it stops as soon as the workers see
+// the budget overrun, so memory stays within about the budget.
+type CandidateLimitError struct {
+	Max, Reached int64
+}
+
+func (e *CandidateLimitError) Error() string {
+	return fmt.Sprintf("more than %d candidate pairs (%d found before stopping)", e.Max, e.Reached)
+}
+
+// budget counts the candidates the workers of one Compare hold.
+type budget struct {
+	max int64 // 0: unlimited
+	n   atomic.Int64
+}
+
+// take accounts for n more candidates and fails once the total exceeds the maximum.
+func (b *budget) take(n int) error {
+	if b == nil || b.max <= 0 || n == 0 {
+		return nil
+	}
+	if t := b.n.Add(int64(n)); t > b.max {
+		return &CandidateLimitError{Max: b.max, Reached: t}
+	}
+	return nil
 }

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -74,4 +76,35 @@ func TestMergeCandidates(t *testing.T) {
 	}, MergeCandidates(2, x, y, z))
 	require.Equal(t, []Candidate{}, MergeCandidates(0))
 	require.Equal(t, []Candidate{}, MergeCandidates(0, nil, nil))
+}
+
+// A threshold too low for the data must stop at the candidate budget, before the
+// candidates of the whole comparison are held, with or without blocking.
+func TestCompareStopsAtMaxCandidates(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n, size = 2000, 64
+	a := mustNew(t, randomBytes(rng, n, size, 0.5), size)
+	b := mustNew(t, randomBytes(rng, n, size, 0.5), size)
+	all := make([][]string, n)
+	for i := range all {
+		all[i] = []string{"x"}
+	}
+	for _, blocked := range []bool{false, true} {
+		opt := Options{Threshold: 1e-9, Workers: 2, PartyA: 0, PartyB: 1, MaxCandidates: 10_000}
+		if blocked {
+			opt.BlocksA, opt.BlocksB = all, all
+		}
+		_, err := Compare(context.Background(), a, b, opt)
+		var le *CandidateLimitError
+		require.ErrorAs(t, err, &le, "blocked=%v", blocked)
+		require.Equal(t, int64(10_000), le.Max)
+		// Each worker stops after at most one more group of queries (or of blocked rows).
+		require.Less(t, le.Reached, int64(10_000+2*max(queryGroup, blockRows)*n), "blocked=%v", blocked)
+
+		// The budget is inclusive: exactly as many candidates as exist pass.
+		opt.MaxCandidates = n * n
+		got, err := Compare(context.Background(), a, b, opt)
+		require.NoError(t, err)
+		require.Len(t, got, n*n)
+	}
 }

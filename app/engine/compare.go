@@ -33,6 +33,13 @@ type Options struct {
 	// (pairs of a×b covered, pruned ones included): nondecreasing, calls
 	// serialised, the last one equal to a.Len()·b.Len() on success.
 	Progress func(done int64)
+	// MaxCandidates > 0 bounds the candidates Compare may collect: beyond it
+	// Compare stops and returns a *CandidateLimitError, so that a threshold
+	// too low for the data cannot exhaust memory (peak about 2 × 24 bytes per
+	// candidate: the workers' blocks and their merge).
+	MaxCandidates int64
+
+	budget *budget
 }
 
 // Work is split into groups of queries (rows of a, in popcount order) that
@@ -51,6 +58,7 @@ func Compare(ctx context.Context, a, b *CLKs, opt Options) ([]Candidate, error) 
 	}
 	th := newThreshold(opt.Threshold, a.Size())
 	p := newProgress(opt.Progress)
+	opt.budget = &budget{max: opt.MaxCandidates}
 	var out []Candidate
 	var err error
 	if opt.BlocksA != nil {
@@ -224,7 +232,11 @@ type scratch struct {
 	hits   [][]Candidate // per query of the current group
 	out    []Candidate   // the block being filled
 	full   [][]Candidate // filled blocks
+	inFull int           // candidates in full
 }
+
+// held is the number of candidates collected so far.
+func (s *scratch) held() int { return s.inFull + len(s.out) }
 
 // outBlock is the capacity of the blocks candidates are collected in: blocks
 // never move once allocated (no copying as the output grows) and are sorted
@@ -238,6 +250,7 @@ func (s *scratch) reserve(n int) {
 	}
 	if len(s.out) > 0 {
 		s.full = append(s.full, s.out)
+		s.inFull += len(s.out)
 	}
 	s.out = make([]Candidate, 0, max(outBlock, n))
 }
@@ -263,7 +276,11 @@ func compareAll(ctx context.Context, a, b *CLKs, th *threshold, opt *Options, p 
 				return err
 			}
 			queries := order[g*queryGroup : min((g+1)*queryGroup, len(order))]
+			before := s.held()
 			scanGroup(k, a, sb, queries, th, opt, s)
+			if err := opt.budget.take(s.held() - before); err != nil {
+				return err
+			}
 			p.add(int64(len(queries)) * int64(b.Len()))
 		}
 	}

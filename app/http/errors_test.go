@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -150,8 +151,8 @@ func TestUploadErrors(t *testing.T) {
 			requireProblem(t, e.do("POST", path, p.UpdateTokens[0], tc.body), tc.status, tc.detail)
 		})
 	}
-	// max-upload-bytes: a body of 5 MiB.
-	pad := enc(map[string]any{"padding": strings.Repeat("x", 5<<20), "clks": good})
+	// max-upload-bytes: a body of 5 MiB (in short strings: a long one meets max-json-token-bytes).
+	pad := enc(map[string]any{"padding": slices.Repeat([]string{strings.Repeat("x", 64)}, 80_000), "clks": good})
 	pr := requireProblem(t, e.do("POST", path, p.UpdateTokens[0], pad), 413, "max-upload-bytes")
 	require.Equal(t, "max-upload-bytes", pr["limit"])
 

@@ -22,6 +22,7 @@ type jsonUpload struct {
 	s   *Server
 	ctx context.Context
 	a   *access
+	lim *tokenLimit // under dec
 	dec *json.Decoder
 	r   *http.Request
 
@@ -30,7 +31,8 @@ type jsonUpload struct {
 	bw      *linkage.BlocksWriter
 	rec     *engine.RecordDecoder
 	records int64
-	maxRow  int64 // largest row named in a "blocks" object
+	maxRow  int64    // largest row named in a "blocks" object
+	seen    []uint64 // bit set of the rows named in a "blocks" object
 	form    string
 }
 
@@ -63,9 +65,6 @@ func (u *jsonUpload) parse() (res uploaded, err error) {
 				return res, err
 			}
 		case "blocks":
-			if u.blocks != nil {
-				return res, badRequest(`"blocks" given twice, or with clknblocks`)
-			}
 			if err := u.blockMap(); err != nil {
 				return res, err
 			}
@@ -206,9 +205,15 @@ func (u *jsonUpload) record(t json.Token) error {
 	return nil
 }
 
-func (u *jsonUpload) startBlocks() {
+// startBlocks starts the one blocks blob writer of the upload: a second one would abandon the
+// first (its goroutine, descriptor and temp file) for good.
+func (u *jsonUpload) startBlocks() error {
+	if u.blocks != nil {
+		return badRequest(`"blocks" given twice, or with clknblocks`)
+	}
 	u.blocks = startPut(u.ctx, u.s.blobs, linkage.BlocksKey(u.a.project.ID, u.a.party))
 	u.bw = linkage.NewBlocksWriter(u.blocks)
+	return nil
 }
 
 // encodings reads the value of "clks", "clknblocks" or "encodings".
@@ -225,7 +230,9 @@ func (u *jsonUpload) encodings(key string) error {
 		return badRequest("%q must be an array", key)
 	}
 	if key == "clknblocks" {
-		u.startBlocks()
+		if err := u.startBlocks(); err != nil {
+			return err
+		}
 	}
 	for u.dec.More() {
 		if key != "clknblocks" {
@@ -269,14 +276,23 @@ func (u *jsonUpload) blockIDs(row int64) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		var id string
 		switch v := t.(type) {
 		case string:
-			ids = append(ids, v)
+			id = v
 		case json.Number:
-			ids = append(ids, v.String())
+			id = v.String()
 		default:
 			return nil, badRequest("record %d: block ids must be strings or numbers", row)
 		}
+		l := u.s.cfg.Limits
+		if len(id) > l.MaxBlockIDBytes {
+			return nil, &linkage.LimitError{Limit: "max-block-id-bytes", Max: int64(l.MaxBlockIDBytes), Got: int64(len(id))}
+		}
+		if len(ids) == l.MaxBlocksPerRecord {
+			return nil, &linkage.LimitError{Limit: "max-blocks-per-record", Max: int64(l.MaxBlocksPerRecord), Got: int64(len(ids) + 1)}
+		}
+		ids = append(ids, id)
 	}
 	_, err := u.dec.Token() // ']'
 	return ids, err
@@ -287,7 +303,9 @@ func (u *jsonUpload) blockMap() error {
 	if err := u.delim('{', `"blocks" must be an object mapping record index to block ids`); err != nil {
 		return err
 	}
-	u.startBlocks()
+	if err := u.startBlocks(); err != nil {
+		return err
+	}
 	for u.dec.More() {
 		t, err := u.dec.Token()
 		if err != nil {
@@ -312,6 +330,17 @@ func (u *jsonUpload) blockEntry(k, keyWhere, arrayWhere string) error {
 	if err != nil || row < 0 {
 		return badRequest("%skey %q is not a record index", keyWhere, k)
 	}
+	if max := u.s.cfg.Limits.MaxUploadRecords; row >= max {
+		return &linkage.LimitError{Limit: "max-upload-records", Max: max, Got: row + 1}
+	}
+	// A row named twice would get both lists: more blocks than max-blocks-per-record.
+	if w := int(row / 64); w >= len(u.seen) {
+		u.seen = append(u.seen, make([]uint64, w+1-len(u.seen))...)
+	}
+	if u.seen[row/64]&(1<<(row%64)) != 0 {
+		return badRequest("%sblocks of record %d given twice", keyWhere, row)
+	}
+	u.seen[row/64] |= 1 << (row % 64)
 	if err := u.delim('[', fmt.Sprintf("%sblocks of record %d must be an array", arrayWhere, row)); err != nil {
 		return err
 	}
@@ -352,7 +381,9 @@ func (u *jsonUpload) encodingsFile() error {
 	if err != nil {
 		return err
 	}
-	size := expectedSize(u.a)
+	l := u.s.cfg.Limits
+	want := expectedSize(u.a)
+	size := want
 	if h := u.r.Header.Get("Hash-Size"); h != "" {
 		if size, err = strconv.Atoi(h); err != nil || size <= 0 || size%8 != 0 {
 			return badRequest("header Hash-Size must be a positive multiple of 8, got %q", h)
@@ -361,13 +392,24 @@ func (u *jsonUpload) encodingsFile() error {
 	if size == 0 {
 		return badRequest("an encodings file needs the CLK size: send the Hash-Size header")
 	}
+	// The same limits as a direct upload, checked before and while copying.
+	if size > l.MaxHashSize {
+		return &linkage.LimitError{Limit: "max-hash-size", Max: int64(l.MaxHashSize), Got: int64(size)}
+	}
+	if want != 0 && size != want {
+		return badRequest("Hash-Size %d differs from the %d-byte CLKs other parties uploaded", size, want)
+	}
 	rc, err := ext.OpenExternal(u.ctx, *ref.File, ref.Credentials, externalPrefix(u.a))
 	if err != nil {
 		return badRequest("cannot read the encodings file: %v", err)
 	}
 	defer rc.Close()
 	u.rec = engine.NewRecordDecoder(size)
-	n, err := u.s.blobs.Put(u.ctx, linkage.UploadKey(u.a.project.ID, u.a.party), rc)
+	capped := &capReader{r: rc, max: l.MaxUploadBytes, limit: "max-upload-bytes"}
+	if recs := l.MaxUploadRecords * int64(size); recs < capped.max {
+		capped.max, capped.limit, capped.unit = recs, "max-upload-records", int64(size)
+	}
+	n, err := u.s.blobs.Put(u.ctx, linkage.UploadKey(u.a.project.ID, u.a.party), capped)
 	if err != nil {
 		return fmt.Errorf("copy encodings file: %w", err)
 	}
@@ -375,17 +417,40 @@ func (u *jsonUpload) encodingsFile() error {
 		return badRequest("the encodings file has %d bytes, not a whole number of %d-byte CLKs", n, size)
 	}
 	u.records = n / int64(size)
-	if u.records > u.s.cfg.Limits.MaxUploadRecords {
-		return &linkage.LimitError{Limit: "max-upload-records", Max: u.s.cfg.Limits.MaxUploadRecords}
-	}
 	return nil
+}
+
+// capReader reads r and fails with a LimitError once it holds more than max bytes (max/unit
+// units of the limit, when unit > 0): an external object is copied under the limits of a
+// direct upload, without trusting its stated size.
+type capReader struct {
+	r     io.Reader
+	max   int64
+	limit string
+	unit  int64
+	n     int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if int64(len(p)) > c.max-c.n+1 {
+		p = p[:c.max-c.n+1]
+	}
+	k, err := c.r.Read(p)
+	if c.n += int64(k); c.n > c.max {
+		le := &linkage.LimitError{Limit: c.limit, Max: c.max}
+		if c.unit > 0 {
+			le.Max /= c.unit
+		}
+		return 0, le
+	}
+	return k, err
 }
 
 // blocksFile reads a blocks object of the inline form from the object store ("file" consumed).
 func (u *jsonUpload) blocksFile() error {
 	var file linkage.ObjectRef
-	if err := u.dec.Decode(&file); err != nil {
-		return badRequest("blocks file: %v", err)
+	if err := u.decodeRef(&file, "blocks file"); err != nil {
+		return err
 	}
 	var creds *linkage.Credentials
 	for u.dec.More() {
@@ -394,8 +459,8 @@ func (u *jsonUpload) blocksFile() error {
 			return err
 		}
 		if k, _ := t.(string); k == "credentials" {
-			if err := u.dec.Decode(&creds); err != nil {
-				return badRequest("blocks credentials: %v", err)
+			if err := u.decodeRef(&creds, "blocks credentials"); err != nil {
+				return err
 			}
 		} else if err := u.skip(); err != nil {
 			return err
@@ -414,7 +479,8 @@ func (u *jsonUpload) blocksFile() error {
 	}
 	defer rc.Close()
 	outer := u.dec
-	u.dec = json.NewDecoder(rc)
+	u.dec = json.NewDecoder(newTokenLimit(&capReader{r: rc, max: u.s.cfg.Limits.MaxUploadBytes, limit: "max-upload-bytes"},
+		u.s.cfg.Limits.MaxTokenBytes))
 	u.dec.UseNumber()
 	defer func() { u.dec = outer }()
 	if err := u.delim('{', "the blocks file must hold a JSON object mapping record index to block ids"); err != nil {
@@ -433,6 +499,21 @@ func (u *jsonUpload) blocksFile() error {
 	return nil
 }
 
+// decodeRef decodes the next value (a small object of an object-store reference) into v,
+// reading at most max-body-bytes for it.
+func (u *jsonUpload) decodeRef(v any, what string) error {
+	u.lim.limitWindow(u.s.cfg.Limits.MaxBodyBytes, "max-body-bytes")
+	defer u.lim.limitWindow(0, "")
+	if err := u.dec.Decode(v); err != nil {
+		var le *linkage.LimitError
+		if errors.As(err, &le) {
+			return err
+		}
+		return badRequest("%s: %v", what, err)
+	}
+	return nil
+}
+
 // refRest reads the rest of an object-store reference object whose '{' was consumed.
 func (u *jsonUpload) refRest() (objectRef, error) {
 	var ref objectRef
@@ -443,12 +524,12 @@ func (u *jsonUpload) refRest() (objectRef, error) {
 		}
 		switch k, _ := t.(string); k {
 		case "file":
-			if err := u.dec.Decode(&ref.File); err != nil {
-				return ref, badRequest("encodings file: %v", err)
+			if err := u.decodeRef(&ref.File, "encodings file"); err != nil {
+				return ref, err
 			}
 		case "credentials":
-			if err := u.dec.Decode(&ref.Credentials); err != nil {
-				return ref, badRequest("encodings credentials: %v", err)
+			if err := u.decodeRef(&ref.Credentials, "encodings credentials"); err != nil {
+				return ref, err
 			}
 		default:
 			if err := u.skip(); err != nil {

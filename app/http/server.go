@@ -31,7 +31,17 @@ type Limits struct {
 	MaxParties       int   // max-parties: number_parties of a project
 	MaxHashSize      int   // max-hash-size: bytes per CLK
 	MaxBodyBytes     int64 // max-body-bytes: bytes of other JSON request bodies
+	// MaxTokenBytes (max-json-token-bytes) bounds one string or number of a JSON upload, checked
+	// as the bytes arrive; it must hold the base64 of a CLK of MaxHashSize bytes.
+	MaxTokenBytes int64
+	// MaxBlocksPerRecord (max-blocks-per-record) and MaxBlockIDBytes (max-block-id-bytes) bound
+	// the blocks of one record, so that the rows of a chunk keep their blocks in bounded memory.
+	MaxBlocksPerRecord int
+	MaxBlockIDBytes    int
 }
+
+// Base64Len is the length of the standard (padded) base64 of n bytes.
+func Base64Len(n int) int64 { return int64(n+2) / 3 * 4 }
 
 func (l *Limits) defaults() {
 	if l.MaxUploadBytes <= 0 {
@@ -48,6 +58,15 @@ func (l *Limits) defaults() {
 	}
 	if l.MaxBodyBytes <= 0 {
 		l.MaxBodyBytes = 1 << 20
+	}
+	if l.MaxTokenBytes <= 0 {
+		l.MaxTokenBytes = max(64<<10, Base64Len(l.MaxHashSize))
+	}
+	if l.MaxBlocksPerRecord <= 0 {
+		l.MaxBlocksPerRecord = 100
+	}
+	if l.MaxBlockIDBytes <= 0 {
+		l.MaxBlockIDBytes = 128
 	}
 }
 

@@ -216,9 +216,9 @@ func (e *exactReader) Read(p []byte) (int, error) {
 }
 
 func (s *Server) uploadJSON(w http.ResponseWriter, r *http.Request) error {
-	body := http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxUploadBytes)
+	body := newTokenLimit(http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxUploadBytes), s.cfg.Limits.MaxTokenBytes)
 	return s.upload(w, r, "json", func(ctx context.Context, a *access) (uploaded, error) {
-		p := &jsonUpload{s: s, ctx: ctx, a: a, dec: json.NewDecoder(body), r: r}
+		p := &jsonUpload{s: s, ctx: ctx, a: a, lim: body, dec: json.NewDecoder(body), r: r}
 		return p.parse()
 	})
 }

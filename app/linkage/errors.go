@@ -24,10 +24,15 @@ var (
 type LimitError struct {
 	Limit string // the configuration key, e.g. "max-upload-records"
 	Max   int64
+	Got   int64 // the figure that exceeded Max, when known (0: not known)
 }
 
 func (e *LimitError) Error() string {
-	return "limit " + e.Limit + " exceeded (maximum " + strconv.FormatInt(e.Max, 10) + ")"
+	msg := "limit " + e.Limit + " exceeded (maximum " + strconv.FormatInt(e.Max, 10)
+	if e.Got > 0 {
+		msg += ", got " + strconv.FormatInt(e.Got, 10)
+	}
+	return msg + ")"
 }
 
 // Unwrap makes errors.Is(err, ErrLimit) true.

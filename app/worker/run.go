@@ -115,7 +115,7 @@ func (w *Worker) chunk(ctx context.Context, p payload) error {
 	}
 	opt := engine.Options{
 		Threshold: run.Threshold, Workers: w.cfg.CompareWorkers, PartyA: c.PartyA, PartyB: c.PartyB,
-		Progress: w.progress(ctx, c),
+		Progress: w.progress(ctx, c), MaxCandidates: w.cfg.MaxChunkCandidates,
 	}
 	if project.UsesBlocking {
 		if opt.BlocksA, err = w.readBlocks(ctx, p.ProjectID, parties[c.PartyA], c.ALo, c.AHi); err != nil {
@@ -126,6 +126,12 @@ func (w *Worker) chunk(ctx context.Context, p payload) error {
 		}
 	}
 	cands, err := engine.Compare(ctx, a, b, opt)
+	var over *engine.CandidateLimitError
+	if errors.As(err, &over) {
+		limit := &linkage.LimitError{Limit: "max-chunk-candidates", Max: over.Max}
+		return w.fail(ctx, run.ID, fmt.Sprintf("chunk %d (parties %d and %d) stopped at %d candidate pairs: %v; raise the threshold (%g) or the limit",
+			c.Index, c.PartyA, c.PartyB, over.Reached, limit, run.Threshold))
+	}
 	if err != nil {
 		return fmt.Errorf("compare chunk %d: %w", c.Index, err)
 	}

@@ -72,6 +72,9 @@ type Config struct {
 	// (default 100M); MaxScorePairs those of similarity_scores results (default 500M).
 	MaxSolverPairs int64
 	MaxScorePairs  int64
+	// MaxChunkCandidates bounds the candidate pairs one chunk may hold (default 5M, about
+	// 240 MB at the peak of a chunk): a chunk that finds more stops and the run fails.
+	MaxChunkCandidates int64
 	// ReconcileInterval is how often unfinished runs are checked for missing work (default 15s).
 	ReconcileInterval time.Duration
 	// ProgressInterval is how often a chunk's progress is written (default 1s).
@@ -98,6 +101,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxScorePairs <= 0 {
 		c.MaxScorePairs = 500_000_000
+	}
+	if c.MaxChunkCandidates <= 0 {
+		c.MaxChunkCandidates = 5_000_000
 	}
 	if c.ReconcileInterval <= 0 {
 		c.ReconcileInterval = 15 * time.Second

@@ -48,8 +48,9 @@ type apiFlags struct {
 	shutdownTimeout *time.Duration
 	limits          struct {
 		uploadBytes, uploadRecords *int64
-		bodyBytes                  *int64
+		bodyBytes, tokenBytes      *int64
 		parties, hashSize          *int
+		blocksPerRecord, blockID   *int
 	}
 	rateLimit    *float64
 	rateBurst    *int
@@ -66,6 +67,9 @@ func registerAPI(f *flags) *apiFlags {
 	a.limits.parties = f.Int("max-parties", 100, "most parties of a project")
 	a.limits.hashSize = f.Int("max-hash-size", 8192, "largest CLK in bytes")
 	a.limits.bodyBytes = f.Int64("max-body-bytes", 1<<20, "largest JSON body of requests other than uploads")
+	a.limits.tokenBytes = f.Int64("max-json-token-bytes", 64<<10, "longest string or number in a JSON upload (at least the base64 of --max-hash-size bytes)")
+	a.limits.blocksPerRecord = f.Int("max-blocks-per-record", 100, "most blocks one record may belong to")
+	a.limits.blockID = f.Int("max-block-id-bytes", 128, "longest block id in bytes")
 	a.rateLimit = f.Float64("rate-limit", 200, "requests per second allowed per client address and per token (0: no limit); beyond it 503 with Retry-After")
 	a.rateBurst = f.Int("rate-burst", 400, "requests a client may make at once above --rate-limit")
 	a.forwardedFor = f.Bool("rate-limit-forwarded-for", false, "take the client address from the last X-Forwarded-For entry (only behind a load balancer that sets it)")
@@ -89,6 +93,12 @@ func (a *apiFlags) validate() error {
 	if *a.limits.hashSize < 8 {
 		errs = append(errs, errors.New("--max-hash-size must be at least 8"))
 	}
+	if b64 := linkhttp.Base64Len(*a.limits.hashSize); *a.limits.tokenBytes < b64 {
+		errs = append(errs, fmt.Errorf("--max-json-token-bytes must be at least %d, the base64 of a --max-hash-size CLK", b64))
+	}
+	if *a.limits.blocksPerRecord < 1 || *a.limits.blockID < 1 {
+		errs = append(errs, errors.New("--max-blocks-per-record and --max-block-id-bytes must be positive"))
+	}
 	if *a.rateLimit < 0 || math.IsNaN(*a.rateLimit) || math.IsInf(*a.rateLimit, 0) {
 		errs = append(errs, errors.New("--rate-limit must be a finite number ≥ 0"))
 	}
@@ -102,6 +112,7 @@ func (a *apiFlags) limitsConfig() linkhttp.Limits {
 	return linkhttp.Limits{
 		MaxUploadBytes: *a.limits.uploadBytes, MaxUploadRecords: *a.limits.uploadRecords,
 		MaxParties: *a.limits.parties, MaxHashSize: *a.limits.hashSize, MaxBodyBytes: *a.limits.bodyBytes,
+		MaxTokenBytes: *a.limits.tokenBytes, MaxBlocksPerRecord: *a.limits.blocksPerRecord, MaxBlockIDBytes: *a.limits.blockID,
 	}
 }
 
@@ -137,6 +148,7 @@ func serveHTTP(ctx context.Context, log *slog.Logger, addr string, h http.Handle
 type workerFlags struct {
 	concurrency, compareWorkers, maxAttempts *int
 	chunkComparisons, maxSolver, maxScore    *int64
+	maxChunkCandidates                       *int64
 	reconcile, grace                         *time.Duration
 	histFloor                                *float64
 	histSample                               *int64
@@ -144,16 +156,17 @@ type workerFlags struct {
 
 func registerWorker(f *flags) *workerFlags {
 	return &workerFlags{
-		concurrency:      f.Int("concurrency", runtime.GOMAXPROCS(0), "tasks run at once (default: GOMAXPROCS, i.e. the CPU limit)"),
-		compareWorkers:   f.Int("compare-workers", 0, "goroutines comparing one chunk (0: GOMAXPROCS)"),
-		chunkComparisons: f.Int64("chunk-comparisons", 200_000_000, "comparisons per chunk of a run (about 1–3 s of work)"),
-		maxAttempts:      f.Int("max-attempts", 5, "attempts at a chunk or at solving before the run fails"),
-		maxSolver:        f.Int64("max-solver-pairs", 100_000_000, "most candidate pairs for groups and permutations results"),
-		maxScore:         f.Int64("max-score-pairs", 500_000_000, "most candidate pairs for similarity_scores results"),
-		reconcile:        f.Duration("reconcile-interval", 15*time.Second, "how often unfinished runs are checked for lost work"),
-		grace:            f.Duration("shutdown-grace", 30*time.Second, "how long running tasks may finish at shutdown before they are handed back"),
-		histFloor:        f.Float64("histogram-floor", histogram.DefaultFloor, "lowest score in the histogram recorded with each run, 0 < floor < 1 (0: record none)"),
-		histSample:       f.Int64("histogram-sample-pairs", 1_000_000, "pairs below the threshold scored per run for its histogram (more: exact for larger runs, slower)"),
+		concurrency:        f.Int("concurrency", runtime.GOMAXPROCS(0), "tasks run at once (default: GOMAXPROCS, i.e. the CPU limit)"),
+		compareWorkers:     f.Int("compare-workers", 0, "goroutines comparing one chunk (0: GOMAXPROCS)"),
+		chunkComparisons:   f.Int64("chunk-comparisons", 200_000_000, "comparisons per chunk of a run (about 1–3 s of work)"),
+		maxAttempts:        f.Int("max-attempts", 5, "attempts at a chunk or at solving before the run fails"),
+		maxSolver:          f.Int64("max-solver-pairs", 100_000_000, "most candidate pairs for groups and permutations results"),
+		maxScore:           f.Int64("max-score-pairs", 500_000_000, "most candidate pairs for similarity_scores results"),
+		maxChunkCandidates: f.Int64("max-chunk-candidates", 5_000_000, "most candidate pairs one chunk may hold (24 bytes each, twice at the peak); a chunk finding more fails its run"),
+		reconcile:          f.Duration("reconcile-interval", 15*time.Second, "how often unfinished runs are checked for lost work"),
+		grace:              f.Duration("shutdown-grace", 30*time.Second, "how long running tasks may finish at shutdown before they are handed back"),
+		histFloor:          f.Float64("histogram-floor", histogram.DefaultFloor, "lowest score in the histogram recorded with each run, 0 < floor < 1 (0: record none)"),
+		histSample:         f.Int64("histogram-sample-pairs", 1_000_000, "pairs below the threshold scored per run for its histogram (more: exact for larger runs, slower)"),
 	}
 }
 
@@ -171,8 +184,8 @@ func (w *workerFlags) validate() error {
 	if *w.maxAttempts <= 0 {
 		errs = append(errs, errors.New("--max-attempts must be positive"))
 	}
-	if *w.maxSolver <= 0 || *w.maxScore <= 0 {
-		errs = append(errs, errors.New("--max-solver-pairs and --max-score-pairs must be positive"))
+	if *w.maxSolver <= 0 || *w.maxScore <= 0 || *w.maxChunkCandidates <= 0 {
+		errs = append(errs, errors.New("--max-solver-pairs, --max-score-pairs and --max-chunk-candidates must be positive"))
 	}
 	if *w.histFloor < 0 || *w.histFloor >= 1 || math.IsNaN(*w.histFloor) {
 		errs = append(errs, errors.New("--histogram-floor must be in [0, 1)"))
@@ -190,7 +203,8 @@ func (w *workerFlags) config() worker.Config {
 	return worker.Config{
 		Concurrency: *w.concurrency, CompareWorkers: *w.compareWorkers, ChunkComparisons: *w.chunkComparisons,
 		MaxAttempts: *w.maxAttempts, MaxSolverPairs: *w.maxSolver, MaxScorePairs: *w.maxScore,
-		ReconcileInterval: *w.reconcile, ShutdownGrace: *w.grace,
+		MaxChunkCandidates: *w.maxChunkCandidates,
+		ReconcileInterval:  *w.reconcile, ShutdownGrace: *w.grace,
 		Histogram: worker.HistogramConfig{Floor: *w.histFloor, SamplePairs: *w.histSample},
 	}
 }

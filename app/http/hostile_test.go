@@ -1,0 +1,236 @@
+package http_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkage-platform/linkage/app/fs"
+	linkhttp "github.com/linkage-platform/linkage/app/http"
+	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/worker"
+)
+
+// Requests and runs an attacker can make without credentials (creating a project needs none)
+// must be refused within the budgets, before the memory is allocated.
+
+// repeatReader yields n bytes of c, allocating nothing.
+type repeatReader struct {
+	c byte
+	n int64
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	if r.n <= 0 {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), r.n)]
+	for i := range p {
+		p[i] = r.c
+	}
+	r.n -= int64(len(p))
+	return len(p), nil
+}
+
+// body is prefix, n bytes of c, then suffix, streamed.
+func body(prefix string, c byte, n int64, suffix string) io.Reader {
+	return io.MultiReader(strings.NewReader(prefix), &repeatReader{c: c, n: n}, strings.NewReader(suffix))
+}
+
+// allocated runs f and returns the bytes the whole process allocated meanwhile.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// A single huge JSON token (string, number or run of white space) is refused while it
+// streams: the API does not buffer it first (it used to hold a 200 MB string several times).
+func TestJSONTokenBudget(t *testing.T) {
+	e := newEnv(t, false)
+	p := e.createProject("groups", 2, false)
+	path := "/projects/" + p.ID + "/clks"
+	const huge = 64 << 20
+	for name, b := range map[string]func() io.Reader{
+		"string":      func() io.Reader { return body(`{"clks":["`, 'A', huge, `"]}`) },
+		"number":      func() io.Reader { return body(`{"clks":[`, '1', huge, `]}`) },
+		"white space": func() io.Reader { return body(`{"clks":[`, ' ', huge, `]}`) },
+		"key":         func() io.Reader { return body(`{"`, 'k', huge, `":1}`) },
+		"block id":    func() io.Reader { return body(`{"clknblocks":[["AAAAAAAAAAA=","`, 'b', huge, `"]]}`) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			var r response
+			n := allocated(func() { r = e.do("POST", path, p.UpdateTokens[0], b()) })
+			pr := requireProblem(t, r, http.StatusRequestEntityTooLarge, "max-json-token-bytes")
+			require.Equal(t, "max-json-token-bytes", pr["limit"])
+			require.Less(t, n, uint64(16<<20), "bytes allocated while refusing a %d-byte token", huge)
+		})
+	}
+	// The upload can still be made with the token: the refusals handed it back.
+	e.upload(p, 0, readFile(t, "binary/clks_128B_1k.json"))
+}
+
+func TestBlocksBudget(t *testing.T) {
+	e := newEnv(t, false, withLimits(linkhttp.Limits{MaxBlocksPerRecord: 3, MaxBlockIDBytes: 8}))
+	p := e.createProject("groups", 2, true)
+	clk := clkStrings(t, readFile(t, "binary/clks_128B_1k.json"))[0]
+	path := "/projects/" + p.ID + "/clks"
+	for name, tc := range map[string]struct {
+		body   string
+		status int
+		detail string
+	}{
+		"blocks per record":       {`{"clknblocks":[["` + clk + `","a","b","c","d"]]}`, 413, "max-blocks-per-record"},
+		"block id length":         {`{"clknblocks":[["` + clk + `","123456789"]]}`, 413, "max-block-id-bytes"},
+		"blocks map per record":   {`{"encodings":["` + clk + `"],"blocks":{"0":["a","b","c","d"]}}`, 413, "max-blocks-per-record"},
+		"row named twice":         {`{"encodings":["` + clk + `"],"blocks":{"0":["a","b","c"],"0":["d","e","f"]}}`, 400, "record 0 given twice"},
+		"row beyond every upload": {`{"encodings":["` + clk + `"],"blocks":{"99999999999":["a"]}}`, 413, "max-upload-records"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			requireProblem(t, e.do("POST", path, p.UpdateTokens[0], tc.body), tc.status, tc.detail)
+		})
+	}
+	e.upload(p, 0, []byte(`{"clknblocks":[["`+clk+`","a","b","12345678"]]}`))
+}
+
+// goroutinesBack waits until the process runs no more goroutines than baseline (+slack for the
+// client's connection), failing after a while.
+func goroutinesBack(t *testing.T, baseline int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		http.DefaultClient.CloseIdleConnections()
+		n := runtime.NumGoroutine()
+		if n <= baseline+2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines, baseline %d:\n%s", n, baseline, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// tempFiles lists the blob store's unfinished writes.
+func tempFiles(t *testing.T, dir string) []string {
+	var out []string
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), ".tmp-") {
+			out = append(out, p)
+		}
+		return err
+	}))
+	return out
+}
+
+// Rejected uploads leave nothing behind: {"blocks":…,"clknblocks":[]} used to start a second
+// blob writer and abandon the first (a goroutine, a descriptor and a temp file per request,
+// forever, since the 400 hands the token back).
+func TestRejectedUploadsLeakNothing(t *testing.T) {
+	e := newEnv(t, false)
+	p := e.createProject("groups", 2, true)
+	clk := clkStrings(t, readFile(t, "binary/clks_128B_1k.json"))[0]
+	path := "/projects/" + p.ID + "/clks"
+	e.do("GET", "/status", "", nil)
+	http.DefaultClient.CloseIdleConnections()
+	baseline := runtime.NumGoroutine()
+	bodies := []string{
+		`{"blocks":{"0":["a"]},"clknblocks":[]}`,
+		`{"blocks":{"0":["a"]},"clknblocks":[["` + clk + `","a"]]}`,
+		`{"clknblocks":[["` + clk + `","a"]],"blocks":{"0":["a"]}}`,
+		`{"encodings":["` + clk + `"],"blocks":{"0":["a"]},"blocks":{"0":["a"]}}`,
+		`{"clknblocks":[["` + clk + `","a"]],"clks":["` + clk + `"]}`,
+	}
+	for i := range 100 {
+		r := e.do("POST", path, p.UpdateTokens[0], bodies[i%len(bodies)])
+		require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+	}
+	goroutinesBack(t, baseline)
+	require.Empty(t, tempFiles(t, e.dir))
+	e.upload(p, 0, []byte(`{"clknblocks":[["`+clk+`","a"]]}`))
+}
+
+// A threshold far too low for the data (every pair a candidate) stops the chunk at its
+// candidate budget and fails the run naming the limit, instead of holding every pair.
+func TestRunStopsAtChunkCandidateBudget(t *testing.T) {
+	e := newEnv(t, true, withWorkerConfig(func(c *worker.Config) { *c = fastWorkers; c.MaxChunkCandidates = 10_000 }))
+	p := e.createProject("similarity_scores", 2, false)
+	body := readFile(t, "binary/clks_128B_1k.json")
+	e.upload(p, 0, body)
+	e.upload(p, 1, body)
+	run := e.createRun(p, 1e-9)
+	st := e.wait(p, run)
+	require.Equal(t, "error", st["state"], "%v", st)
+	require.Contains(t, st["detail"], "max-chunk-candidates")
+	require.Contains(t, st["detail"], "maximum 10000")
+}
+
+// externalBlobs serves every object-store reference as the same generated object.
+type externalBlobs struct {
+	*fs.Store
+	object func() io.Reader
+}
+
+func (x externalBlobs) UploadAccess(context.Context, string) (linkage.Credentials, linkage.ObjectRef, error) {
+	return linkage.Credentials{}, linkage.ObjectRef{}, fmt.Errorf("not in this test")
+}
+
+func (x externalBlobs) DownloadAccess(context.Context, string) (linkage.Credentials, linkage.ObjectRef, error) {
+	return linkage.Credentials{}, linkage.ObjectRef{}, fmt.Errorf("not in this test")
+}
+
+func (x externalBlobs) OpenExternal(context.Context, linkage.ObjectRef, *linkage.Credentials, string) (io.ReadCloser, error) {
+	return io.NopCloser(x.object()), nil
+}
+
+// An object-store upload is copied under the limits of a direct one: bytes, records, CLK size,
+// and the CLK size the other parties used.
+func TestExternalCopyBudget(t *testing.T) {
+	var object func() io.Reader
+	e := newEnv(t, false, withLimits(linkhttp.Limits{MaxUploadBytes: 1 << 20, MaxUploadRecords: 10_000}),
+		func(c *linkhttp.Config, _ *worker.Config) {
+			c.Blobs = externalBlobs{Store: c.Blobs.(*fs.Store), object: func() io.Reader { return object() }}
+		})
+	p := e.createProject("groups", 2, false)
+	path := "/projects/" + p.ID + "/clks"
+	ref := `{"encodings":{"file":{"bucket":"b","path":"p"}}}`
+	for name, tc := range map[string]struct {
+		size   string
+		bytes  int64
+		status int
+		detail string
+	}{
+		"CLK size":    {fmt.Sprint(64 << 20), 64 << 20, 413, "max-hash-size"},
+		"upload size": {"128", 2 << 20, 413, "max-upload-bytes"},
+		"records":     {"8", 10_001 * 8, 413, "max-upload-records"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			object = func() io.Reader { return &repeatReader{c: 0xff, n: tc.bytes} }
+			pr := requireProblem(t, e.do("POST", path, p.UpdateTokens[0], ref, "Hash-Size", tc.size), tc.status, tc.detail)
+			require.Equal(t, tc.detail, pr["limit"])
+		})
+	}
+	require.Empty(t, tempFiles(t, e.dir))
+	_, err := e.blobs.Get(t.Context(), linkage.UploadKey(p.ID, 0))
+	require.ErrorIs(t, err, linkage.ErrNotFound)
+
+	// Party 0 uploads 128-byte CLKs; party 1 may not copy 64-byte ones.
+	object = func() io.Reader { return &repeatReader{c: 0xff, n: 128 * 10} }
+	r := e.do("POST", path, p.UpdateTokens[0], ref, "Hash-Size", "128")
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	object = func() io.Reader { return &repeatReader{c: 0xff, n: 64 * 10} }
+	requireProblem(t, e.do("POST", path, p.UpdateTokens[1], ref, "Hash-Size", "64"), 400, "differs from the 128-byte CLKs")
+}
