@@ -53,9 +53,9 @@
 //     party1, row0, row1) ascending; two groups merge on the candidate that
 //     completes every cross pair between them (edges seen = |Gx|·|Gy|), so
 //     the result equals the reference's on ../shared/testdata/reference.
-//   - [Permutations]: 2 parties, 1:1 greedy matching by score; matched pairs
-//     are placed at the same random row of both permutations (seedable RNG)
-//     and mask[row] = 1.
+//   - [Permutations]: 2 parties, 1:1 greedy matching; the reference's layout
+//     (m = the smaller size rows, matched pairs on the same random row below
+//     m, mask[row] = 1 there), random rows from a seed string (the run id).
 //   - [SimilarityScores]: every candidate, ordered like the groups solver
 //     considers them.
 package engine

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"cmp"
+	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -148,9 +149,10 @@ func compareRecords(x, y Record) int {
 	return cmp.Or(cmp.Compare(x.Party, y.Party), cmp.Compare(x.Row, y.Row))
 }
 
-// Permutation is the permutations result of a 2-party linkage: party p's row
-// i goes to row Perms[p][i] of a table of Rows rows; matched records share a
-// row, and Mask[row] is 1 exactly there.
+// Permutation is the permutations result of a 2-party linkage, laid out as
+// the reference does (api.md, "permutations"): with m = min(nA, nB) rows,
+// party p's record i goes to row Perms[p][i], a permutation of 0..(its size −
+// 1); matched records share a row below m and Mask[row] is 1 exactly there.
 type Permutation struct {
 	Perms [2][]int
 	Rows  int
@@ -158,11 +160,13 @@ type Permutation struct {
 }
 
 // Permutations matches records of parties 0 and 1 (sizes nA and nB) 1:1,
-// greedily by descending score (SortCandidates order; it sorts cands in
-// place), and places each matched pair at the same random row. Rows =
-// max(nA, nB); unmatched records fill the remaining rows in random order.
-// Equal inputs and equal rng states give equal results.
-func Permutations(cands []Candidate, nA, nB int, rng *rand.Rand) (Permutation, error) {
+// greedily (Groups; it sorts cands in place). The k matches take k distinct
+// random rows below m = min(nA, nB), the same row for both records; every
+// unmatched record takes a distinct random row among the rows left (the
+// unused rows below m and, for the larger party, m..size−1). The random rows
+// come from seed alone (ChaCha8 keyed by its SHA-256): equal inputs and seeds
+// give equal results, so a run solved again gives the same permutations.
+func Permutations(cands []Candidate, nA, nB int, seed string) (Permutation, error) {
 	if nA <= 0 || nB <= 0 {
 		return Permutation{}, fmt.Errorf("permutations need records in both parties, got %d and %d", nA, nB)
 	}
@@ -173,26 +177,31 @@ func Permutations(cands []Candidate, nA, nB int, rng *rand.Rand) (Permutation, e
 	}
 	// With two parties the greedy groups are exactly the greedy 1:1 matching.
 	matches := Groups(cands) // sorted by row of party 0
-	rows := max(nA, nB)
-	free := rng.Perm(rows)
-	p := Permutation{Perms: [2][]int{make([]int, nA), make([]int, nB)}, Rows: rows, Mask: make([]int, rows)}
+	rng := rand.New(rand.NewChaCha8(sha256.Sum256([]byte(seed))))
+	m := min(nA, nB)
+	rows := rng.Perm(m)
+	matched, unused := rows[:len(matches)], rows[len(matches):]
+	p := Permutation{Perms: [2][]int{make([]int, nA), make([]int, nB)}, Rows: m, Mask: make([]int, m)}
 	for party, perm := range p.Perms {
 		for i := range perm {
 			perm[i] = -1
 		}
 		for i, g := range matches {
-			perm[g[party].Row] = free[i]
+			perm[g[party].Row] = matched[i]
 		}
-		next := len(matches)
+		free := slices.Clone(unused)
+		for row := m; row < len(perm); row++ {
+			free = append(free, row)
+		}
+		rng.Shuffle(len(free), func(i, j int) { free[i], free[j] = free[j], free[i] })
 		for i := range perm {
 			if perm[i] < 0 {
-				perm[i] = free[next]
-				next++
+				perm[i], free = free[0], free[1:]
 			}
 		}
 	}
-	for i := range matches {
-		p.Mask[free[i]] = 1
+	for _, row := range matched {
+		p.Mask[row] = 1
 	}
 	return p, nil
 }

@@ -71,45 +71,69 @@ func TestGroupsDeterministic(t *testing.T) {
 	}
 }
 
+// TestPermutations checks the reference's layout on a hand-computed case:
+// party 0 has 4 records, party 1 has 6; the greedy matches are 0:1-1:2 (0.95)
+// and 0:3-1:0 (0.85) (0:0-1:2 loses to the better pair).
 func TestPermutations(t *testing.T) {
 	cands := []Candidate{
 		cand(0.9, 0, 0, 1, 2),
 		cand(0.95, 0, 1, 1, 2),
 		cand(0.85, 0, 3, 1, 0),
 	}
-	p, err := Permutations(slices.Clone(cands), 4, 6, rand.New(rand.NewPCG(42, 0)))
-	require.NoError(t, err)
-	require.Equal(t, 6, p.Rows)
-	require.Len(t, p.Perms[0], 4)
-	require.Len(t, p.Perms[1], 6)
-	for _, perm := range p.Perms {
-		// Injective into [0, rows).
-		seen := map[int]bool{}
-		for _, v := range perm {
-			require.True(t, v >= 0 && v < p.Rows)
-			require.False(t, seen[v])
-			seen[v] = true
+	for _, seed := range []string{"a", "b", "c", "d", "e", "f"} {
+		p, err := Permutations(slices.Clone(cands), 4, 6, seed)
+		require.NoError(t, err)
+		require.Equal(t, 4, p.Rows, "rows = the smaller party's size")
+		require.Len(t, p.Mask, 4)
+		for party, size := range []int{4, 6} {
+			// A permutation of the party's own rows 0..size-1.
+			require.ElementsMatch(t, seq(size), p.Perms[party])
 		}
-	}
-	require.Equal(t, p.Perms[0][1], p.Perms[1][2])
-	require.Equal(t, p.Perms[0][3], p.Perms[1][0])
-	ones := 0
-	for row, m := range p.Mask {
-		ones += m
-		if m == 1 {
-			require.True(t, row == p.Perms[0][1] || row == p.Perms[0][3])
+		require.Equal(t, p.Perms[0][1], p.Perms[1][2])
+		require.Equal(t, p.Perms[0][3], p.Perms[1][0])
+		want := make([]int, 4)
+		want[p.Perms[0][1]], want[p.Perms[0][3]] = 1, 1 // matched rows are below m = 4
+		require.Equal(t, want, p.Mask)
+		// Unmatched records of party 1 hold the 2 unused rows below 4 and rows 4, 5.
+		var rest []int
+		for _, i := range []int{1, 3, 4, 5} {
+			rest = append(rest, p.Perms[1][i])
 		}
+		require.ElementsMatch(t, append(zeros(want), 4, 5), rest)
+
+		again, err := Permutations(slices.Clone(cands), 4, 6, seed)
+		require.NoError(t, err)
+		require.Equal(t, p, again, "same seed, same permutations")
 	}
-	require.Equal(t, 2, ones)
-
-	again, err := Permutations(slices.Clone(cands), 4, 6, rand.New(rand.NewPCG(42, 0)))
+	x, err := Permutations(slices.Clone(cands), 4, 6, "x")
 	require.NoError(t, err)
-	require.Equal(t, p, again)
+	y, err := Permutations(slices.Clone(cands), 4, 6, "y")
+	require.NoError(t, err)
+	require.NotEqual(t, x, y, "the seed decides the rows")
 
-	_, err = Permutations([]Candidate{cand(0.9, 0, 0, 2, 0)}, 4, 6, rand.New(rand.NewPCG(1, 0)))
+	_, err = Permutations([]Candidate{cand(0.9, 0, 0, 2, 0)}, 4, 6, "s")
 	require.ErrorContains(t, err, "is not a pair of party 0")
-	_, err = Permutations([]Candidate{cand(0.9, 0, 4, 1, 0)}, 4, 6, rand.New(rand.NewPCG(1, 0)))
+	_, err = Permutations([]Candidate{cand(0.9, 0, 4, 1, 0)}, 4, 6, "s")
 	require.ErrorContains(t, err, "is not a pair of party 0 (4 rows)")
-	_, err = Permutations(nil, 0, 6, rand.New(rand.NewPCG(1, 0)))
+	_, err = Permutations(nil, 0, 6, "s")
 	require.ErrorContains(t, err, "need records in both parties")
+}
+
+func seq(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// zeros lists the rows where mask is 0.
+func zeros(mask []int) []int {
+	var out []int
+	for row, m := range mask {
+		if m == 0 {
+			out = append(out, row)
+		}
+	}
+	return out
 }

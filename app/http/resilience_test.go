@@ -42,7 +42,7 @@ func TestRunsSurviveRestart(t *testing.T) {
 	require.Equal(t, "completed", e.wait(queued, queuedRun)["state"])
 	require.Equal(t, "completed", e.wait(running, runningRun)["state"])
 	got := string(e.result(running, runningRun, running.ResultToken))
-	require.True(t, strings.HasSuffix(got, `[[0,999],[1,999],1]]}`+"\n"), "all 1000 self-matches, last: %s", got[max(0, len(got)-60):])
+	require.True(t, strings.HasSuffix(got, `[[0,999],[1,999],1.0]]}`+"\n"), "all 1000 self-matches, last: %s", got[max(0, len(got)-60):])
 }
 
 // A chunk that keeps failing makes the run an error with a message, never leaves it running.
@@ -82,7 +82,7 @@ func TestConcurrentClients(t *testing.T) {
 			case "groups":
 				require.Equal(t, `{"groups":[[[0,5],[1,0]]]}`+"\n", got)
 			case "similarity_scores":
-				require.Equal(t, `{"similarity_scores":[[[0,5],[1,0],1]]}`+"\n", got)
+				require.Equal(t, `{"similarity_scores":[[[0,5],[1,0],1.0]]}`+"\n", got)
 			default:
 				require.Contains(t, got, `"mask":[`)
 			}

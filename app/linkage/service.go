@@ -139,11 +139,23 @@ func ChunkKey(projectID, runID string, index int) string {
 	return RunPrefix(projectID, runID) + "chunks/" + itoa(index) + ".cand"
 }
 
-// ResultKey is the result blob of a run; part names a per-reader view ("" for the whole result,
-// "party-0", "mask" for permutations).
+// The documents of a run's result, by part name: what each reader is handed.
+const (
+	PartResult     = ""           // groups and similarity_scores: the result token's JSON
+	PartMask       = "mask"       // permutations: the result token's {"mask": [...]}
+	PartScoresFile = "scores-bin" // similarity_scores: the binary candidate-pair file
+)
+
+// PartParty is the part of party p's permutation, read with its receipt token.
+func PartParty(p int) string { return "party-" + itoa(p) }
+
+// ResultKey is the blob of one part of a run's result.
 func ResultKey(projectID, runID, part string) string {
-	if part == "" {
+	switch part {
+	case PartResult:
 		return RunPrefix(projectID, runID) + "result.json"
+	case PartScoresFile:
+		return RunPrefix(projectID, runID) + "similarity_scores.bin"
 	}
 	return RunPrefix(projectID, runID) + "result-" + part + ".json"
 }

@@ -1,4 +1,4 @@
-// Package results writes the three linkage result types as JSON, exactly as
+// Package results solves a linkage into the documents of its result type and writes them, exactly as
 // the API returns them, streaming to an io.Writer. The CLI (linkage link) and
 // the API share it, so their outputs are byte-identical. Every document ends
 // with a newline.
@@ -6,6 +6,7 @@ package results
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -74,22 +75,6 @@ func WriteSimilarityScores(w io.Writer, scores iter.Seq[engine.Candidate]) error
 	return flush(bw, b, "similarity scores")
 }
 
-// WritePermutations writes the CLI form of a permutations result, both
-// parties and the mask in one document:
-// {"permutations": [[...], [...]], "rows": n, "mask": [...]}.
-func WritePermutations(w io.Writer, p engine.Permutation) error {
-	b := append([]byte(nil), `{"permutations":[`...)
-	b = appendInts(b, p.Perms[0])
-	b = append(b, ',')
-	b = appendInts(b, p.Perms[1])
-	b = append(b, `],"rows":`...)
-	b = strconv.AppendInt(b, int64(p.Rows), 10)
-	b = append(b, `,"mask":`...)
-	b = appendInts(b, p.Mask)
-	b = append(b, "}\n"...)
-	return flush(bufio.NewWriter(w), b, "permutations")
-}
-
 // WritePermutation writes one party's permutation as the API returns it to
 // that party: {"permutation": [...], "rows": n}.
 func WritePermutation(w io.Writer, perm []int, rows int) error {
@@ -139,12 +124,19 @@ func appendInts(b []byte, xs []int) []byte {
 	return append(b, ']')
 }
 
-// appendScore formats a score like encoding/json does (the shortest
-// representation that parses back to the same float64).
+// appendScore formats a score as a JSON float the way Python writes it: the
+// shortest representation that parses back to the same float64, and always
+// with a fraction or exponent (1.0, not 1: clients tell floats from ints).
 func appendScore(b []byte, s float64) []byte {
+	start := len(b)
 	if s >= 1e-6 && s < 1e21 {
-		return strconv.AppendFloat(b, s, 'f', -1, 64)
+		b = strconv.AppendFloat(b, s, 'f', -1, 64)
+	} else {
+		j, _ := json.Marshal(s) // scores are finite: Marshal cannot fail
+		b = append(b, j...)
 	}
-	j, _ := json.Marshal(s) // scores are finite: Marshal cannot fail
-	return append(b, j...)
+	if !bytes.ContainsAny(b[start:], ".e") {
+		b = append(b, ".0"...)
+	}
+	return b
 }

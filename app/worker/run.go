@@ -3,13 +3,10 @@ package worker
 import (
 	"bufio"
 	"context"
-	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
-	"slices"
 	"time"
 
 	"github.com/linkage-platform/linkage/app/engine"
@@ -300,38 +297,20 @@ func (w *Worker) readCandidates(ctx context.Context, projectID, runID string, in
 	return cands, nil
 }
 
-// writeResult solves cands into the project's result type and writes the result blob(s).
+// writeResult solves cands into the project's result type and writes the result blob(s). The
+// permutations' random rows are seeded with the run id, so solving again gives the same result.
 func (w *Worker) writeResult(ctx context.Context, project *linkage.Project, runID string, cands []engine.Candidate) error {
-	key := func(part string) string { return linkage.ResultKey(project.ID, runID, part) }
-	switch project.ResultType {
-	case linkage.ResultGroups:
-		groups := engine.Groups(cands)
-		return putWith(ctx, w.blobs, key(""), func(wr io.Writer) error { return results.WriteGroups(wr, groups) })
-	case linkage.ResultSimilarityScores:
-		return putWith(ctx, w.blobs, key(""), func(wr io.Writer) error {
-			return results.WriteSimilarityScores(wr, slices.Values(cands))
-		})
-	case linkage.ResultPermutations:
-		parties, err := w.store.ListParties(ctx, project.ID)
-		if err != nil {
-			return err
-		}
-		var seed [32]byte
-		_, _ = crand.Read(seed[:])
-		perm, err := engine.Permutations(cands, int(parties[0].Records), int(parties[1].Records), rand.New(rand.NewChaCha8(seed)))
-		if err != nil {
-			return fmt.Errorf("permutations: %w", err)
-		}
-		for party := range perm.Perms {
-			if err := putWith(ctx, w.blobs, key(fmt.Sprint("party-", party)), func(wr io.Writer) error {
-				return results.WritePermutation(wr, perm.Perms[party], perm.Rows)
-			}); err != nil {
-				return err
-			}
-		}
-		return putWith(ctx, w.blobs, key("mask"), func(wr io.Writer) error { return results.WriteMask(wr, perm.Mask) })
+	parties, err := w.store.ListParties(ctx, project.ID)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("unknown result type %q", project.ResultType)
+	sizes := make([]int, len(parties))
+	for i, pa := range parties {
+		sizes[i] = int(pa.Records)
+	}
+	return results.Solve(project.ResultType, cands, sizes, runID, func(part string, write func(io.Writer) error) error {
+		return putWith(ctx, w.blobs, linkage.ResultKey(project.ID, runID, part), write)
+	})
 }
 
 // putWith streams what write produces into the blob key.

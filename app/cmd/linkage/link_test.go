@@ -40,27 +40,34 @@ func TestLink(t *testing.T) {
 
 	out.Reset()
 	require.NoError(t, run(ctx, []string{"link", "--threshold", "0.9", "--result", "similarity_scores", a, b}, &out, &out))
-	require.Equal(t, `{"similarity_scores":[[[0,1],[1,0],1],[[0,0],[1,1],0.9921259842519685]]}`+"\n", out.String())
+	require.Equal(t, `{"similarity_scores":[[[0,1],[1,0],1.0],[[0,0],[1,1],0.9921259842519685]]}`+"\n", out.String())
 
 	out.Reset()
 	require.NoError(t, run(ctx, []string{"link", "--threshold", "0.5", "--result", "similarity_scores", a, b}, &out, &out))
-	require.Equal(t, `{"similarity_scores":[[[0,1],[1,0],1],[[0,0],[1,1],0.9921259842519685],[[0,0],[1,0],0.6666666666666666],[[0,1],[1,1],0.6526315789473685]]}`+"\n", out.String())
+	require.Equal(t, `{"similarity_scores":[[[0,1],[1,0],1.0],[[0,0],[1,1],0.9921259842519685],[[0,0],[1,0],0.6666666666666666],[[0,1],[1,1],0.6526315789473685]]}`+"\n", out.String())
 	out.Reset()
 	require.NoError(t, run(ctx, []string{"link", "--threshold", "0.5", "--top-k", "1", "--result", "similarity_scores", a, b}, &out, &out))
-	require.Equal(t, `{"similarity_scores":[[[0,1],[1,0],1],[[0,0],[1,1],0.9921259842519685]]}`+"\n", out.String())
+	require.Equal(t, `{"similarity_scores":[[[0,1],[1,0],1.0],[[0,0],[1,1],0.9921259842519685]]}`+"\n", out.String())
 
 	out.Reset()
 	require.NoError(t, run(ctx, []string{"link", "--threshold", "0.9", "--result", "permutations", "--seed", "7", a, b}, &out, &out))
-	var p struct {
-		Permutations [][]int `json:"permutations"`
-		Rows         int     `json:"rows"`
-		Mask         []int   `json:"mask"`
+	mask := out.String()
+	out.Reset()
+	require.NoError(t, run(ctx, []string{"link", "--threshold", "0.9", "--result", "permutations", "--seed", "7", "--party", "0", a, b}, &out, &out))
+	perm0 := out.String()
+	out.Reset()
+	require.NoError(t, run(ctx, []string{"link", "--threshold", "0.9", "--result", "permutations", "--seed", "7", "--party", "1", a, b}, &out, &out))
+	perm1 := out.String()
+	require.Equal(t, `{"mask":[1,1]}`+"\n", mask)
+	var p0, p1 struct {
+		Permutation []int `json:"permutation"`
+		Rows        int   `json:"rows"`
 	}
-	require.NoError(t, json.Unmarshal(out.Bytes(), &p))
-	require.Equal(t, 2, p.Rows)
-	require.Equal(t, []int{1, 1}, p.Mask)
-	require.Equal(t, p.Permutations[0][0], p.Permutations[1][1])
-	require.Equal(t, p.Permutations[0][1], p.Permutations[1][0])
+	require.NoError(t, json.Unmarshal([]byte(perm0), &p0))
+	require.NoError(t, json.Unmarshal([]byte(perm1), &p1))
+	require.Equal(t, 2, p0.Rows)
+	require.Equal(t, p0.Permutation[0], p1.Permutation[1])
+	require.Equal(t, p0.Permutation[1], p1.Permutation[0])
 }
 
 func TestLinkErrors(t *testing.T) {
@@ -82,17 +89,19 @@ func TestLinkErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		"one file":       {[]string{"--threshold", "0.8", ok}, "groups needs at least 2 files, got 1"},
-		"three perms":    {[]string{"--threshold", "0.8", "--result", "permutations", ok, ok, ok}, "permutations needs exactly 2 files, got 3"},
-		"bad result":     {[]string{"--threshold", "0.8", "--result", "pairs", ok, ok}, `unknown --result "pairs"`},
-		"no threshold":   {[]string{ok, ok}, "--threshold 0 is not in (0, 1]"},
-		"missing file":   {[]string{"--threshold", "0.8", ok, filepath.Join(dir, "nope.json")}, "nope.json: no such file"},
-		"bad base64":     {[]string{"--threshold", "0.8", ok, bad64}, "bad64.json: record 1: bad base64"},
-		"not multiple 8": {[]string{"--threshold", "0.8", ok, odd}, "odd.json: record 0: CLK length 3 bytes is not a positive multiple of 8"},
-		"empty":          {[]string{"--threshold", "0.8", ok, empty}, "empty.json: no CLKs: empty input"},
-		"no clks key":    {[]string{"--threshold", "0.8", ok, nokey}, `nokey.json: no "clks" key`},
-		"not json":       {[]string{"--threshold", "0.8", ok, notjson}, "notjson.json: bad JSON"},
-		"sizes differ":   {[]string{"--threshold", "0.8", ok, wide}, "has 16-byte CLKs but"},
+		"one file":        {[]string{"--threshold", "0.8", ok}, "groups needs at least 2 files, got 1"},
+		"three perms":     {[]string{"--threshold", "0.8", "--result", "permutations", ok, ok, ok}, `result_type "permutations" needs exactly 2 parties, got 3`},
+		"bad result":      {[]string{"--threshold", "0.8", "--result", "pairs", ok, ok}, `result_type must be one of groups, permutations, similarity_scores, got "pairs"`},
+		"no threshold":    {[]string{ok, ok}, "threshold must satisfy 0 < threshold <= 1, got 0"},
+		"missing file":    {[]string{"--threshold", "0.8", ok, filepath.Join(dir, "nope.json")}, "nope.json: no such file"},
+		"bad base64":      {[]string{"--threshold", "0.8", ok, bad64}, "bad64.json: record 1: bad base64"},
+		"not multiple 8":  {[]string{"--threshold", "0.8", ok, odd}, "odd.json: record 0: CLK length 3 bytes is not a positive multiple of 8"},
+		"empty":           {[]string{"--threshold", "0.8", ok, empty}, "empty.json: no CLKs: empty input"},
+		"no clks key":     {[]string{"--threshold", "0.8", ok, nokey}, `nokey.json: no "clks" key`},
+		"not json":        {[]string{"--threshold", "0.8", ok, notjson}, "notjson.json: bad JSON"},
+		"party not perms": {[]string{"--threshold", "0.8", "--party", "0", ok, ok}, "--party is for permutations only"},
+		"party too big":   {[]string{"--threshold", "0.8", "--result", "permutations", "--party", "2", ok, ok}, "--party 2: there are 2 parties"},
+		"sizes differ":    {[]string{"--threshold", "0.8", ok, wide}, "has 16-byte CLKs but"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// apiLink links files through the API (one party per file) as a project of result type rt, at
+// threshold t, and returns the run id and the raw result documents: "" for the result token,
+// and for permutations "party-N" for party N's receipt token.
+func apiLink(t *testing.T, base, rt string, threshold float64, files []string) (string, map[string][]byte) {
+	t.Helper()
+	body := fmt.Sprintf(`{"schema":{},"result_type":%q,"number_parties":%d}`, rt, len(files))
+	status, p := call(t, "POST", base+"/api/v1/projects", "", []byte(body))
+	require.Equal(t, http.StatusCreated, status, p)
+	pid, resultToken := p["project_id"].(string), p["result_token"].(string)
+	var receipts []string
+	for i, tok := range p["update_tokens"].([]any) {
+		clks, err := os.ReadFile(files[i])
+		require.NoError(t, err)
+		status, up := call(t, "POST", base+"/api/v1/projects/"+pid+"/clks", tok.(string), clks)
+		require.Equal(t, http.StatusCreated, status, up)
+		receipts = append(receipts, up["receipt_token"].(string))
+	}
+	status, r := call(t, "POST", base+"/api/v1/projects/"+pid+"/runs", resultToken,
+		[]byte(`{"threshold":`+strconv.FormatFloat(threshold, 'g', -1, 64)+`}`))
+	require.Equal(t, http.StatusCreated, status, r)
+	rid := r["run_id"].(string)
+	runURL := fmt.Sprintf("%s/api/v1/projects/%s/runs/%s", base, pid, rid)
+	require.Eventually(t, func() bool {
+		_, st := call(t, "GET", runURL+"/status", resultToken, nil)
+		require.NotEqual(t, "error", st["state"], st)
+		return st["state"] == "completed"
+	}, 2*time.Minute, 50*time.Millisecond)
+	docs := map[string][]byte{"": getRaw(t, runURL+"/result", resultToken)}
+	if rt == "permutations" {
+		for i, rec := range receipts {
+			docs[fmt.Sprint("party-", i)] = getRaw(t, runURL+"/result", rec)
+		}
+	}
+	return rid, docs
+}
+
+func getRaw(t *testing.T, url, token string) []byte {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
+	return b
+}
+
+// cliLink runs `linkage link` and returns its output.
+func cliLink(t *testing.T, args ...string) []byte {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	require.NoError(t, run(context.Background(), append([]string{"link"}, args...), &out, &errOut), errOut.String())
+	return out.Bytes()
+}
+
+type referenceFile struct {
+	Threshold float64      `json:"threshold"`
+	Pairs     [][5]float64 `json:"candidate_pairs"`
+	Groups    [][][2]int   `json:"groups"`
+}
+
+func sharedTestdata(t *testing.T, parts ...string) string {
+	dir := filepath.Join(append([]string{"..", "..", "..", "..", "shared", "testdata"}, parts...)...)
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("shared test data not found at %s (a sibling of the repository): %v", dir, err)
+	}
+	return dir
+}
+
+// TestLinkParity: on the reference data, `linkage link` and the API (all-in-one) print
+// byte-identical documents for every result type (permutations seeded with the run id), and
+// both reproduce the reference implementation's groups and candidate pairs exactly.
+func TestLinkParity(t *testing.T) {
+	dir := sharedTestdata(t, "reference")
+	raw, err := os.ReadFile(filepath.Join(dir, "reference.json"))
+	require.NoError(t, err)
+	var ref referenceFile
+	require.NoError(t, json.Unmarshal(raw, &ref))
+	var files []string
+	for p := range 5 {
+		files = append(files, filepath.Join(dir, fmt.Sprintf("clks_%d.json", p)))
+	}
+	th := strconv.FormatFloat(ref.Threshold, 'g', -1, 64)
+	base, _, _ := startAllInOne(t, []string{"--data-dir", t.TempDir(), "--log-level", "warn"}, io.Discard)
+
+	// groups, 5 parties: the reference's groups exactly.
+	rid, api := apiLink(t, base, "groups", ref.Threshold, files)
+	cli := cliLink(t, "--threshold", th, "--result", "groups", "--seed", rid, files[0], files[1], files[2], files[3], files[4])
+	require.Equal(t, string(api[""]), string(cli))
+	var groups struct {
+		Groups [][][2]int `json:"groups"`
+	}
+	require.NoError(t, json.Unmarshal(cli, &groups))
+	require.Equal(t, ref.Groups, groups.Groups)
+
+	// similarity_scores, parties 0 and 1: the reference's pairs of those parties, scores bit for bit.
+	rid, api = apiLink(t, base, "similarity_scores", ref.Threshold, files[:2])
+	cli = cliLink(t, "--threshold", th, "--result", "similarity_scores", "--seed", rid, files[0], files[1])
+	require.Equal(t, string(api[""]), string(cli))
+	var scores struct {
+		Scores [][3]json.RawMessage `json:"similarity_scores"`
+	}
+	require.NoError(t, json.Unmarshal(cli, &scores))
+	var want [][5]float64
+	for _, p := range ref.Pairs {
+		if p[0] == 0 && p[2] == 1 {
+			want = append(want, p)
+		}
+	}
+	require.Len(t, scores.Scores, len(want))
+	for i, s := range scores.Scores {
+		var a, b [2]float64
+		var score float64
+		require.NoError(t, json.Unmarshal(s[0], &a))
+		require.NoError(t, json.Unmarshal(s[1], &b))
+		require.NoError(t, json.Unmarshal(s[2], &score))
+		require.Equal(t, want[i], [5]float64{a[0], a[1], b[0], b[1], score}, "pair %d", i)
+	}
+
+	// permutations: mask and each party's permutation.
+	rid, api = apiLink(t, base, "permutations", ref.Threshold, files[:2])
+	args := []string{"--threshold", th, "--result", "permutations", "--seed", rid, files[0], files[1]}
+	require.Equal(t, string(api[""]), string(cliLink(t, args...)))
+	for p := range 2 {
+		require.Equal(t, string(api[fmt.Sprint("party-", p)]), string(cliLink(t, append([]string{"--party", fmt.Sprint(p)}, args...)...)))
+	}
+}
+
+// TestLinkParityTutorial: the tutorial's 5-party groups at 0.8 are the same from the CLI and
+// the API.
+func TestLinkParityTutorial(t *testing.T) {
+	dir := sharedTestdata(t, "tutorial")
+	var files []string
+	for p := 1; p <= 5; p++ {
+		files = append(files, filepath.Join(dir, fmt.Sprintf("clks-%d.json", p)))
+	}
+	base, _, _ := startAllInOne(t, []string{"--data-dir", t.TempDir(), "--log-level", "warn"}, io.Discard)
+	_, api := apiLink(t, base, "groups", 0.8, files)
+	cli := cliLink(t, append([]string{"--threshold", "0.8"}, files...)...)
+	require.Equal(t, string(api[""]), string(cli))
+	require.Greater(t, len(cli), 10000) // thousands of groups, not an empty result
+}
