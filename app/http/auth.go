@@ -26,10 +26,15 @@ func token(r *http.Request) string {
 	return t
 }
 
-// authorize loads the project and matches the token against its result token and every
+// authorize answers 400 when the request has no Authorization header at all. It loads the project and matches the token against its result token and every
 // party's update and receipt token, in constant time and without stopping at the first
 // match. Any failure — unknown project, missing or wrong token — is errForbidden.
 func (s *Server) authorize(r *http.Request) (*access, error) {
+	if _, ok := r.Header["Authorization"]; !ok {
+		// The reference's framework rejects a request lacking a required header before any
+		// handler runs: 400, whatever the project.
+		return nil, badRequest("the Authorization header is required (the raw token)")
+	}
 	pid := r.PathValue("pid")
 	tok := token(r)
 	if !linkage.ValidID(pid) || tok == "" {
@@ -66,3 +71,15 @@ func (a *access) need(result, update, receipt bool) error {
 	}
 	return errForbidden
 }
+
+// needReader checks the reference's read scope: the result token, or in a permutations project
+// a party's receipt token (which reads its own permutation, the project and the run status).
+func (a *access) needReader() error {
+	if a.result || (a.receipt && a.project.ResultType == linkage.ResultPermutations) {
+		return nil
+	}
+	return errForbidden
+}
+
+// needResult checks for the result token.
+func (a *access) needResult() error { return a.need(true, false, false) }

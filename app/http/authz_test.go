@@ -13,7 +13,10 @@ import (
 
 // TestAuthzSweep sends every project endpoint every kind of token that must not work for it and
 // expects 403 — the one answer that reveals neither whether the project exists nor which token
-// kind was wrong. The tokens that may work are checked too, so the sweep cannot pass vacuously.
+// kind was wrong — except a request with no Authorization header at all, which is 400 as in the
+// reference. The scopes are the reference's: in a groups project only the result token reads;
+// update tokens only upload. The tokens that may work are checked too, so the sweep cannot pass
+// vacuously.
 func TestAuthzSweep(t *testing.T) {
 	e := newEnv(t, true)
 	body := firstRecords(t, tutorial(t, 1), 20)
@@ -26,7 +29,7 @@ func TestAuthzSweep(t *testing.T) {
 	otherRun := e.createRun(other, 0.9) // waits for uploads
 
 	tokens := map[string]string{
-		"none":                        "",
+		"empty":                       " ",
 		"wrong":                       linkage.NewID(),
 		"other project's result":      other.ResultToken,
 		"other project's update":      other.UpdateTokens[0],
@@ -45,7 +48,7 @@ func TestAuthzSweep(t *testing.T) {
 	binary := []string{"Hash-Count", "20", "Hash-Size", "128", "Content-Type", "application/octet-stream"}
 	proj, runPath := "/projects/"+p.ID, "/projects/"+p.ID+"/runs/"+run
 	endpoints := []endpoint{
-		{"GET", proj, nil, nil, map[string]int{"used update": 200, "receipt": 200}},
+		{"GET", proj, nil, nil, nil},
 		{"DELETE", proj, nil, nil, nil},
 		{"GET", proj + "/authorize-external-upload", nil, nil, nil},
 		{"POST", proj + "/clks", body, nil, nil},
@@ -54,7 +57,7 @@ func TestAuthzSweep(t *testing.T) {
 		{"POST", proj + "/runs", map[string]any{"threshold": 0.9}, nil, nil},
 		{"GET", runPath, nil, nil, nil},
 		{"DELETE", runPath, nil, nil, nil},
-		{"GET", runPath + "/status", nil, nil, map[string]int{"receipt": 200}},
+		{"GET", runPath + "/status", nil, nil, nil},
 		{"GET", runPath + "/result", nil, nil, nil},
 		{"GET", runPath + "/histogram", nil, nil, nil},
 	}
@@ -72,6 +75,12 @@ func TestAuthzSweep(t *testing.T) {
 					require.Contains(t, string(r.body), "the project does not exist or the token is not valid")
 				}
 			})
+		}
+		// No Authorization header at all: 400 before anything else, on any project.
+		for _, path := range []string{ep.path, strings.Replace(ep.path, p.ID, linkage.NewID(), 1)} {
+			r := e.do(ep.method, path, "", ep.body, ep.header...)
+			require.Equal(t, http.StatusBadRequest, r.status, "%s %s: %s", ep.method, path, r.body)
+			require.Contains(t, string(r.body), "Authorization header is required")
 		}
 		// The same request on a project that does not exist, with a token valid elsewhere, and
 		// on a run of another project.
@@ -105,4 +114,29 @@ func TestAuthzSweep(t *testing.T) {
 	}
 	// A fresh update token may upload (the sweep above spent none).
 	require.Equal(t, http.StatusCreated, e.do("POST", "/projects/"+other.ID+"/clks", other.UpdateTokens[0], body).status)
+}
+
+// TestAuthzPermutations: in a permutations project a party's receipt token reads the project, the
+// run status and its own permutation (the reference's scopes); update tokens read nothing.
+func TestAuthzPermutations(t *testing.T) {
+	e := newEnv(t, true)
+	body := firstRecords(t, tutorial(t, 1), 20)
+	p := e.createProject("permutations", 2, false)
+	receipt := e.upload(p, 0, body)
+	e.upload(p, 1, body)
+	run := e.createRun(p, 0.9)
+	require.Equal(t, "completed", e.wait(p, run)["state"])
+	proj, runPath := "/projects/"+p.ID, "/projects/"+p.ID+"/runs/"+run
+	for _, c := range []struct {
+		path          string
+		receipt, used int
+	}{
+		{proj, 200, 403}, {runPath + "/status", 200, 403}, {runPath + "/result", 200, 403},
+		{proj + "/runs", 403, 403}, {runPath, 403, 403},
+	} {
+		require.Equal(t, c.receipt, e.do("GET", c.path, receipt, nil).status, "receipt token, GET %s", c.path)
+		require.Equal(t, c.used, e.do("GET", c.path, p.UpdateTokens[1], nil).status, "update token, GET %s", c.path)
+	}
+	r := e.do("GET", runPath+"/result", receipt, nil)
+	require.Contains(t, string(r.body), `"permutation":`)
 }

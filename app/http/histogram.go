@@ -15,7 +15,7 @@ import (
 // getRunHistogram serves the distribution of scores the run's workers recorded: JSON bins, or an
 // SVG plot when the client accepts image/svg+xml (?scale=linear for a linear count axis).
 func (s *Server) getRunHistogram(w http.ResponseWriter, r *http.Request) error {
-	a, run, err := s.runAccess(r, true, false, false)
+	a, run, err := s.runAccess(r, (*access).needResult)
 	if err != nil {
 		return err
 	}

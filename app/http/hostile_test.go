@@ -174,8 +174,8 @@ func TestRunStopsAtChunkCandidateBudget(t *testing.T) {
 	run := e.createRun(p, 1e-9)
 	st := e.wait(p, run)
 	require.Equal(t, "error", st["state"], "%v", st)
-	require.Contains(t, st["detail"], "max-chunk-candidates")
-	require.Contains(t, st["detail"], "maximum 10000")
+	require.Contains(t, st["message"], "max-chunk-candidates")
+	require.Contains(t, st["message"], "maximum 10000")
 }
 
 // externalBlobs serves every object-store reference as the same generated object.

@@ -13,11 +13,15 @@ import (
 
 func isNotFound(err error) bool { return errors.Is(err, linkage.ErrNotFound) }
 
+// isoTime is how Python's isoformat writes an aware UTC time with microseconds: clients before
+// Python 3.11 parse neither a "Z" nor nanoseconds.
+const isoTime = "2006-01-02T15:04:05.000000-07:00"
+
 func timestamp(t time.Time) *string {
 	if t.IsZero() {
 		return nil
 	}
-	s := t.UTC().Format(time.RFC3339Nano)
+	s := t.UTC().Format(isoTime)
 	return &s
 }
 
@@ -97,7 +101,7 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.need(true, true, true); err != nil {
+	if err := a.needReader(); err != nil {
 		return err
 	}
 	contributed := 0

@@ -56,7 +56,7 @@ func TestFailingRunEndsInError(t *testing.T) {
 	run := e.createRun(p, 0.9)
 	st := e.wait(p, run)
 	require.Equal(t, "error", st["state"])
-	require.Contains(t, st["detail"], "failed")
+	require.Contains(t, st["message"], "failed")
 	requireProblem(t, e.do("GET", "/projects/"+p.ID+"/runs/"+run+"/result", p.ResultToken, nil), http.StatusNotFound, "failed")
 }
 
@@ -107,6 +107,6 @@ func TestResultPairsLimit(t *testing.T) {
 	run := e.createRun(p, 0.99)
 	st := e.wait(p, run)
 	require.Equal(t, "error", st["state"])
-	require.Contains(t, st["detail"], "max-solver-pairs")
+	require.Contains(t, st["message"], "max-solver-pairs")
 	requireProblem(t, e.do("GET", "/projects/"+p.ID+"/runs/"+run+"/result", p.ResultToken, nil), http.StatusNotFound, "max-solver-pairs")
 }

@@ -16,12 +16,12 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 // runAccess authorizes a run request and loads the run; a run of another project, or none, is
 // the same 403 as a wrong token.
-func (s *Server) runAccess(r *http.Request, result, update, receipt bool) (*access, *linkage.Run, error) {
+func (s *Server) runAccess(r *http.Request, allowed func(*access) error) (*access, *linkage.Run, error) {
 	a, err := s.authorize(r)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := a.need(result, update, receipt); err != nil {
+	if err := allowed(a); err != nil {
 		return nil, nil, err
 	}
 	rid := r.PathValue("rid")
@@ -113,7 +113,7 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
-	_, run, err := s.runAccess(r, true, false, false)
+	_, run, err := s.runAccess(r, (*access).needResult)
 	if err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteRun(w http.ResponseWriter, r *http.Request) error {
-	a, run, err := s.runAccess(r, true, false, false)
+	a, run, err := s.runAccess(r, (*access).needResult)
 	if err != nil {
 		return err
 	}
@@ -150,18 +150,18 @@ type stage struct {
 }
 
 type runStatus struct {
-	State         linkage.RunState `json:"state"`
-	TimeAdded     *string          `json:"time_added"`
-	TimeStarted   *string          `json:"time_started,omitempty"`
-	TimeCompleted *string          `json:"time_completed,omitempty"`
-	Stages        int              `json:"stages"`
-	CurrentStage  stage            `json:"current_stage"`
-	Message       string           `json:"message,omitempty"`
-	Detail        string           `json:"detail,omitempty"`
+	State                  linkage.RunState `json:"state"`
+	TimeAdded              *string          `json:"time_added"`
+	TimeStarted            *string          `json:"time_started"` // null until started, always present
+	TimeCompleted          *string          `json:"time_completed,omitempty"`
+	Stages                 int              `json:"stages"`
+	CurrentStage           stage            `json:"current_stage"`
+	TotalNumberComparisons *int64           `json:"total_number_comparisons,omitempty"` // when completed
+	Message                string           `json:"message,omitempty"`                  // the reason, when error
 }
 
 func (s *Server) getRunStatus(w http.ResponseWriter, r *http.Request) error {
-	a, run, err := s.runAccess(r, true, false, true)
+	a, run, err := s.runAccess(r, (*access).needReader)
 	if err != nil {
 		return err
 	}
@@ -169,6 +169,20 @@ func (s *Server) getRunStatus(w http.ResponseWriter, r *http.Request) error {
 		State: run.State, TimeAdded: timestamp(run.CreatedAt), TimeStarted: timestamp(run.StartedAt),
 		TimeCompleted: timestamp(run.CompletedAt), Stages: linkage.StageCount,
 		CurrentStage: stage{Number: run.Stage, Description: linkage.StageDescription(run.Stage)},
+	}
+	if a.project.ResultType == linkage.ResultSimilarityScores {
+		// No solving stage: the scores are the result (the reference reports 2 stages).
+		st.Stages = linkage.StageCompare
+		if st.CurrentStage.Number > linkage.StageCompare {
+			st.CurrentStage = stage{Number: linkage.StageCompare, Description: linkage.StageDescription(linkage.StageCompare)}
+			if run.State == linkage.RunCompleted {
+				run.Progress = run.Total
+			}
+			run.Stage = linkage.StageCompare
+		}
+	}
+	if run.State == linkage.RunCompleted {
+		st.TotalNumberComparisons = &run.Total
 	}
 	switch run.Stage {
 	case linkage.StageUploads:
@@ -181,7 +195,7 @@ func (s *Server) getRunStatus(w http.ResponseWriter, r *http.Request) error {
 		st.CurrentStage.Progress = &progress{Absolute: int64(done), Relative: float64(done) / float64(len(a.parties)),
 			Description: "number of parties already contributed"}
 	case linkage.StageCompare:
-		rel := 1.0
+		rel := 0.0
 		if run.Total > 0 {
 			rel = float64(run.Progress) / float64(run.Total)
 		}
@@ -194,21 +208,17 @@ func (s *Server) getRunStatus(w http.ResponseWriter, r *http.Request) error {
 		st.CurrentStage.Progress = p
 	}
 	if run.State == linkage.RunError {
-		st.Message = "run failed"
-		st.Detail = run.Message
+		st.Message = run.Message
 	}
 	return writeJSON(w, http.StatusOK, st)
 }
 
 func (s *Server) getRunResult(w http.ResponseWriter, r *http.Request) error {
-	a, run, err := s.runAccess(r, true, true, true)
+	a, run, err := s.runAccess(r, (*access).needReader)
 	if err != nil {
 		return err
 	}
 	rt := a.project.ResultType
-	if rt != linkage.ResultPermutations && !a.result {
-		return errForbidden
-	}
 	if run.State != linkage.RunCompleted {
 		detail := fmt.Sprintf("the run is %s; its result is not ready", run.State)
 		if run.State == linkage.RunError {

@@ -6,6 +6,7 @@ package http
 import (
 	"context"
 	"log/slog"
+	"math"
 	"net/http"
 	"path"
 	"runtime"
@@ -194,7 +195,8 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 	} else if rate, err = s.rate.Rate(r.Context()); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "project_count": n, "rate": rate})
+	// An integer, as the reference reports it (clients parse it as one).
+	return writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "project_count": n, "rate": int64(math.Round(rate))})
 }
 
 func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) error {
