@@ -110,7 +110,8 @@ func TestGroups(t *testing.T) {
 	require.NoError(t, err)
 	// The 1.0 pairs group first; every 2/3 pair then joins groups whose cross product it does not
 	// complete, and c's only partner a is taken.
-	want := [][]client.Record{{{0, 0}, {1, 1}}, {{0, 1}, {1, 0}}}
+	r := func(party, row int) client.Record { return client.Record{Party: party, Row: row} }
+	want := [][]client.Record{{r(0, 0), r(1, 1)}, {r(0, 1), r(1, 0)}}
 	for _, g := range got {
 		slices.SortFunc(g, func(x, y client.Record) int { return x.Party - y.Party })
 	}

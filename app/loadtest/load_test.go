@@ -3,7 +3,6 @@
 package loadtest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/linkage-platform/linkage/app/client"
 	"github.com/linkage-platform/linkage/app/fs"
 	linkhttp "github.com/linkage-platform/linkage/app/http"
 	"github.com/linkage-platform/linkage/app/memqueue"
@@ -43,10 +43,10 @@ func env[T any](t *testing.T, name string, def T, parse func(string) (T, error))
 	return x
 }
 
+// sample is one request; err is a *client.ProblemError for an answer other than success.
 type sample struct {
 	kind    string
 	latency time.Duration
-	status  int
 	err     error
 }
 
@@ -81,9 +81,8 @@ func TestLoad(t *testing.T) {
 	go func() { defer close(workerDone); _ = w.Run(ctx) }()
 	defer func() { cancel(); <-workerDone }()
 
-	bodies := [2][]byte{firstRecords(t, 1, records), firstRecords(t, 2, records)}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}, Timeout: time.Minute}
-	base := srv.URL + "/api/v1"
+	parties := [2][]string{firstRecords(t, 1, records), firstRecords(t, 2, records)}
+	api := client.New(srv.URL, &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}, Timeout: time.Minute})
 
 	// The pacer hands out one permit per 1/rate; a client waits for a permit before each request.
 	permits := make(chan struct{})
@@ -104,70 +103,64 @@ func TestLoad(t *testing.T) {
 	var mu sync.Mutex
 	var samples []sample
 	var runs atomic.Int64
-	do := func(kind, method, url, token string, body []byte, into any) (int, bool) {
+	var over atomic.Bool // the pacer has stopped
+	// do waits for a permit and records the call; false when the test is over or the call failed.
+	do := func(kind string, call func() error) bool {
 		if _, ok := <-permits; !ok {
-			return 0, false
-		}
-		req, _ := http.NewRequest(method, url, bytes.NewReader(body))
-		if token != "" {
-			req.Header.Set("Authorization", token)
+			over.Store(true)
+			return false
 		}
 		start := time.Now()
-		resp, err := client.Do(req)
-		s := sample{kind: kind, err: err}
-		if err == nil {
-			var b []byte
-			b, s.err = io.ReadAll(resp.Body)
-			resp.Body.Close()
-			s.status = resp.StatusCode
-			if into != nil && s.err == nil && resp.StatusCode < 300 {
-				s.err = json.Unmarshal(b, into)
-			}
-		}
-		s.latency = time.Since(start)
+		err := call()
 		mu.Lock()
-		samples = append(samples, s)
+		samples = append(samples, sample{kind: kind, latency: time.Since(start), err: err})
 		mu.Unlock()
-		return s.status, true
+		return err == nil
 	}
+	// flow is one client's project from creation to result (or its first failed call); false
+	// when the test is over.
 	flow := func() bool {
-		var p struct {
-			ID      string   `json:"project_id"`
-			Updates []string `json:"update_tokens"`
-			Result  string   `json:"result_token"`
+		var p client.Project
+		if !do("create project", func() (err error) {
+			p, err = api.CreateProject(ctx, client.NewProject{ResultType: client.Groups})
+			return err
+		}) {
+			return !over.Load()
 		}
-		create, _ := json.Marshal(map[string]any{"schema": map[string]any{}, "result_type": "groups", "number_parties": 2})
-		if st, ok := do("create project", "POST", base+"/projects", "", create, &p); !ok || st != 201 {
-			return ok
-		}
-		for party, body := range bodies {
-			if st, ok := do("upload", "POST", base+"/projects/"+p.ID+"/clks", p.Updates[party], body, nil); !ok || st != 201 {
-				return ok
+		for party, clks := range parties {
+			if !do("upload", func() error {
+				_, err := api.UploadCLKs(ctx, p.ProjectID, p.UpdateTokens[party], clks)
+				return err
+			}) {
+				return !over.Load()
 			}
 		}
-		var r struct {
-			ID string `json:"run_id"`
-		}
-		if st, ok := do("create run", "POST", base+"/projects/"+p.ID+"/runs", p.Result, []byte(`{"threshold": 0.8}`), &r); !ok || st != 201 {
-			return ok
+		var r client.Run
+		if !do("create run", func() (err error) {
+			r, err = api.CreateRun(ctx, p.ProjectID, p.ResultToken, client.NewRun{Threshold: 0.8})
+			return err
+		}) {
+			return !over.Load()
 		}
 		for {
-			var s struct {
-				State string `json:"state"`
+			var st client.RunStatus
+			if !do("poll status", func() (err error) {
+				st, err = api.RunStatus(ctx, p.ProjectID, r.RunID, p.ResultToken)
+				return err
+			}) {
+				return !over.Load()
 			}
-			st, ok := do("poll status", "GET", base+"/projects/"+p.ID+"/runs/"+r.ID+"/status", p.Result, nil, &s)
-			if !ok || st != 200 {
-				return ok
-			}
-			if s.State == "completed" || s.State == "error" {
+			if st.Terminal() {
 				break
 			}
 		}
-		st, ok := do("result", "GET", base+"/projects/"+p.ID+"/runs/"+r.ID+"/result", p.Result, nil, nil)
-		if ok && st == 200 {
+		if do("result", func() error {
+			_, err := api.Groups(ctx, p.ProjectID, r.RunID, p.ResultToken)
+			return err
+		}) {
 			runs.Add(1)
 		}
-		return ok
+		return !over.Load()
 	}
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -201,7 +194,7 @@ func report(t *testing.T, samples []sample, elapsed time.Duration, rate float64,
 		errs := 0
 		for i, s := range ss {
 			lat[i] = s.latency
-			if s.err != nil || s.status >= 300 {
+			if s.err != nil {
 				errs++
 			}
 		}
@@ -215,7 +208,9 @@ func report(t *testing.T, samples []sample, elapsed time.Duration, rate float64,
 	t.Log("\n" + out.String())
 	fmt.Print(out.String())
 	for _, s := range samples {
-		require.NoError(t, s.err)
+		if client.StatusOf(s.err) == 0 {
+			require.NoError(t, s.err, "a transport or decoding error, not an answer of the API")
+		}
 	}
 }
 
@@ -234,15 +229,16 @@ func peakRSS() string {
 	return "unknown"
 }
 
-// firstRecords is the first n records of a tutorial party as a {"clks": [...]} body.
-func firstRecords(t *testing.T, party, n int) []byte {
+// permitsLeft is true until the pacer stops handing out permits.
+func permitsLeft(deadline time.Time) bool { return time.Now().Before(deadline) }
+
+// firstRecords is the first n records of a tutorial party.
+func firstRecords(t *testing.T, party, n int) []string {
 	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "testdata", "tutorial", "clks-"+strconv.Itoa(party)+".json"))
 	require.NoError(t, err)
 	var f struct {
 		Clks []string `json:"clks"`
 	}
 	require.NoError(t, json.Unmarshal(b, &f))
-	out, err := json.Marshal(map[string]any{"clks": f.Clks[:min(n, len(f.Clks))]})
-	require.NoError(t, err)
-	return out
+	return f.Clks[:min(n, len(f.Clks))]
 }

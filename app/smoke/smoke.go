@@ -5,19 +5,18 @@
 package smoke
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/linkage-platform/linkage/app/client"
 )
 
 // Threshold of the test run: copies score 1.0, unrelated random CLKs about 0.5.
@@ -44,86 +43,70 @@ func (c *Checker) Run(ctx context.Context) (err error) {
 	if c.Records < 1 {
 		return fmt.Errorf("records must be at least 1, got %d", c.Records)
 	}
-	if err := c.waitReady(ctx); err != nil {
+	hc := c.Client
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	api := client.New(c.BaseURL, hc)
+	if err := c.waitReady(ctx, api); err != nil {
 		return err
 	}
-	p, err := c.createProject(ctx)
+	p, err := api.CreateProject(ctx, client.NewProject{
+		ResultType: client.Groups, NumberParties: 2, Name: "smoke test", Notes: "created and deleted by linkage smoke",
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("create project: %w", err)
+	}
+	if p.ProjectID == "" || p.ResultToken == "" || len(p.UpdateTokens) != 2 {
+		return fmt.Errorf("create project: want project_id, result_token and 2 update_tokens, got %+v", p)
 	}
 	c.log().Info("project created", "project_id", p.ProjectID)
 	defer func() {
 		// Clean up even after a failure; a context already past its deadline gets a fresh minute.
 		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		if derr := c.call(cleanup, http.MethodDelete, "/projects/"+p.ProjectID, p.ResultToken, nil, http.StatusNoContent, nil); derr != nil {
+		if derr := api.DeleteProject(cleanup, p.ProjectID, p.ResultToken); derr != nil {
 			err = errors.Join(err, fmt.Errorf("delete project: %w", derr))
 		}
 	}()
 	parties, want := Fixture(c.Records)
 	for i, clks := range parties {
-		var receipt struct {
-			ReceiptToken string `json:"receipt_token"`
-		}
-		if err := c.call(ctx, http.MethodPost, "/projects/"+p.ProjectID+"/clks", p.UpdateTokens[i],
-			map[string]any{"clks": clks}, http.StatusCreated, &receipt); err != nil {
+		receipt, err := api.UploadCLKs(ctx, p.ProjectID, p.UpdateTokens[i], clks)
+		if err != nil {
 			return fmt.Errorf("upload party %d: %w", i, err)
 		}
 		if receipt.ReceiptToken == "" {
 			return fmt.Errorf("upload party %d: no receipt_token in the answer", i)
 		}
 	}
-	var run struct {
-		RunID string `json:"run_id"`
-	}
-	if err := c.call(ctx, http.MethodPost, "/projects/"+p.ProjectID+"/runs", p.ResultToken,
-		map[string]any{"threshold": Threshold, "name": "smoke test"}, http.StatusCreated, &run); err != nil {
+	run, err := api.CreateRun(ctx, p.ProjectID, p.ResultToken, client.NewRun{Threshold: Threshold, Name: "smoke test"})
+	if err != nil {
 		return fmt.Errorf("create run: %w", err)
 	}
 	c.log().Info("run created", "run_id", run.RunID)
-	if err := c.waitRun(ctx, p, run.RunID); err != nil {
-		return err
+	status, err := api.WaitRun(ctx, p.ProjectID, run.RunID, p.ResultToken, c.poll())
+	if err != nil {
+		return fmt.Errorf("run status: %w", err)
 	}
-	var result struct {
-		Groups [][][2]int `json:"groups"`
+	if status.State == client.StateError {
+		return fmt.Errorf("run failed: %s", status.Message)
 	}
-	if err := c.call(ctx, http.MethodGet, "/projects/"+p.ProjectID+"/runs/"+run.RunID+"/result", p.ResultToken,
-		nil, http.StatusOK, &result); err != nil {
+	groups, err := api.Groups(ctx, p.ProjectID, run.RunID, p.ResultToken)
+	if err != nil {
 		return fmt.Errorf("result: %w", err)
 	}
-	if err := CheckGroups(result.Groups, want); err != nil {
+	if err := CheckGroups(groups, want); err != nil {
 		return err
 	}
 	c.log().Info("smoke test passed", "groups", len(want))
 	return nil
 }
 
-type project struct {
-	ProjectID    string   `json:"project_id"`
-	UpdateTokens []string `json:"update_tokens"`
-	ResultToken  string   `json:"result_token"`
-}
-
-func (c *Checker) createProject(ctx context.Context) (project, error) {
-	var p project
-	body := map[string]any{
-		"schema": map[string]any{}, "result_type": "groups", "number_parties": 2,
-		"name": "smoke test", "notes": "created and deleted by linkage smoke",
-	}
-	if err := c.call(ctx, http.MethodPost, "/projects", "", body, http.StatusCreated, &p); err != nil {
-		return p, fmt.Errorf("create project: %w", err)
-	}
-	if p.ProjectID == "" || p.ResultToken == "" || len(p.UpdateTokens) != 2 {
-		return p, fmt.Errorf("create project: want project_id, result_token and 2 update_tokens, got %+v", p)
-	}
-	return p, nil
-}
-
 // waitReady polls /status until the service answers: a new load balancer needs a while for DNS.
-func (c *Checker) waitReady(ctx context.Context) error {
+func (c *Checker) waitReady(ctx context.Context, api *client.Client) error {
 	var last error
 	for {
-		err := c.call(ctx, http.MethodGet, "/status", "", nil, http.StatusOK, nil)
+		_, err := api.Status(ctx)
 		if err == nil {
 			return nil
 		}
@@ -131,45 +114,19 @@ func (c *Checker) waitReady(ctx context.Context) error {
 			last = err // a call cut short by the deadline says less than the answer before it
 		}
 		c.log().Info("waiting for the service", "err", err)
-		if err := c.sleep(ctx); err != nil {
-			return fmt.Errorf("service not ready: %w (last error: %v)", err, last)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("service not ready: %w (last error: %v)", ctx.Err(), last)
+		case <-time.After(c.poll()):
 		}
 	}
 }
 
-func (c *Checker) waitRun(ctx context.Context, p project, runID string) error {
-	for {
-		var status struct {
-			State   string `json:"state"`
-			Message string `json:"message"`
-		}
-		if err := c.call(ctx, http.MethodGet, "/projects/"+p.ProjectID+"/runs/"+runID+"/status", p.ResultToken,
-			nil, http.StatusOK, &status); err != nil {
-			return fmt.Errorf("run status: %w", err)
-		}
-		switch status.State {
-		case "completed":
-			return nil
-		case "error":
-			return fmt.Errorf("run failed: %s", status.Message)
-		}
-		if err := c.sleep(ctx); err != nil {
-			return fmt.Errorf("run still %s: %w", status.State, err)
-		}
+func (c *Checker) poll() time.Duration {
+	if c.Poll == 0 {
+		return 2 * time.Second
 	}
-}
-
-func (c *Checker) sleep(ctx context.Context) error {
-	poll := c.Poll
-	if poll == 0 {
-		poll = 2 * time.Second
-	}
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(poll):
-		return nil
-	}
+	return c.Poll
 }
 
 func (c *Checker) log() *slog.Logger {
@@ -179,56 +136,10 @@ func (c *Checker) log() *slog.Logger {
 	return c.Log
 }
 
-// call sends one API request and decodes the answer into out (if not nil); any other status than
-// want is an error carrying the body (a problem JSON).
-func (c *Checker) call(ctx context.Context, method, path, token string, body any, want int, out any) error {
-	var r io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		r = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+"/api/v1"+path, r)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", token)
-	}
-	client := c.Client
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
-	}
-	if resp.StatusCode != want {
-		return fmt.Errorf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, bytes.TrimSpace(raw))
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("%s %s: decoding the answer: %w", method, path, err)
-	}
-	return nil
-}
-
 // Fixture returns two parties' CLKs (base64) and the groups a correct linkage finds at Threshold:
 // party 1 holds party 0's records in reverse order (exact copies, Dice 1.0) plus one record of its
 // own; party 0 has one record of its own too. Random CLKs score about 0.5 against each other.
-func Fixture(records int) (parties [2][]string, groups [][][2]int) {
+func Fixture(records int) (parties [2][]string, groups [][]client.Record) {
 	rng := rand.New(rand.NewPCG(8851, uint64(records)))
 	clk := func() string {
 		b := make([]byte, clkBytes)
@@ -245,19 +156,19 @@ func Fixture(records int) (parties [2][]string, groups [][][2]int) {
 	parties[1] = append([]string{clk()}, shared...)
 	slices.Reverse(parties[1][1:])
 	for i := range records {
-		groups = append(groups, [][2]int{{0, i}, {1, records - i}})
+		groups = append(groups, []client.Record{{Party: 0, Row: i}, {Party: 1, Row: records - i}})
 	}
 	return parties, groups
 }
 
 // CheckGroups compares groups as sets: neither the order of groups nor of records within one matters.
-func CheckGroups(got, want [][][2]int) error {
-	norm := func(groups [][][2]int) []string {
+func CheckGroups(got, want [][]client.Record) error {
+	norm := func(groups [][]client.Record) []string {
 		var out []string
 		for _, g := range groups {
 			keys := make([]string, len(g))
 			for i, rec := range g {
-				keys[i] = fmt.Sprintf("%d/%d", rec[0], rec[1])
+				keys[i] = fmt.Sprintf("%d/%d", rec.Party, rec.Row)
 			}
 			slices.Sort(keys)
 			out = append(out, strings.Join(keys, ","))

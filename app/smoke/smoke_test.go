@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/linkage-platform/linkage/app/client"
 )
 
 // fakeAPI answers the calls of one smoke test the way the Anonlink API does; its groups link records
@@ -180,15 +182,17 @@ func TestFixtureGroupsAreTheIdenticalRecords(t *testing.T) {
 	require.Len(t, parties[1], 5)
 	require.Len(t, groups, 4)
 	for _, g := range groups {
-		require.Equal(t, parties[0][g[0][1]], parties[1][g[1][1]])
+		require.Equal(t, parties[0][g[0].Row], parties[1][g[1].Row])
 	}
 	again, _ := Fixture(4)
 	require.Equal(t, parties, again, "deterministic")
 }
 
 func TestCheckGroupsIgnoresOrder(t *testing.T) {
-	want := [][][2]int{{{0, 0}, {1, 2}}, {{0, 1}, {1, 1}}}
-	require.NoError(t, CheckGroups([][][2]int{{{1, 1}, {0, 1}}, {{1, 2}, {0, 0}}}, want))
-	require.Error(t, CheckGroups([][][2]int{{{0, 0}, {1, 1}}, {{0, 1}, {1, 2}}}, want))
+	want := [][]client.Record{{rec(0, 0), rec(1, 2)}, {rec(0, 1), rec(1, 1)}}
+	require.NoError(t, CheckGroups([][]client.Record{{rec(1, 1), rec(0, 1)}, {rec(1, 2), rec(0, 0)}}, want))
+	require.Error(t, CheckGroups([][]client.Record{{rec(0, 0), rec(1, 1)}, {rec(0, 1), rec(1, 2)}}, want))
 	require.Error(t, CheckGroups(want[:1], want))
 }
+
+func rec(party, row int) client.Record { return client.Record{Party: party, Row: row} }

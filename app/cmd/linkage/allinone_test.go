@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/linkage-platform/linkage/app/client"
 )
 
 // freeAddr returns a loopback address that was free a moment ago.
@@ -22,23 +22,6 @@ func freeAddr(t *testing.T) string {
 	require.NoError(t, err)
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-func call(t *testing.T, method, url, token string, body []byte) (int, map[string]any) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
-	require.NoError(t, err)
-	if token != "" {
-		req.Header.Set("Authorization", token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	return resp.StatusCode, m
 }
 
 // startAllInOne runs `linkage all-in-one` with args on a free address until the returned
@@ -68,23 +51,24 @@ func startAllInOne(t *testing.T, args []string, stderr io.Writer) (base string, 
 // project, through the API, and waits for the run to complete.
 func linkBinaryFile(t *testing.T, base string) (pid, resultToken, runID string) {
 	t.Helper()
+	ctx := t.Context()
 	clks, err := os.ReadFile("../../../../shared/testdata/binary/clks_128B_1k.json")
 	require.NoError(t, err)
-	status, p := call(t, "POST", base+"/api/v1/projects", "", []byte(`{"schema":{},"result_type":"groups"}`))
-	require.Equal(t, http.StatusCreated, status)
-	pid, rt := p["project_id"].(string), p["result_token"].(string)
-	for _, tok := range p["update_tokens"].([]any) {
-		status, _ := call(t, "POST", base+"/api/v1/projects/"+pid+"/clks", tok.(string), clks)
-		require.Equal(t, http.StatusCreated, status)
+	api := client.New(base, nil)
+	p, err := api.CreateProject(ctx, client.NewProject{ResultType: client.Groups})
+	require.NoError(t, err)
+	for _, tok := range p.UpdateTokens {
+		_, err := api.UploadJSON(ctx, p.ProjectID, tok, bytes.NewReader(clks))
+		require.NoError(t, err)
 	}
-	status, r := call(t, "POST", base+"/api/v1/projects/"+pid+"/runs", rt, []byte(`{"threshold":0.99}`))
-	require.Equal(t, http.StatusCreated, status)
-	rid := r["run_id"].(string)
-	require.Eventually(t, func() bool {
-		_, st := call(t, "GET", fmt.Sprintf("%s/api/v1/projects/%s/runs/%s/status", base, pid, rid), rt, nil)
-		return st["state"] == "completed"
-	}, 30*time.Second, 20*time.Millisecond)
-	return pid, rt, rid
+	run, err := api.CreateRun(ctx, p.ProjectID, p.ResultToken, client.NewRun{Threshold: 0.99})
+	require.NoError(t, err)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	st, err := api.WaitRun(wctx, p.ProjectID, run.RunID, p.ResultToken, 20*time.Millisecond)
+	require.NoError(t, err)
+	require.Equal(t, client.StateCompleted, st.State, "%+v", st)
+	return p.ProjectID, p.ResultToken, run.RunID
 }
 
 // TestAllInOne runs the command as `make run` does (data in a fresh directory), links two
@@ -93,10 +77,9 @@ func TestAllInOne(t *testing.T) {
 	dir := t.TempDir()
 	base, done, cancel := startAllInOne(t, []string{"--data-dir", dir, "--log-level", "warn"}, io.Discard)
 	pid, rt, rid := linkBinaryFile(t, base)
-	runURL := fmt.Sprintf("%s/api/v1/projects/%s/runs/%s", base, pid, rid)
-	status, res := call(t, "GET", runURL+"/result", rt, nil)
-	require.Equal(t, http.StatusOK, status)
-	require.Len(t, res["groups"], 1000)
+	groups, err := client.New(base, nil).Groups(t.Context(), pid, rid, rt)
+	require.NoError(t, err)
+	require.Len(t, groups, 1000)
 
 	cancel()
 	select {
@@ -105,7 +88,7 @@ func TestAllInOne(t *testing.T) {
 	case <-time.After(40 * time.Second):
 		t.Fatal("all-in-one did not stop")
 	}
-	_, err := os.Stat(filepath.Join(dir, "linkage.db"))
+	_, err = os.Stat(filepath.Join(dir, "linkage.db"))
 	require.NoError(t, err)
 	entries, err := os.ReadDir(filepath.Join(dir, "blobs", "projects", pid, "uploads"))
 	require.NoError(t, err)
