@@ -179,8 +179,7 @@ type RunStatus struct {
 	Stages                 int    `json:"stages"`
 	CurrentStage           Stage  `json:"current_stage"`
 	TotalNumberComparisons int64  `json:"total_number_comparisons"`
-	Message                string `json:"message"`
-	Detail                 string `json:"detail"`
+	Message                string `json:"message"` // the reason, when error
 }
 
 // Terminal is true for completed and error.

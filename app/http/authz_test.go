@@ -24,7 +24,7 @@ func TestAuthzSweep(t *testing.T) {
 	receipt := e.upload(p, 0, body)
 	e.upload(p, 1, body)
 	run := e.createRun(p, 0.9)
-	require.Equal(t, "completed", e.wait(p, run)["state"])
+	require.Equal(t, "completed", e.wait(p, run).State)
 	other := e.createProject("groups", 2, false)
 	otherRun := e.createRun(other, 0.9) // waits for uploads
 
@@ -46,7 +46,7 @@ func TestAuthzSweep(t *testing.T) {
 		allowed      map[string]int // token kind → status
 	}
 	binary := []string{"Hash-Count", "20", "Hash-Size", "128", "Content-Type", "application/octet-stream"}
-	proj, runPath := "/projects/"+p.ID, "/projects/"+p.ID+"/runs/"+run
+	proj, runPath := "/projects/"+p.ProjectID, "/projects/"+p.ProjectID+"/runs/"+run
 	endpoints := []endpoint{
 		{"GET", proj, nil, nil, nil},
 		{"DELETE", proj, nil, nil, nil},
@@ -63,7 +63,7 @@ func TestAuthzSweep(t *testing.T) {
 	}
 	for _, ep := range endpoints {
 		for kind, tok := range tokens {
-			t.Run(fmt.Sprintf("%s %s/%s", ep.method, strings.ReplaceAll(ep.path, p.ID, "{pid}"), kind), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s %s/%s", ep.method, strings.ReplaceAll(ep.path, p.ProjectID, "{pid}"), kind), func(t *testing.T) {
 				want := http.StatusForbidden
 				if s, ok := ep.allowed[kind]; ok {
 					want = s
@@ -77,7 +77,7 @@ func TestAuthzSweep(t *testing.T) {
 			})
 		}
 		// No Authorization header at all: 400 before anything else, on any project.
-		for _, path := range []string{ep.path, strings.Replace(ep.path, p.ID, linkage.NewID(), 1)} {
+		for _, path := range []string{ep.path, strings.Replace(ep.path, p.ProjectID, linkage.NewID(), 1)} {
 			r := e.do(ep.method, path, "", ep.body, ep.header...)
 			require.Equal(t, http.StatusBadRequest, r.status, "%s %s: %s", ep.method, path, r.body)
 			require.Contains(t, string(r.body), "Authorization header is required")
@@ -85,8 +85,8 @@ func TestAuthzSweep(t *testing.T) {
 		// The same request on a project that does not exist, with a token valid elsewhere, and
 		// on a run of another project.
 		for _, path := range []string{
-			strings.Replace(ep.path, p.ID, linkage.NewID(), 1),
-			strings.Replace(ep.path, p.ID, "not-an-id", 1),
+			strings.Replace(ep.path, p.ProjectID, linkage.NewID(), 1),
+			strings.Replace(ep.path, p.ProjectID, "not-an-id", 1),
 			strings.Replace(ep.path, run, otherRun, 1),
 		} {
 			if path == ep.path {
@@ -113,7 +113,7 @@ func TestAuthzSweep(t *testing.T) {
 		require.Equal(t, c.status, r.status, "%s %s: %s", c.method, c.path, r.body)
 	}
 	// A fresh update token may upload (the sweep above spent none).
-	require.Equal(t, http.StatusCreated, e.do("POST", "/projects/"+other.ID+"/clks", other.UpdateTokens[0], body).status)
+	require.Equal(t, http.StatusCreated, e.do("POST", "/projects/"+other.ProjectID+"/clks", other.UpdateTokens[0], body).status)
 }
 
 // TestAuthzPermutations: in a permutations project a party's receipt token reads the project, the
@@ -125,8 +125,8 @@ func TestAuthzPermutations(t *testing.T) {
 	receipt := e.upload(p, 0, body)
 	e.upload(p, 1, body)
 	run := e.createRun(p, 0.9)
-	require.Equal(t, "completed", e.wait(p, run)["state"])
-	proj, runPath := "/projects/"+p.ID, "/projects/"+p.ID+"/runs/"+run
+	require.Equal(t, "completed", e.wait(p, run).State)
+	proj, runPath := "/projects/"+p.ProjectID, "/projects/"+p.ProjectID+"/runs/"+run
 	for _, c := range []struct {
 		path          string
 		receipt, used int

@@ -46,7 +46,7 @@ func randomCLKs(seed uint64, n int, like []byte) []byte {
 }
 
 func (e *env) uploadBinary(t testing.TB, p project, party int, body io.Reader, count int) {
-	req, err := http.NewRequest("POST", e.url+"/projects/"+p.ID+"/binaryclks", body)
+	req, err := http.NewRequest("POST", e.url+"/projects/"+p.ProjectID+"/binaryclks", body)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", p.UpdateTokens[party])
 	req.Header.Set("Hash-Count", strconv.Itoa(count))
@@ -90,7 +90,7 @@ func BenchmarkEndToEnd10k(b *testing.B) {
 		e.uploadBinary(b, p, 1, bytes.NewReader(bb), n)
 		run := e.createRun(p, threshold)
 		for {
-			r := e.do("GET", "/projects/"+p.ID+"/runs/"+run+"/status", p.ResultToken, nil)
+			r := e.do("GET", "/projects/"+p.ProjectID+"/runs/"+run+"/status", p.ResultToken, nil)
 			if s := r.json(t)["state"]; s == "completed" || s == "error" {
 				require.Equal(b, "completed", s)
 				break
@@ -99,7 +99,7 @@ func BenchmarkEndToEnd10k(b *testing.B) {
 		}
 		// The time to the result is the server's completion time plus the fetch: how often a
 		// client polls is its own choice (Anonlink clients poll every second or so).
-		st, err := e.store.GetRun(context.Background(), p.ID, run)
+		st, err := e.store.GetRun(context.Background(), p.ProjectID, run)
 		require.NoError(b, err)
 		fetch := time.Now()
 		got := e.result(p, run, p.ResultToken)
@@ -207,7 +207,7 @@ func BenchmarkUploadJSON500k(b *testing.B) {
 		debug.FreeOSMemory()
 		_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 		before := rssKiB(b, "VmRSS")
-		req, err := http.NewRequest("POST", e.url+"/projects/"+p.ID+"/clks", pr)
+		req, err := http.NewRequest("POST", e.url+"/projects/"+p.ProjectID+"/clks", pr)
 		require.NoError(b, err)
 		req.Header.Set("Authorization", p.UpdateTokens[0])
 		resp, err := http.DefaultClient.Do(req)

@@ -22,7 +22,7 @@ func TestRunStatusFields(t *testing.T) {
 		t.Run(tc.resultType, func(t *testing.T) {
 			p := e.createProject(tc.resultType, 2, false)
 			run := e.createRun(p, 0.9) // before the uploads
-			statusPath := "/projects/" + p.ID + "/runs/" + run + "/status"
+			statusPath := "/projects/" + p.ProjectID + "/runs/" + run + "/status"
 			st := e.do("GET", statusPath, p.ResultToken, nil).json(t)
 			require.Equal(t, "created", st["state"])
 			require.Contains(t, st, "time_started", "always present")
@@ -35,8 +35,8 @@ func TestRunStatusFields(t *testing.T) {
 
 			e.upload(p, 0, body)
 			e.upload(p, 1, body)
-			st = e.wait(p, run)
-			require.Equal(t, "completed", st["state"], "%v", st)
+			require.Equal(t, "completed", e.wait(p, run).State)
+			st = e.do("GET", statusPath, p.ResultToken, nil).json(t)
 			require.Regexp(t, pythonTime, st["time_started"])
 			require.Regexp(t, pythonTime, st["time_completed"])
 			require.Equal(t, 400.0, st["total_number_comparisons"], "20 × 20 records")
@@ -45,7 +45,7 @@ func TestRunStatusFields(t *testing.T) {
 			require.Equal(t, tc.stages, cur["number"], "the last stage")
 			require.NotContains(t, st, "message")
 
-			runs := e.do("GET", "/projects/"+p.ID+"/runs", p.ResultToken, nil)
+			runs := e.do("GET", "/projects/"+p.ProjectID+"/runs", p.ResultToken, nil)
 			require.Regexp(t, `"time_added":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00"`, string(runs.body))
 		})
 	}

@@ -64,31 +64,31 @@ func TestTokens(t *testing.T) {
 
 	// Unknown project, wrong token, empty token, another project's token: the same 403.
 	for _, tc := range []struct{ pid, token string }{
-		{linkage.NewID(), p.ResultToken}, {p.ID, linkage.NewID()}, {p.ID, " "}, {p.ID, other.ResultToken},
-		{"not-an-id", p.ResultToken}, {p.ID, other.UpdateTokens[0]},
+		{linkage.NewID(), p.ResultToken}, {p.ProjectID, linkage.NewID()}, {p.ProjectID, " "}, {p.ProjectID, other.ResultToken},
+		{"not-an-id", p.ResultToken}, {p.ProjectID, other.UpdateTokens[0]},
 	} {
 		requireProblem(t, e.do("GET", "/projects/"+tc.pid, tc.token, nil), http.StatusForbidden, forbidden)
 		requireProblem(t, e.do("POST", "/projects/"+tc.pid+"/clks", tc.token, body), http.StatusForbidden, forbidden)
 		requireProblem(t, e.do("POST", "/projects/"+tc.pid+"/runs", tc.token, `{"threshold":0.9}`), http.StatusForbidden, forbidden)
 	}
 	// An update token cannot create runs or delete; a result token cannot upload.
-	requireProblem(t, e.do("POST", "/projects/"+p.ID+"/runs", p.UpdateTokens[0], `{"threshold":0.9}`), http.StatusForbidden, forbidden)
-	requireProblem(t, e.do("DELETE", "/projects/"+p.ID, p.UpdateTokens[0], nil), http.StatusForbidden, forbidden)
-	requireProblem(t, e.do("POST", "/projects/"+p.ID+"/clks", p.ResultToken, body), http.StatusForbidden, forbidden)
+	requireProblem(t, e.do("POST", "/projects/"+p.ProjectID+"/runs", p.UpdateTokens[0], `{"threshold":0.9}`), http.StatusForbidden, forbidden)
+	requireProblem(t, e.do("DELETE", "/projects/"+p.ProjectID, p.UpdateTokens[0], nil), http.StatusForbidden, forbidden)
+	requireProblem(t, e.do("POST", "/projects/"+p.ProjectID+"/clks", p.ResultToken, body), http.StatusForbidden, forbidden)
 	// Update tokens only upload: they do not read the project (the reference's scopes).
-	requireProblem(t, e.do("GET", "/projects/"+p.ID, p.UpdateTokens[1], nil), http.StatusForbidden, forbidden)
+	requireProblem(t, e.do("GET", "/projects/"+p.ProjectID, p.UpdateTokens[1], nil), http.StatusForbidden, forbidden)
 
 	// An update token serves one upload only.
 	e.upload(p, 0, body)
-	requireProblem(t, e.do("POST", "/projects/"+p.ID+"/clks", p.UpdateTokens[0], body), http.StatusForbidden, forbidden)
-	requireProblem(t, e.do("POST", "/projects/"+p.ID+"/binaryclks", p.UpdateTokens[0], binaryOf(t, body),
+	requireProblem(t, e.do("POST", "/projects/"+p.ProjectID+"/clks", p.UpdateTokens[0], body), http.StatusForbidden, forbidden)
+	requireProblem(t, e.do("POST", "/projects/"+p.ProjectID+"/binaryclks", p.UpdateTokens[0], binaryOf(t, body),
 		"Hash-Count", "1000", "Hash-Size", "128"), http.StatusForbidden, forbidden)
 
 	// A run id of another project is the same 403.
 	e.upload(other, 0, body)
 	e.upload(other, 1, body)
 	otherRun := e.createRun(other, 0.9)
-	requireProblem(t, e.do("GET", "/projects/"+p.ID+"/runs/"+otherRun+"/status", p.ResultToken, nil), http.StatusForbidden, forbidden)
+	requireProblem(t, e.do("GET", "/projects/"+p.ProjectID+"/runs/"+otherRun+"/status", p.ResultToken, nil), http.StatusForbidden, forbidden)
 
 	// Tokens are stored hashed: the database holds no token.
 	db, err := os.ReadFile(filepath.Join(e.dir, "linkage.db"))
@@ -107,7 +107,7 @@ func TestConcurrentUploadsWithOneToken(t *testing.T) {
 	statuses := make([]int, 8)
 	for i := range statuses {
 		wg.Go(func() {
-			statuses[i] = e.do("POST", "/projects/"+p.ID+"/clks", p.UpdateTokens[0], body).status
+			statuses[i] = e.do("POST", "/projects/"+p.ProjectID+"/clks", p.UpdateTokens[0], body).status
 		})
 	}
 	wg.Wait()
@@ -127,7 +127,7 @@ func TestUploadErrors(t *testing.T) {
 	p := e.createProject("groups", 2, false)
 	good := clkStrings(t, readFile(t, "binary/clks_128B_1k.json"))
 	short := good[0][:len(good[0])-12] + "===="
-	path := "/projects/" + p.ID + "/clks"
+	path := "/projects/" + p.ProjectID + "/clks"
 	enc := func(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 	for name, tc := range map[string]struct {
@@ -157,7 +157,7 @@ func TestUploadErrors(t *testing.T) {
 	require.Equal(t, "max-upload-bytes", pr["limit"])
 
 	// Failed uploads handed the token back and left no blob.
-	_, err := e.blobs.Get(t.Context(), linkage.UploadKey(p.ID, 0))
+	_, err := e.blobs.Get(t.Context(), linkage.UploadKey(p.ProjectID, 0))
 	require.ErrorIs(t, err, linkage.ErrNotFound)
 	e.upload(p, 0, []byte(enc(map[string]any{"clks": good})))
 
@@ -173,7 +173,7 @@ func TestBinaryUploadErrors(t *testing.T) {
 	e := newEnv(t, false)
 	p := e.createProject("groups", 2, false)
 	bin := binaryOf(t, readFile(t, "binary/clks_128B_1k.json"))
-	path := "/projects/" + p.ID + "/binaryclks"
+	path := "/projects/" + p.ProjectID + "/binaryclks"
 	tok := p.UpdateTokens[0]
 	requireProblem(t, e.do("POST", path, tok, bin, "Hash-Size", "128"), 400, "Hash-Count")
 	requireProblem(t, e.do("POST", path, tok, bin, "Hash-Count", "1000", "Hash-Size", "100"), 400, "Hash-Size")
@@ -187,7 +187,7 @@ func TestBinaryUploadErrors(t *testing.T) {
 func TestRunErrors(t *testing.T) {
 	e := newEnv(t, true)
 	p := e.createProject("groups", 2, false)
-	path := "/projects/" + p.ID + "/runs"
+	path := "/projects/" + p.ProjectID + "/runs"
 	for _, body := range []string{`{"threshold":0}`, `{"threshold":1.5}`, `{"threshold":-0.2}`, `{}`, `{"threshold":"x"}`} {
 		requireProblem(t, e.do("POST", path, p.ResultToken, body), http.StatusBadRequest, "threshold")
 	}
@@ -201,22 +201,22 @@ func TestDeleteProject(t *testing.T) {
 	e.upload(p, 0, body)
 	e.upload(p, 1, body)
 	run := e.createRun(p, 0.95)
-	require.Equal(t, "completed", e.wait(p, run)["state"])
-	require.NoError(t, func() error { _, err := e.blobs.Get(t.Context(), linkage.ResultKey(p.ID, run, "")); return err }())
+	require.Equal(t, "completed", e.wait(p, run).State)
+	require.NoError(t, func() error { _, err := e.blobs.Get(t.Context(), linkage.ResultKey(p.ProjectID, run, "")); return err }())
 
 	// Deleting a run removes it and its result.
 	run2 := e.createRun(p, 0.99)
-	require.Equal(t, "completed", e.wait(p, run2)["state"])
-	require.Equal(t, http.StatusNoContent, e.do("DELETE", "/projects/"+p.ID+"/runs/"+run2, p.ResultToken, nil).status)
-	requireProblem(t, e.do("GET", "/projects/"+p.ID+"/runs/"+run2+"/status", p.ResultToken, nil), http.StatusForbidden, "")
-	_, err := e.blobs.Get(t.Context(), linkage.ResultKey(p.ID, run2, ""))
+	require.Equal(t, "completed", e.wait(p, run2).State)
+	require.Equal(t, http.StatusNoContent, e.do("DELETE", "/projects/"+p.ProjectID+"/runs/"+run2, p.ResultToken, nil).status)
+	requireProblem(t, e.do("GET", "/projects/"+p.ProjectID+"/runs/"+run2+"/status", p.ResultToken, nil), http.StatusForbidden, "")
+	_, err := e.blobs.Get(t.Context(), linkage.ResultKey(p.ProjectID, run2, ""))
 	require.ErrorIs(t, err, linkage.ErrNotFound)
 
-	require.Equal(t, http.StatusNoContent, e.do("DELETE", "/projects/"+p.ID, p.ResultToken, nil).status)
+	require.Equal(t, http.StatusNoContent, e.do("DELETE", "/projects/"+p.ProjectID, p.ResultToken, nil).status)
 	for _, path := range []string{"", "/runs", "/runs/" + run + "/status", "/runs/" + run + "/result"} {
-		requireProblem(t, e.do("GET", "/projects/"+p.ID+path, p.ResultToken, nil), http.StatusForbidden, "")
+		requireProblem(t, e.do("GET", "/projects/"+p.ProjectID+path, p.ResultToken, nil), http.StatusForbidden, "")
 	}
-	requireProblem(t, e.do("DELETE", "/projects/"+p.ID, p.ResultToken, nil), http.StatusForbidden, "")
+	requireProblem(t, e.do("DELETE", "/projects/"+p.ProjectID, p.ResultToken, nil), http.StatusForbidden, "")
 	entries, err := os.ReadDir(filepath.Join(e.dir, "blobs", "projects"))
 	require.NoError(t, err)
 	require.Empty(t, entries, "the project's blobs are removed")

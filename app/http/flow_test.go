@@ -29,15 +29,15 @@ func TestGroupsTwoParties(t *testing.T) {
 	e.upload(p, 0, bodies[0])
 	// Runs created before every party uploaded wait.
 	run := e.createRun(p, 0.8)
-	r := e.do("GET", "/projects/"+p.ID+"/runs/"+run+"/status", p.ResultToken, nil)
+	r := e.do("GET", "/projects/"+p.ProjectID+"/runs/"+run+"/status", p.ResultToken, nil)
 	require.Equal(t, "created", r.json(t)["state"])
-	r = e.do("GET", "/projects/"+p.ID+"/runs/"+run+"/result", p.ResultToken, nil)
+	r = e.do("GET", "/projects/"+p.ProjectID+"/runs/"+run+"/result", p.ResultToken, nil)
 	require.Equal(t, http.StatusNotFound, r.status, "result before completion")
 	require.Equal(t, "application/problem+json", r.header.Get("Content-Type"))
 
 	receipt := e.upload(p, 1, bodies[1])
 	st := e.wait(p, run)
-	require.Equal(t, "completed", st["state"], "%v", st)
+	require.Equal(t, "completed", st.State, "%+v", st)
 	got := e.result(p, run, p.ResultToken)
 	require.Equal(t, string(groupsJSON(t, expected(t, bodies, nil, 0.8))), string(got), "byte-identical to the engine")
 
@@ -62,26 +62,26 @@ func TestGroupsTwoParties(t *testing.T) {
 
 	// In a groups project the receipt token reads neither the status nor the groups (the
 	// reference's scopes).
-	r = e.do("GET", "/projects/"+p.ID+"/runs/"+run+"/status", receipt, nil)
+	r = e.do("GET", "/projects/"+p.ProjectID+"/runs/"+run+"/status", receipt, nil)
 	require.Equal(t, http.StatusForbidden, r.status)
-	r = e.do("GET", "/projects/"+p.ID+"/runs/"+run+"/result", receipt, nil)
+	r = e.do("GET", "/projects/"+p.ProjectID+"/runs/"+run+"/result", receipt, nil)
 	require.Equal(t, http.StatusForbidden, r.status)
 
 	// Project and run descriptions.
-	r = e.do("GET", "/projects/"+p.ID, p.ResultToken, nil)
+	r = e.do("GET", "/projects/"+p.ProjectID, p.ResultToken, nil)
 	require.Equal(t, http.StatusOK, r.status)
 	pj := r.json(t)
 	require.EqualValues(t, 2, pj["parties_contributed"])
 	require.Equal(t, "groups", pj["result_type"])
 	require.Equal(t, map[string]any{"version": 1.0}, pj["schema"])
-	r = e.do("GET", "/projects/"+p.ID+"/runs", p.ResultToken, nil)
+	r = e.do("GET", "/projects/"+p.ProjectID+"/runs", p.ResultToken, nil)
 	require.Equal(t, http.StatusOK, r.status)
 	var runs []map[string]any
 	require.NoError(t, json.Unmarshal(r.body, &runs))
 	require.Len(t, runs, 1)
 	require.Equal(t, run, runs[0]["run_id"])
 	require.Equal(t, "completed", runs[0]["state"])
-	r = e.do("GET", "/projects/"+p.ID+"/runs/"+run, p.ResultToken, nil)
+	r = e.do("GET", "/projects/"+p.ProjectID+"/runs/"+run, p.ResultToken, nil)
 	require.Equal(t, 0.8, r.json(t)["threshold"])
 }
 
@@ -93,12 +93,12 @@ func TestSimilarityScoresAndChunks(t *testing.T) {
 	e.upload(p, 0, bodies[0])
 	// The binary form gives the same result.
 	bin := binaryOf(t, bodies[1])
-	r := e.do("POST", "/projects/"+p.ID+"/binaryclks", p.UpdateTokens[1], bin,
+	r := e.do("POST", "/projects/"+p.ProjectID+"/binaryclks", p.UpdateTokens[1], bin,
 		"Hash-Count", strconv.Itoa(len(bin)/128), "Hash-Size", "128", "Content-Type", "application/octet-stream")
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	run := e.createRun(p, 0.75)
 	st := e.wait(p, run)
-	require.Equal(t, "completed", st["state"], "%v", st)
+	require.Equal(t, "completed", st.State, "%+v", st)
 	chunks, err := e.store.ListChunks(t.Context(), run)
 	require.NoError(t, err)
 	require.Greater(t, len(chunks), 8)
@@ -109,7 +109,7 @@ func TestSimilarityScoresAndChunks(t *testing.T) {
 
 	// A second run of the same project at another threshold.
 	run2 := e.createRun(p, 0.9)
-	require.Equal(t, "completed", e.wait(p, run2)["state"])
+	require.Equal(t, "completed", e.wait(p, run2).State)
 	want.Reset()
 	require.NoError(t, results.WriteSimilarityScores(&want, slices.Values(expected(t, bodies, nil, 0.9))))
 	require.Equal(t, want.String(), string(e.result(p, run2, p.ResultToken)))
@@ -122,7 +122,7 @@ func TestPermutations(t *testing.T) {
 	receipt0 := e.upload(p, 0, body)
 	receipt1 := e.upload(p, 1, body)
 	run := e.createRun(p, 0.99)
-	require.Equal(t, "completed", e.wait(p, run)["state"])
+	require.Equal(t, "completed", e.wait(p, run).State)
 
 	var mask struct {
 		Mask []int `json:"mask"`
@@ -160,7 +160,7 @@ func TestGroupsFiveParties(t *testing.T) {
 	for i := 4; i >= 0; i-- {
 		e.upload(p, i, bodies[i])
 	}
-	require.Equal(t, "completed", e.wait(p, run)["state"])
+	require.Equal(t, "completed", e.wait(p, run).State)
 	got := e.result(p, run, p.ResultToken)
 	require.Equal(t, string(groupsJSON(t, expected(t, bodies, nil, 0.8))), string(got))
 	var res struct {
@@ -200,7 +200,7 @@ func TestBlocking(t *testing.T) {
 		blocks[i] = blocksOf(len(clkStrings(t, b)))
 	}
 	// Without blocks, a blocking project refuses the upload.
-	r := e.do("POST", "/projects/"+p.ID+"/clks", p.UpdateTokens[0], bodies[0])
+	r := e.do("POST", "/projects/"+p.ProjectID+"/clks", p.UpdateTokens[0], bodies[0])
 	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
 	require.Contains(t, string(r.body), "blocking")
 
@@ -231,7 +231,7 @@ func TestBlocking(t *testing.T) {
 		e.upload(p, party, []byte(body))
 	}
 	run := e.createRun(p, 0.8)
-	require.Equal(t, "completed", e.wait(p, run)["state"])
+	require.Equal(t, "completed", e.wait(p, run).State)
 	withBlocks := expected(t, bodies, blocks, 0.8)
 	require.Equal(t, string(groupsJSON(t, withBlocks)), string(e.result(p, run, p.ResultToken)))
 	require.Less(t, len(withBlocks), len(expected(t, bodies, nil, 0.8)), "blocking compares fewer pairs")

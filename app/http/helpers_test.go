@@ -19,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/linkage-platform/linkage/app/client"
 	"github.com/linkage-platform/linkage/app/engine"
 	"github.com/linkage-platform/linkage/app/fs"
 	linkhttp "github.com/linkage-platform/linkage/app/http"
@@ -34,6 +35,7 @@ type env struct {
 	t      *testing.T
 	srv    *httptest.Server
 	url    string
+	api    *client.Client
 	store  *sqlite.DB
 	blobs  *fs.Store
 	queue  *memqueue.Queue
@@ -79,6 +81,7 @@ func newEnv(t *testing.T, startWorkers bool, opts ...envOption) *env {
 	}
 	e.srv = httptest.NewServer(linkhttp.New(cfg))
 	e.url = e.srv.URL + "/api/v1"
+	e.api = client.New(e.srv.URL, nil)
 	t.Cleanup(func() {
 		e.stopWorkers()
 		e.srv.Close()
@@ -157,21 +160,15 @@ func (e *env) do(method, path, token string, body any, header ...string) respons
 	return response{status: resp.StatusCode, header: resp.Header, body: out}
 }
 
-type project struct {
-	ID           string   `json:"project_id"`
-	UpdateTokens []string `json:"update_tokens"`
-	ResultToken  string   `json:"result_token"`
-}
+type project = client.Project
 
 func (e *env) createProject(resultType string, parties int, blocking bool) project {
 	e.t.Helper()
-	r := e.do("POST", "/projects", "", map[string]any{
-		"schema": map[string]any{"version": 1}, "result_type": resultType, "number_parties": parties,
-		"name": "test", "notes": "n", "uses_blocking": blocking,
+	p, err := e.api.CreateProject(e.t.Context(), client.NewProject{
+		Schema: json.RawMessage(`{"version": 1}`), ResultType: client.ResultType(resultType), NumberParties: parties,
+		Name: "test", Notes: "n", UsesBlocking: blocking,
 	})
-	require.Equal(e.t, http.StatusCreated, r.status, "%s", r.body)
-	var p project
-	require.NoError(e.t, json.Unmarshal(r.body, &p))
+	require.NoError(e.t, err)
 	require.Len(e.t, p.UpdateTokens, parties)
 	return p
 }
@@ -179,51 +176,52 @@ func (e *env) createProject(resultType string, parties int, blocking bool) proje
 // upload posts a JSON body and returns the receipt token.
 func (e *env) upload(p project, party int, body []byte) string {
 	e.t.Helper()
-	r := e.do("POST", "/projects/"+p.ID+"/clks", p.UpdateTokens[party], body)
-	require.Equal(e.t, http.StatusCreated, r.status, "%s", r.body)
-	return r.json(e.t)["receipt_token"].(string)
+	r, err := e.api.UploadJSON(e.t.Context(), p.ProjectID, p.UpdateTokens[party], bytes.NewReader(body))
+	require.NoError(e.t, err)
+	return r.ReceiptToken
 }
 
 func (e *env) createRun(p project, threshold float64) string {
 	e.t.Helper()
-	r := e.do("POST", "/projects/"+p.ID+"/runs", p.ResultToken, map[string]any{"threshold": threshold, "name": "r"})
-	require.Equal(e.t, http.StatusCreated, r.status, "%s", r.body)
-	return r.json(e.t)["run_id"].(string)
+	r, err := e.api.CreateRun(e.t.Context(), p.ProjectID, p.ResultToken, client.NewRun{Threshold: threshold, Name: "r"})
+	require.NoError(e.t, err)
+	return r.RunID
 }
 
 // wait polls the run status until it is terminal, checking that progress never goes back.
-func (e *env) wait(p project, run string) map[string]any {
+func (e *env) wait(p project, run string) client.RunStatus {
 	e.t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	lastStage, lastProgress := 0.0, -1.0
-	for time.Now().Before(deadline) {
-		r := e.do("GET", "/projects/"+p.ID+"/runs/"+run+"/status", p.ResultToken, nil)
-		require.Equal(e.t, http.StatusOK, r.status, "%s", r.body)
-		st := r.json(e.t)
-		cur := st["current_stage"].(map[string]any)
-		stage := cur["number"].(float64)
+	ctx, cancel := context.WithTimeout(e.t.Context(), 2*time.Minute)
+	defer cancel()
+	lastStage, lastProgress := 0, -1.0
+	for {
+		st, err := e.api.RunStatus(ctx, p.ProjectID, run, p.ResultToken)
+		require.NoError(e.t, err)
 		prog := -1.0
-		if pr, ok := cur["progress"].(map[string]any); ok {
-			prog = pr["relative"].(float64)
+		if pr := st.CurrentStage.Progress; pr != nil {
+			prog = pr.Relative
 			require.LessOrEqual(e.t, prog, 1.0)
 		}
-		require.GreaterOrEqual(e.t, stage, lastStage, "stage went back: %v", st)
+		stage := st.CurrentStage.Number
+		require.GreaterOrEqual(e.t, stage, lastStage, "stage went back: %+v", st)
 		if stage == lastStage {
-			require.GreaterOrEqual(e.t, prog, lastProgress, "progress went back: %v", st)
+			require.GreaterOrEqual(e.t, prog, lastProgress, "progress went back: %+v", st)
 		}
 		lastStage, lastProgress = stage, prog
-		if s := st["state"]; s == "completed" || s == "error" {
+		if st.Terminal() {
 			return st
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			e.t.Fatalf("run did not finish: %+v", st)
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	e.t.Fatal("run did not finish")
-	return nil
 }
 
 func (e *env) result(p project, run, token string) []byte {
 	e.t.Helper()
-	r := e.do("GET", "/projects/"+p.ID+"/runs/"+run+"/result", token, nil)
+	r := e.do("GET", "/projects/"+p.ProjectID+"/runs/"+run+"/result", token, nil)
 	require.Equal(e.t, http.StatusOK, r.status, "%s", r.body)
 	require.Equal(e.t, "application/json", r.header.Get("Content-Type"))
 	return r.body

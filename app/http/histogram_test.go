@@ -34,10 +34,10 @@ func TestRunHistogram(t *testing.T) {
 			})
 			p := e.createProject("groups", 2, false)
 			receipt := e.upload(p, 0, bodies[0])
-			path := "/projects/" + p.ID + "/runs/"
+			path := "/projects/" + p.ProjectID + "/runs/"
 			e.upload(p, 1, bodies[1])
 			run := e.createRun(p, threshold)
-			require.Equal(t, "completed", e.wait(p, run)["state"])
+			require.Equal(t, "completed", e.wait(p, run).State)
 
 			r := e.do("GET", path+run+"/histogram", p.ResultToken, nil)
 			require.Equal(t, http.StatusOK, r.status, "%s", r.body)
@@ -78,13 +78,13 @@ func TestRunHistogramNotReadyOrDisabled(t *testing.T) {
 	e.upload(p, 0, body)
 	e.upload(p, 1, body)
 	run := e.createRun(p, 0.9)
-	r := e.do("GET", "/projects/"+p.ID+"/runs/"+run+"/histogram", p.ResultToken, nil)
+	r := e.do("GET", "/projects/"+p.ProjectID+"/runs/"+run+"/histogram", p.ResultToken, nil)
 	require.Equal(t, http.StatusNotFound, r.status)
 	require.Contains(t, string(r.body), "histogram is recorded when it completes")
 
 	e.startWorkers(worker.Config{Concurrency: 1}) // histograms off
-	require.Equal(t, "completed", e.wait(p, run)["state"])
-	r = e.do("GET", "/projects/"+p.ID+"/runs/"+run+"/histogram", p.ResultToken, nil)
+	require.Equal(t, "completed", e.wait(p, run).State)
+	r = e.do("GET", "/projects/"+p.ProjectID+"/runs/"+run+"/histogram", p.ResultToken, nil)
 	require.Equal(t, http.StatusNotFound, r.status)
 	require.Contains(t, string(r.body), "--histogram-floor 0")
 }

@@ -61,7 +61,7 @@ func allocated(f func()) uint64 {
 func TestJSONTokenBudget(t *testing.T) {
 	e := newEnv(t, false)
 	p := e.createProject("groups", 2, false)
-	path := "/projects/" + p.ID + "/clks"
+	path := "/projects/" + p.ProjectID + "/clks"
 	const huge = 64 << 20
 	for name, b := range map[string]func() io.Reader{
 		"string":      func() io.Reader { return body(`{"clks":["`, 'A', huge, `"]}`) },
@@ -86,7 +86,7 @@ func TestBlocksBudget(t *testing.T) {
 	e := newEnv(t, false, withLimits(linkhttp.Limits{MaxBlocksPerRecord: 3, MaxBlockIDBytes: 8}))
 	p := e.createProject("groups", 2, true)
 	clk := clkStrings(t, readFile(t, "binary/clks_128B_1k.json"))[0]
-	path := "/projects/" + p.ID + "/clks"
+	path := "/projects/" + p.ProjectID + "/clks"
 	for name, tc := range map[string]struct {
 		body   string
 		status int
@@ -143,7 +143,7 @@ func TestRejectedUploadsLeakNothing(t *testing.T) {
 	e := newEnv(t, false)
 	p := e.createProject("groups", 2, true)
 	clk := clkStrings(t, readFile(t, "binary/clks_128B_1k.json"))[0]
-	path := "/projects/" + p.ID + "/clks"
+	path := "/projects/" + p.ProjectID + "/clks"
 	e.do("GET", "/status", "", nil)
 	http.DefaultClient.CloseIdleConnections()
 	baseline := runtime.NumGoroutine()
@@ -173,9 +173,9 @@ func TestRunStopsAtChunkCandidateBudget(t *testing.T) {
 	e.upload(p, 1, body)
 	run := e.createRun(p, 1e-9)
 	st := e.wait(p, run)
-	require.Equal(t, "error", st["state"], "%v", st)
-	require.Contains(t, st["message"], "max-chunk-candidates")
-	require.Contains(t, st["message"], "maximum 10000")
+	require.Equal(t, "error", st.State, "%v", st)
+	require.Contains(t, st.Message, "max-chunk-candidates")
+	require.Contains(t, st.Message, "maximum 10000")
 }
 
 // externalBlobs serves every object-store reference as the same generated object.
@@ -205,7 +205,7 @@ func TestExternalCopyBudget(t *testing.T) {
 			c.Blobs = externalBlobs{Store: c.Blobs.(*fs.Store), object: func() io.Reader { return object() }}
 		})
 	p := e.createProject("groups", 2, false)
-	path := "/projects/" + p.ID + "/clks"
+	path := "/projects/" + p.ProjectID + "/clks"
 	ref := `{"encodings":{"file":{"bucket":"b","path":"p"}}}`
 	for name, tc := range map[string]struct {
 		size   string
@@ -224,7 +224,7 @@ func TestExternalCopyBudget(t *testing.T) {
 		})
 	}
 	require.Empty(t, tempFiles(t, e.dir))
-	_, err := e.blobs.Get(t.Context(), linkage.UploadKey(p.ID, 0))
+	_, err := e.blobs.Get(t.Context(), linkage.UploadKey(p.ProjectID, 0))
 	require.ErrorIs(t, err, linkage.ErrNotFound)
 
 	// Party 0 uploads 128-byte CLKs; party 1 may not copy 64-byte ones.

@@ -34,13 +34,13 @@ func TestRunsSurviveRestart(t *testing.T) {
 	runningRun := e.createRun(running, 0.99)
 	// A worker started the run (chunks in the database) and died before enqueueing them.
 	require.NoError(t, e.store.StartRun(context.Background(), runningRun, worker.Plan(runningRun, []int64{1000, 1000}, 100_000), time.Now()))
-	st := e.do("GET", "/projects/"+running.ID+"/runs/"+runningRun+"/status", running.ResultToken, nil).json(t)
+	st := e.do("GET", "/projects/"+running.ProjectID+"/runs/"+runningRun+"/status", running.ResultToken, nil).json(t)
 	require.Equal(t, "running", st["state"])
 
 	e.queue = memqueue.New(memqueue.Options{Backoff: 20 * time.Millisecond, Logger: quietLogger()}) // the restart
 	e.startWorkers(fastWorkers)
-	require.Equal(t, "completed", e.wait(queued, queuedRun)["state"])
-	require.Equal(t, "completed", e.wait(running, runningRun)["state"])
+	require.Equal(t, "completed", e.wait(queued, queuedRun).State)
+	require.Equal(t, "completed", e.wait(running, runningRun).State)
 	got := string(e.result(running, runningRun, running.ResultToken))
 	require.True(t, strings.HasSuffix(got, `[[0,999],[1,999],1.0]]}`+"\n"), "all 1000 self-matches, last: %s", got[max(0, len(got)-60):])
 }
@@ -52,12 +52,12 @@ func TestFailingRunEndsInError(t *testing.T) {
 	body := readFile(t, "binary/clks_128B_1k.json")
 	e.upload(p, 0, body)
 	e.upload(p, 1, body)
-	require.NoError(t, e.blobs.DeletePrefix(context.Background(), linkage.UploadKey(p.ID, 1))) // storage lost it
+	require.NoError(t, e.blobs.DeletePrefix(context.Background(), linkage.UploadKey(p.ProjectID, 1))) // storage lost it
 	run := e.createRun(p, 0.9)
 	st := e.wait(p, run)
-	require.Equal(t, "error", st["state"])
-	require.Contains(t, st["message"], "failed")
-	requireProblem(t, e.do("GET", "/projects/"+p.ID+"/runs/"+run+"/result", p.ResultToken, nil), http.StatusNotFound, "failed")
+	require.Equal(t, "error", st.State)
+	require.Contains(t, st.Message, "failed")
+	requireProblem(t, e.do("GET", "/projects/"+p.ProjectID+"/runs/"+run+"/result", p.ResultToken, nil), http.StatusNotFound, "failed")
 }
 
 func TestConcurrentClients(t *testing.T) {
@@ -75,7 +75,7 @@ func TestConcurrentClients(t *testing.T) {
 			inner.Go(func() { e.upload(p, 1, single) })
 			inner.Wait()
 			run := e.createRun(p, 0.95)
-			require.Equal(t, "completed", e.wait(p, run)["state"], "project %d", i)
+			require.Equal(t, "completed", e.wait(p, run).State, "project %d", i)
 			token := p.ResultToken
 			got := string(e.result(p, run, token))
 			switch rt {
@@ -106,7 +106,7 @@ func TestResultPairsLimit(t *testing.T) {
 	e.upload(p, 1, body)
 	run := e.createRun(p, 0.99)
 	st := e.wait(p, run)
-	require.Equal(t, "error", st["state"])
-	require.Contains(t, st["message"], "max-solver-pairs")
-	requireProblem(t, e.do("GET", "/projects/"+p.ID+"/runs/"+run+"/result", p.ResultToken, nil), http.StatusNotFound, "max-solver-pairs")
+	require.Equal(t, "error", st.State)
+	require.Contains(t, st.Message, "max-solver-pairs")
+	requireProblem(t, e.do("GET", "/projects/"+p.ProjectID+"/runs/"+run+"/result", p.ResultToken, nil), http.StatusNotFound, "max-solver-pairs")
 }
