@@ -413,6 +413,13 @@ func (c *Client) Permutation(ctx context.Context, pid, rid, receiptToken string)
 	return out, c.result(ctx, pid, rid, receiptToken, &out)
 }
 
+// Result is the result document of a run as the service wrote it, byte for byte, whatever the
+// result type (a receipt token reads a party's permutation).
+func (c *Client) Result(ctx context.Context, pid, rid, token string) ([]byte, error) {
+	var out []byte
+	return out, c.call(ctx, http.MethodGet, runPath(pid, rid)+"/result", token, nil, nil, http.StatusOK, &out)
+}
+
 // Histogram is the distribution of scores a completed run recorded.
 func (c *Client) Histogram(ctx context.Context, pid, rid, token string) (*histogram.Histogram, error) {
 	out := new(histogram.Histogram)
@@ -443,8 +450,8 @@ func jsonBody(v any) io.Reader {
 // maxProblemBytes bounds how much of an error answer is kept.
 const maxProblemBytes = 64 << 10
 
-// call sends one request and decodes the answer into out (if not nil); any status but want is a
-// *ProblemError.
+// call sends one request and decodes the answer into out (if not nil; a *[]byte takes the body as
+// it is); any status but want is a *ProblemError.
 func (c *Client) call(ctx context.Context, method, path, token string, body io.Reader, h http.Header, want int, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
@@ -483,6 +490,12 @@ func (c *Client) call(ctx context.Context, method, path, token string, body io.R
 	}
 	if out == nil {
 		_, _ = io.Copy(io.Discard, resp.Body) // lets the connection be reused
+		return nil
+	}
+	if raw, ok := out.(*[]byte); ok {
+		if *raw, err = io.ReadAll(resp.Body); err != nil {
+			return fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
+		}
 		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/linkage-platform/linkage/app/client"
 )
 
 // apiLink links files through the API (one party per file) as a project of result type rt, at
@@ -21,49 +22,38 @@ import (
 // and for permutations "party-N" for party N's receipt token.
 func apiLink(t *testing.T, base, rt string, threshold float64, files []string) (string, map[string][]byte) {
 	t.Helper()
-	body := fmt.Sprintf(`{"schema":{},"result_type":%q,"number_parties":%d}`, rt, len(files))
-	status, p := call(t, "POST", base+"/api/v1/projects", "", []byte(body))
-	require.Equal(t, http.StatusCreated, status, p)
-	pid, resultToken := p["project_id"].(string), p["result_token"].(string)
+	ctx := t.Context()
+	api := client.New(base, nil)
+	p, err := api.CreateProject(ctx, client.NewProject{ResultType: client.ResultType(rt), NumberParties: len(files)})
+	require.NoError(t, err)
 	var receipts []string
-	for i, tok := range p["update_tokens"].([]any) {
-		clks, err := os.ReadFile(files[i])
+	for i, tok := range p.UpdateTokens {
+		clks, err := os.Open(files[i])
 		require.NoError(t, err)
-		status, up := call(t, "POST", base+"/api/v1/projects/"+pid+"/clks", tok.(string), clks)
-		require.Equal(t, http.StatusCreated, status, up)
-		receipts = append(receipts, up["receipt_token"].(string))
+		up, err := api.UploadJSON(ctx, p.ProjectID, tok, clks)
+		clks.Close()
+		require.NoError(t, err)
+		receipts = append(receipts, up.ReceiptToken)
 	}
-	status, r := call(t, "POST", base+"/api/v1/projects/"+pid+"/runs", resultToken,
-		[]byte(`{"threshold":`+strconv.FormatFloat(threshold, 'g', -1, 64)+`}`))
-	require.Equal(t, http.StatusCreated, status, r)
-	rid := r["run_id"].(string)
-	runURL := fmt.Sprintf("%s/api/v1/projects/%s/runs/%s", base, pid, rid)
-	require.Eventually(t, func() bool {
-		_, st := call(t, "GET", runURL+"/status", resultToken, nil)
-		require.NotEqual(t, "error", st["state"], st)
-		return st["state"] == "completed"
-	}, 2*time.Minute, 50*time.Millisecond)
-	docs := map[string][]byte{"": getRaw(t, runURL+"/result", resultToken)}
+	run, err := api.CreateRun(ctx, p.ProjectID, p.ResultToken, client.NewRun{Threshold: threshold})
+	require.NoError(t, err)
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	st, err := api.WaitRun(wctx, p.ProjectID, run.RunID, p.ResultToken, 50*time.Millisecond)
+	require.NoError(t, err)
+	require.Equal(t, client.StateCompleted, st.State, "%+v", st)
+	result := func(token string) []byte {
+		doc, err := api.Result(ctx, p.ProjectID, run.RunID, token)
+		require.NoError(t, err)
+		return doc
+	}
+	docs := map[string][]byte{"": result(p.ResultToken)}
 	if rt == "permutations" {
 		for i, rec := range receipts {
-			docs[fmt.Sprint("party-", i)] = getRaw(t, runURL+"/result", rec)
+			docs[fmt.Sprint("party-", i)] = result(rec)
 		}
 	}
-	return rid, docs
-}
-
-func getRaw(t *testing.T, url, token string) []byte {
-	t.Helper()
-	req, err := http.NewRequest("GET", url, nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", token)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
-	return b
+	return run.RunID, docs
 }
 
 // cliLink runs `linkage link` and returns its output.
