@@ -12,6 +12,10 @@ import (
 // ErrEmpty is returned when an upload holds no records.
 var ErrEmpty = errors.New("no CLKs: empty input")
 
+// ErrRecordSize wraps a RecordDecoder error about a record's size (as opposed
+// to bad base64): the service accepts such uploads and reports them later.
+var ErrRecordSize = errors.New("bad CLK size")
+
 // CLKs is a set of equal-size CLKs (Bloom-filter encodings), stored as
 // little-endian uint64 words with precomputed popcounts. A CLKs is immutable
 // once built and safe for concurrent use.
@@ -142,11 +146,11 @@ func (d *RecordDecoder) Decode(s string) ([]byte, error) {
 	b := d.buf[:n]
 	if d.size == 0 {
 		if err := checkSize(n); err != nil {
-			return nil, fmt.Errorf("record %d: %w", i, err)
+			return nil, fmt.Errorf("record %d: %w (%w)", i, err, ErrRecordSize)
 		}
 		d.size = n
 	} else if n != d.size {
-		return nil, fmt.Errorf("record %d: %d bytes, but the CLKs are %d bytes", i, n, d.size)
+		return nil, fmt.Errorf("record %d: %d bytes, but the CLKs are %d bytes (%w)", i, n, d.size, ErrRecordSize)
 	}
 	d.count++
 	return b, nil

@@ -1,6 +1,9 @@
 package http_test
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"testing"
@@ -57,4 +60,127 @@ func TestStatusRateIsInteger(t *testing.T) {
 	r := e.do("GET", "/status", "", nil)
 	require.Equal(t, http.StatusOK, r.status)
 	require.Regexp(t, `"rate":\d+[,}]`, string(r.body))
+}
+
+// clksOf is a {"clks": [...]} body of the given raw records.
+func clksOf(t *testing.T, records ...[]byte) []byte {
+	t.Helper()
+	var s []string
+	for _, r := range records {
+		s = append(s, base64.StdEncoding.EncodeToString(r))
+	}
+	b, err := json.Marshal(map[string]any{"clks": s})
+	require.NoError(t, err)
+	return b
+}
+
+func recs(n, size int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = bytes.Repeat([]byte{byte(i + 1)}, size)
+	}
+	return out
+}
+
+// TestUploadAcceptedThenFailed: JSON encodings of odd sizes are accepted (201), then the
+// project's error flag is true, every run reports state error with a message naming the problem,
+// and POST /runs is refused with a problem (api.md, "When an upload is refused…").
+func TestUploadAcceptedThenFailed(t *testing.T) {
+	e := newEnv(t, true)
+	for name, tc := range map[string]struct {
+		first, second []byte // party 0's and party 1's bodies
+		want          string // in the message
+	}{
+		"not a multiple of 8": {clksOf(t, recs(3, 12)...), clksOf(t, recs(3, 16)...), "not a positive multiple of 8"},
+		"below 8 bytes":       {clksOf(t, recs(3, 4)...), clksOf(t, recs(3, 16)...), "not a positive multiple of 8"},
+		"above 1024 bytes":    {clksOf(t, recs(2, 1032)...), clksOf(t, recs(2, 16)...), "above the largest CLK size, 1024 bytes"},
+		"sizes differ":        {clksOf(t, append(recs(2, 8), recs(1, 16)...)...), clksOf(t, recs(3, 8)...), "record 2: 16 bytes, but the CLKs are 8 bytes"},
+		"differs between parties": {clksOf(t, recs(3, 16)...), clksOf(t, recs(3, 8)...),
+			"record 0: 8 bytes, but the CLKs are 16 bytes (bad CLK size) (other parties uploaded 16-byte CLKs)"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := e.createProject("groups", 2, false)
+			early := e.createRun(p, 0.9) // waits for the uploads
+			proj := "/projects/" + p.ID
+			r := e.do("POST", proj+"/clks", p.UpdateTokens[0], tc.first)
+			require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+			r = e.do("POST", proj+"/clks", p.UpdateTokens[1], tc.second)
+			require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+
+			require.Equal(t, true, e.do("GET", proj, p.ResultToken, nil).json(t)["error"])
+			st := e.do("GET", proj+"/runs/"+early+"/status", p.ResultToken, nil).json(t)
+			require.Equal(t, "error", st["state"], "%v", st)
+			require.Contains(t, st["message"], tc.want)
+			require.Contains(t, st["message"], "cannot be linked")
+			var runs []map[string]any
+			require.NoError(t, json.Unmarshal(e.do("GET", proj+"/runs", p.ResultToken, nil).body, &runs))
+			require.Equal(t, "error", runs[0]["state"])
+			requireProblem(t, e.do("POST", proj+"/runs", p.ResultToken, `{"threshold":0.9}`), http.StatusBadRequest, tc.want)
+		})
+	}
+	// A good project reports no error.
+	p := e.createProject("groups", 2, false)
+	e.upload(p, 0, clksOf(t, recs(3, 16)...))
+	require.Equal(t, false, e.do("GET", "/projects/"+p.ID, p.ResultToken, nil).json(t)["error"])
+}
+
+// TestUploadRefusedTokenStaysUsable: what is refused with 400 leaves the update token usable.
+func TestUploadRefusedTokenStaysUsable(t *testing.T) {
+	e := newEnv(t, false)
+	p := e.createProject("groups", 2, false)
+	proj := "/projects/" + p.ID
+	tok := p.UpdateTokens[0]
+	bin := bytes.Repeat([]byte{7}, 3*16)
+	for name, req := range map[string]struct {
+		path   string
+		body   []byte
+		header []string
+		detail string
+	}{
+		"not JSON":            {"/clks", []byte(`clks`), nil, "malformed JSON"},
+		"not a form":          {"/clks", []byte(`{"foo":1}`), nil, "none of clks"},
+		"empty clks":          {"/clks", []byte(`{"clks":[]}`), nil, "no CLKs"},
+		"not base64":          {"/clks", []byte(`{"clks":["%%%"]}`), nil, "bad base64"},
+		"Hash-Size missing":   {"/binaryclks", bin, []string{"Hash-Count", "3"}, "Hash-Size"},
+		"Hash-Size not int":   {"/binaryclks", bin, []string{"Hash-Count", "3", "Hash-Size", "16.0"}, "Hash-Size"},
+		"Hash-Size 0":         {"/binaryclks", bin, []string{"Hash-Count", "3", "Hash-Size", "0"}, "Hash-Size"},
+		"Hash-Size 1025":      {"/binaryclks", bin, []string{"Hash-Count", "3", "Hash-Size", "1025"}, "Hash-Size"},
+		"Hash-Count missing":  {"/binaryclks", bin, []string{"Hash-Size", "16"}, "Hash-Count"},
+		"Hash-Count 0":        {"/binaryclks", bin, []string{"Hash-Count", "0", "Hash-Size", "16"}, "Hash-Count"},
+		"length mismatch":     {"/binaryclks", bin, []string{"Hash-Count", "4", "Hash-Size", "16"}, "Hash-Count × Hash-Size"},
+		"other content type":  {"/clks", bin, []string{"Content-Type", "text/plain"}, "application/octet-stream"},
+		"binary on /clks bad": {"/clks", bin, []string{"Content-Type", "application/octet-stream", "Hash-Count", "3"}, "Hash-Size"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			requireProblem(t, e.do("POST", proj+req.path, tok, req.body, req.header...), http.StatusBadRequest, req.detail)
+		})
+	}
+	// The token still uploads: a binary body on /clks (application/octet-stream) is accepted.
+	r := e.do("POST", proj+"/clks", tok, bin, "Content-Type", "application/octet-stream", "Hash-Count", "3", "Hash-Size", "16")
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	// A binary Hash-Size different from the one already uploaded is refused, token kept.
+	other := bytes.Repeat([]byte{7}, 3*8)
+	requireProblem(t, e.do("POST", proj+"/binaryclks", p.UpdateTokens[1], other, "Hash-Count", "3", "Hash-Size", "8"), http.StatusBadRequest, "differs")
+	r = e.do("POST", proj+"/binaryclks", p.UpdateTokens[1], bin, "Hash-Count", "3", "Hash-Size", "16", "Content-Type", "application/octet-stream")
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	require.Equal(t, false, e.do("GET", proj, p.ResultToken, nil).json(t)["error"])
+}
+
+// TestBinaryUploadIntoBlockingProject: binary uploads are accepted into a blocking project and
+// every record is in one implicit block, so all pairs are compared.
+func TestBinaryUploadIntoBlockingProject(t *testing.T) {
+	e := newEnv(t, true)
+	p := e.createProject("groups", 2, true)
+	body := binaryOf(t, firstRecords(t, tutorial(t, 1), 20))
+	for party := range 2 {
+		r := e.do("POST", "/projects/"+p.ID+"/binaryclks", p.UpdateTokens[party], body, "Hash-Count", "20", "Hash-Size", "128")
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	}
+	run := e.createRun(p, 0.99)
+	require.Equal(t, "completed", e.wait(p, run)["state"])
+	var res struct {
+		Groups [][][2]int `json:"groups"`
+	}
+	require.NoError(t, json.Unmarshal(e.result(p, run, p.ResultToken), &res))
+	require.Len(t, res.Groups, 20, "every record matches its copy")
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +30,7 @@ const fuzzToken = "0123456789abcdef0123456789abcdef0123456789abcdef"
 type fuzzStore struct {
 	linkage.Store
 	projects map[string]*linkage.Project
+	last     linkage.Party // the last completed upload
 }
 
 func (s *fuzzStore) GetProject(_ context.Context, id string) (*linkage.Project, error) {
@@ -48,7 +50,14 @@ func (s *fuzzStore) ListParties(_ context.Context, id string) ([]linkage.Party, 
 
 func (s *fuzzStore) ClaimUpload(context.Context, string, int, time.Time, time.Time) error { return nil }
 func (s *fuzzStore) ReleaseUpload(context.Context, string, int) error                     { return nil }
-func (s *fuzzStore) CompleteUpload(context.Context, linkage.Party) ([]string, error)      { return nil, nil }
+func (s *fuzzStore) CompleteUpload(_ context.Context, u linkage.Party) ([]string, error) {
+	s.last = u
+	return nil, nil
+}
+
+// An upload accepted but unusable fails the project's runs (there are none here).
+func (s *fuzzStore) ListRuns(context.Context, string) ([]linkage.Run, error)  { return nil, nil }
+func (s *fuzzStore) FailRun(context.Context, string, string, time.Time) error { return nil }
 
 // memBlobs is a BlobStore in memory.
 type memBlobs struct {
@@ -89,6 +98,7 @@ func (m *memBlobs) DeletePrefix(_ context.Context, prefix string) error {
 }
 
 type fuzzAPI struct {
+	store      *fuzzStore
 	h          http.Handler
 	blobs      *memBlobs
 	plain, blk string // project ids without and with blocking
@@ -96,11 +106,11 @@ type fuzzAPI struct {
 
 func newFuzzAPI() *fuzzAPI {
 	f := &fuzzAPI{blobs: &memBlobs{objs: map[string][]byte{}}, plain: linkage.NewID(), blk: linkage.NewID()}
-	store := &fuzzStore{projects: map[string]*linkage.Project{
+	f.store = &fuzzStore{projects: map[string]*linkage.Project{
 		f.plain: {ID: f.plain, ResultType: linkage.ResultGroups, NumberParties: 2},
 		f.blk:   {ID: f.blk, ResultType: linkage.ResultGroups, NumberParties: 2, UsesBlocking: true},
 	}}
-	f.h = linkhttp.New(linkhttp.Config{Store: store, Blobs: f.blobs, Logger: quietLogger(), Version: "fuzz",
+	f.h = linkhttp.New(linkhttp.Config{Store: f.store, Blobs: f.blobs, Logger: quietLogger(), Version: "fuzz",
 		// Small limits so that the fuzzer reaches them.
 		Limits: linkhttp.Limits{MaxUploadBytes: 1 << 16, MaxUploadRecords: 64, MaxHashSize: 256}})
 	return f
@@ -150,7 +160,12 @@ func FuzzJSONUpload(f *testing.F) {
 			pid = api.blk
 		}
 		if w := api.post(t, pid, "/clks", body); w.Code == http.StatusCreated {
-			clks := api.blobs.objs[linkage.UploadKey(pid, 0)]
+			clks, stored := api.blobs.objs[linkage.UploadKey(pid, 0)]
+			if api.store.last.Problem != "" {
+				// Accepted, then reported (odd CLK sizes): nothing to link is stored.
+				require.False(t, stored, "an upload with a problem stores no CLKs")
+				return
+			}
 			require.NotEmpty(t, clks)
 			require.Zero(t, len(clks)%8, "CLKs are multiples of 8 bytes")
 			_, hasBlocks := api.blobs.objs[linkage.BlocksKey(pid, 0)]
@@ -176,6 +191,9 @@ func FuzzBinaryUpload(f *testing.F) {
 	f.Fuzz(func(t *testing.T, count, size string, body []byte) {
 		w := api.post(t, api.plain, "/binaryclks", body, "Hash-Count", count, "Hash-Size", size, "Content-Type", "application/octet-stream")
 		if w.Code == http.StatusCreated {
+			if n, _ := strconv.Atoi(size); n%8 != 0 {
+				require.NotEmpty(t, api.store.last.Problem, "a size that is not a multiple of 8 is accepted, then reported")
+			}
 			require.Equal(t, body, api.blobs.objs[linkage.UploadKey(api.plain, 0)], "the body is stored as sent")
 			require.Equal(t, fmt.Sprint(len(body)), mulString(t, count, size))
 		}

@@ -34,6 +34,7 @@ type jsonUpload struct {
 	maxRow  int64    // largest row named in a "blocks" object
 	seen    []uint64 // bit set of the rows named in a "blocks" object
 	form    string
+	problem string // the first record that makes the upload unusable (accepted, then reported)
 }
 
 func (u *jsonUpload) parse() (res uploaded, err error) {
@@ -110,7 +111,7 @@ func (u *jsonUpload) parse() (res uploaded, err error) {
 		u.blocks = nil
 		res.hasBlocks = true
 	}
-	res.records, res.size = u.records, u.rec.Size()
+	res.records, res.size, res.problem = u.records, u.rec.Size(), u.problem
 	return res, nil
 }
 
@@ -186,14 +187,31 @@ func (u *jsonUpload) record(t json.Token) error {
 	}
 	want := u.rec.Size()
 	b, err := u.rec.Decode(s)
-	if err != nil {
-		if want != 0 && u.records == 0 {
-			return badRequest("%v (other parties uploaded %d-byte CLKs)", err, want)
+	if err == nil && len(b) > min(maxCLKBytes, u.s.cfg.Limits.MaxHashSize) {
+		err = fmt.Errorf("record %d: %d bytes, above the largest CLK size, %d bytes (%w)", u.records, len(b), min(maxCLKBytes, u.s.cfg.Limits.MaxHashSize), engine.ErrRecordSize)
+	}
+	if errors.Is(err, engine.ErrRecordSize) {
+		// Accepted, then reported through the project's error flag (api.md): the rest is still
+		// read and checked as base64, but no CLK is stored.
+		if u.problem == "" {
+			u.problem = err.Error()
+			if want != 0 && u.records == 0 && u.rec.Count() == 0 {
+				u.problem = fmt.Sprintf("%v (other parties uploaded %d-byte CLKs)", err, want)
+			}
 		}
+		if u.clks != nil {
+			u.clks.abort(err)
+			u.clks = nil
+		}
+		u.records++
+		return nil
+	}
+	if err != nil {
 		return badRequest("%v", err)
 	}
-	if len(b) > u.s.cfg.Limits.MaxHashSize {
-		return &linkage.LimitError{Limit: "max-hash-size", Max: int64(u.s.cfg.Limits.MaxHashSize)}
+	u.records++
+	if u.problem != "" {
+		return nil
 	}
 	if u.clks == nil {
 		u.clks = startPut(u.ctx, u.s.blobs, linkage.UploadKey(u.a.project.ID, u.a.party))
@@ -201,7 +219,6 @@ func (u *jsonUpload) record(t json.Token) error {
 	if _, err := u.clks.Write(b); err != nil {
 		return fmt.Errorf("store CLKs: %w", err)
 	}
-	u.records++
 	return nil
 }
 

@@ -113,7 +113,7 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request) error {
 	p := a.project
 	return writeJSON(w, http.StatusOK, map[string]any{
 		"project_id": p.ID, "schema": p.Schema, "result_type": p.ResultType, "number_parties": p.NumberParties,
-		"name": p.Name, "notes": p.Notes, "parties_contributed": contributed, "error": false,
+		"name": p.Name, "notes": p.Notes, "parties_contributed": contributed, "error": projectProblem(a) != "",
 		"uses_blocking": p.UsesBlocking, "time_added": timestamp(p.CreatedAt),
 	})
 }

@@ -35,7 +35,7 @@ func (s *Server) runAccess(r *http.Request, allowed func(*access) error) (*acces
 	if err != nil {
 		return nil, nil, err
 	}
-	return a, run, nil
+	return a, runView(a, run), nil
 }
 
 type createRunRequest struct {
@@ -58,6 +58,9 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) error {
 	}
 	if req.Threshold == nil {
 		return badRequest("threshold is required (0 < threshold <= 1)")
+	}
+	if p := projectProblem(a); p != "" {
+		return badRequest("the project is in error, no run can succeed: %s", p)
 	}
 	t := *req.Threshold
 	if err := linkage.ValidateThreshold(t); err != nil {
@@ -106,7 +109,8 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 		State     linkage.RunState `json:"state"`
 	}
 	out := make([]item, len(runs))
-	for i, run := range runs {
+	for i := range runs {
+		run := runView(a, &runs[i])
 		out[i] = item{run.ID, timestamp(run.CreatedAt), run.State}
 	}
 	return writeJSON(w, http.StatusOK, out)

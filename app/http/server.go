@@ -142,7 +142,7 @@ func (s *Server) routes(mux *http.ServeMux, metrics http.Handler) {
 	handle("GET /projects/{pid}", s.getProject)
 	handle("DELETE /projects/{pid}", s.deleteProject)
 	handle("GET /projects/{pid}/authorize-external-upload", s.authorizeExternalUpload)
-	handle("POST /projects/{pid}/clks", s.uploadJSON)
+	handle("POST /projects/{pid}/clks", s.uploadCLKs)
 	handle("POST /projects/{pid}/binaryclks", s.uploadBinary)
 	handle("GET /projects/{pid}/runs", s.listRuns)
 	handle("POST /projects/{pid}/runs", s.createRun)

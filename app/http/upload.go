@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 
@@ -22,7 +23,11 @@ type uploaded struct {
 	records   int64
 	size      int
 	hasBlocks bool
+	problem   string // accepted, but cannot be linked: why (api.md's accepted-then-failed split)
 }
+
+// maxCLKBytes is the largest CLK the reference accepts (Hash-Size 1..1024).
+const maxCLKBytes = 1024
 
 // blobWriter streams writes into a blob through a pipe to BlobStore.Put.
 type blobWriter struct {
@@ -88,7 +93,7 @@ func (s *Server) authorizeUpload(r *http.Request) (*access, error) {
 // expectedSize is the CLK size of the parties that have uploaded already (0: none yet).
 func expectedSize(a *access) int {
 	for _, pa := range a.parties {
-		if pa.State == linkage.UploadDone && pa.Index != a.party {
+		if pa.State == linkage.UploadDone && pa.Index != a.party && pa.Problem == "" {
 			return pa.HashSize
 		}
 	}
@@ -112,7 +117,8 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, form string, rec
 		}
 	}
 	up, err := receive(r.Context(), a)
-	if err == nil && a.project.UsesBlocking && !up.hasBlocks {
+	if err == nil && a.project.UsesBlocking && !up.hasBlocks && form != "binary" && up.problem == "" {
+		// Binary uploads carry no blocks: every record is in one implicit block (api.md).
 		err = badRequest("the project uses blocking: upload clknblocks, or encodings with blocks")
 	}
 	if err != nil {
@@ -121,9 +127,13 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, form string, rec
 		return err
 	}
 	receipt := linkage.NewID()
+	if up.problem != "" {
+		up.size = 0 // no usable CLK size: other parties are not held to it
+		up.problem = fmt.Sprintf("the upload of party %d cannot be linked: %s", party, up.problem)
+	}
 	queued, err := s.store.CompleteUpload(r.Context(), linkage.Party{
 		ProjectID: pid, Index: party, Records: up.records, HashSize: up.size, HasBlocks: up.hasBlocks,
-		ReceiptTokenHash: linkage.HashToken(receipt), UploadedAt: s.now(),
+		ReceiptTokenHash: linkage.HashToken(receipt), UploadedAt: s.now(), Problem: up.problem,
 	})
 	if err != nil {
 		cleanup()
@@ -136,10 +146,73 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, form string, rec
 	s.metrics.uploadBytes.Add(float64(up.records) * float64(up.size))
 	s.log.Info("upload accepted", "request_id", requestID(r.Context()), "project", pid, "party", party, "form", form,
 		"records", up.records, "size", up.size, "blocks", up.hasBlocks)
-	for _, rid := range queued {
-		s.schedule(r, pid, rid)
+	if up.problem != "" {
+		s.failRuns(r, pid, up.problem)
+	} else {
+		for _, rid := range queued {
+			s.schedule(r, pid, rid)
+		}
 	}
 	return writeJSON(w, http.StatusCreated, map[string]string{"receipt_token": receipt, "message": "Updated"})
+}
+
+// failRuns moves every unfinished run of the project to error with message: an accepted upload
+// cannot be linked. Runs it misses (a race with POST /runs) are failed by the worker, and read
+// as errors meanwhile (runView).
+func (s *Server) failRuns(r *http.Request, pid, message string) {
+	ctx := context.WithoutCancel(r.Context())
+	runs, err := s.store.ListRuns(ctx, pid)
+	if err != nil {
+		s.log.Warn("fail runs of a project in error", "request_id", requestID(r.Context()), "project", pid, "err", err)
+		return
+	}
+	for _, run := range runs {
+		if run.State.Terminal() {
+			continue
+		}
+		if err := s.store.FailRun(ctx, run.ID, message, s.now()); err != nil && !errors.Is(err, linkage.ErrConflict) && !isNotFound(err) {
+			s.log.Warn("fail run of a project in error", "request_id", requestID(r.Context()), "run", run.ID, "err", err)
+		}
+	}
+}
+
+// projectProblem is why the project's uploads cannot be linked ("" if they can).
+func projectProblem(a *access) string {
+	for _, pa := range a.parties {
+		if pa.Problem != "" {
+			return pa.Problem
+		}
+	}
+	return ""
+}
+
+// runView is the run as clients see it: an unfinished run of a project in error is an error.
+func runView(a *access, run *linkage.Run) *linkage.Run {
+	if p := projectProblem(a); p != "" && !run.State.Terminal() {
+		v := *run
+		v.State, v.Message = linkage.RunError, p
+		return &v
+	}
+	return run
+}
+
+// uploadCLKs is POST /clks: JSON (application/json, or no content type) or, as the reference
+// accepts there too, the binary form (application/octet-stream with Hash-Count and Hash-Size).
+func (s *Server) uploadCLKs(w http.ResponseWriter, r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return s.uploadJSON(w, r)
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	switch {
+	case err != nil:
+		return badRequest("Content-Type %q: %v", ct, err)
+	case mt == "application/json":
+		return s.uploadJSON(w, r)
+	case mt == "application/octet-stream":
+		return s.uploadBinary(w, r)
+	}
+	return badRequest("Content-Type %q: POST /clks takes application/json or application/octet-stream", ct)
 }
 
 func (s *Server) uploadBinary(w http.ResponseWriter, r *http.Request) error {
@@ -148,8 +221,8 @@ func (s *Server) uploadBinary(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("header Hash-Count must be a positive integer (the number of CLKs), got %q", r.Header.Get("Hash-Count"))
 	}
 	size, err := strconv.Atoi(r.Header.Get("Hash-Size"))
-	if err != nil || size <= 0 || size%8 != 0 {
-		return badRequest("header Hash-Size must be a positive multiple of 8 (bytes per CLK), got %q", r.Header.Get("Hash-Size"))
+	if err != nil || size < 1 || size > maxCLKBytes {
+		return badRequest("header Hash-Size must be an integer from 1 to %d (bytes per CLK), got %q", maxCLKBytes, r.Header.Get("Hash-Size"))
 	}
 	if size > s.cfg.Limits.MaxHashSize {
 		return limitProblem(&linkage.LimitError{Limit: "max-hash-size", Max: int64(s.cfg.Limits.MaxHashSize)}, "CLKs too large")
@@ -165,9 +238,6 @@ func (s *Server) uploadBinary(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("Content-Length is %d but Hash-Count × Hash-Size = %d × %d = %d", r.ContentLength, count, size, total)
 	}
 	return s.upload(w, r, "binary", func(ctx context.Context, a *access) (uploaded, error) {
-		if a.project.UsesBlocking {
-			return uploaded{}, badRequest("the project uses blocking: upload clknblocks, or encodings with blocks, to /clks")
-		}
 		if want := expectedSize(a); want != 0 && want != size {
 			return uploaded{}, badRequest("Hash-Size %d differs from the %d-byte CLKs other parties uploaded", size, want)
 		}
@@ -182,7 +252,12 @@ func (s *Server) uploadBinary(w http.ResponseWriter, r *http.Request) error {
 		if n != total {
 			return uploaded{}, badRequest("body has %d bytes but Hash-Count × Hash-Size = %d", n, total)
 		}
-		return uploaded{records: count, size: size}, nil
+		up := uploaded{records: count, size: size}
+		if size%8 != 0 {
+			// Accepted as the reference does; this engine compares whole 64-bit words.
+			up.problem = fmt.Sprintf("Hash-Size %d is not a multiple of 8 bytes", size)
+		}
+		return up, nil
 	})
 }
 

@@ -68,6 +68,9 @@ type Party struct {
 	HashSize         int       // bytes per CLK
 	HasBlocks        bool      // a blocks blob was uploaded
 	UploadedAt       time.Time
+	// Problem says why an accepted upload cannot be linked (api.md: JSON encodings of odd
+	// sizes are accepted, then reported through the project's error flag and its runs).
+	Problem string
 }
 
 // RunState is the life cycle of a run; it only moves forward.

@@ -30,7 +30,7 @@ type Store interface {
 	// ReleaseUpload hands a failed upload's claim back (UploadUploading → UploadPending).
 	ReleaseUpload(ctx context.Context, projectID string, party int) error
 	// CompleteUpload records the upload (Records, HashSize, HasBlocks, ReceiptTokenHash,
-	// UploadedAt of u) and moves the party from UploadUploading to UploadDone. When that makes
+	// UploadedAt, Problem of u) and moves the party from UploadUploading to UploadDone. When that makes
 	// every party done, the project's RunCreated runs become RunQueued in the same transaction
 	// and their IDs are returned.
 	CompleteUpload(ctx context.Context, u Party) (queued []string, err error)

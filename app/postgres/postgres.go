@@ -234,13 +234,13 @@ func (db *DB) DeleteProject(ctx context.Context, id string) error {
 
 func (db *DB) ListParties(ctx context.Context, projectID string) ([]linkage.Party, error) {
 	rows, err := db.pool.Query(ctx, `SELECT project_id, idx, update_token_hash, receipt_token_hash, state,
-		claimed_at, records, hash_size, has_blocks, uploaded_at FROM parties WHERE project_id = $1 ORDER BY idx`, projectID)
+		claimed_at, records, hash_size, has_blocks, uploaded_at, problem FROM parties WHERE project_id = $1 ORDER BY idx`, projectID)
 	return collect(rows, err, "list parties of "+projectID, func(r pgx.Rows) (*linkage.Party, error) {
 		var p linkage.Party
 		var state string
 		var claimed, uploaded *time.Time
 		if err := r.Scan(&p.ProjectID, &p.Index, &p.UpdateTokenHash, &p.ReceiptTokenHash, &state,
-			&claimed, &p.Records, &p.HashSize, &p.HasBlocks, &uploaded); err != nil {
+			&claimed, &p.Records, &p.HashSize, &p.HasBlocks, &uploaded, &p.Problem); err != nil {
 			return nil, err
 		}
 		p.State = linkage.UploadState(state)
@@ -299,8 +299,8 @@ func (db *DB) CompleteUpload(ctx context.Context, u linkage.Party) ([]string, er
 			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE parties SET state = 'done', records = $1, hash_size = $2, has_blocks = $3,
-			receipt_token_hash = $4, uploaded_at = $5 WHERE project_id = $6 AND idx = $7 AND state = 'uploading'`,
-			u.Records, u.HashSize, u.HasBlocks, u.ReceiptTokenHash, ts(u.UploadedAt), u.ProjectID, u.Index)
+			receipt_token_hash = $4, uploaded_at = $5, problem = $6 WHERE project_id = $7 AND idx = $8 AND state = 'uploading'`,
+			u.Records, u.HashSize, u.HasBlocks, u.ReceiptTokenHash, ts(u.UploadedAt), u.Problem, u.ProjectID, u.Index)
 		if err != nil {
 			return wrap(what, err)
 		}

@@ -201,7 +201,7 @@ func (db *DB) DeleteProject(ctx context.Context, id string) error {
 
 func (db *DB) ListParties(ctx context.Context, projectID string) ([]linkage.Party, error) {
 	rows, err := db.db.QueryContext(ctx, `SELECT project_id, idx, update_token_hash, receipt_token_hash, state,
-		claimed_at, records, hash_size, has_blocks, uploaded_at FROM parties WHERE project_id = ? ORDER BY idx`, projectID)
+		claimed_at, records, hash_size, has_blocks, uploaded_at, problem FROM parties WHERE project_id = ? ORDER BY idx`, projectID)
 	if err != nil {
 		return nil, fmt.Errorf("list parties of %s: %w", projectID, err)
 	}
@@ -213,7 +213,7 @@ func (db *DB) ListParties(ctx context.Context, projectID string) ([]linkage.Part
 		var claimed, uploaded int64
 		var blocks int
 		if err := rows.Scan(&p.ProjectID, &p.Index, &p.UpdateTokenHash, &p.ReceiptTokenHash, &state,
-			&claimed, &p.Records, &p.HashSize, &blocks, &uploaded); err != nil {
+			&claimed, &p.Records, &p.HashSize, &blocks, &uploaded, &p.Problem); err != nil {
 			return nil, fmt.Errorf("list parties of %s: %w", projectID, err)
 		}
 		p.State = linkage.UploadState(state)
@@ -260,8 +260,8 @@ func (db *DB) CompleteUpload(ctx context.Context, u linkage.Party) ([]string, er
 	var queued []string
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE parties SET state = 'done', records = ?, hash_size = ?, has_blocks = ?,
-			receipt_token_hash = ?, uploaded_at = ? WHERE project_id = ? AND idx = ? AND state = 'uploading'`,
-			u.Records, u.HashSize, b2i(u.HasBlocks), u.ReceiptTokenHash, nanos(u.UploadedAt), u.ProjectID, u.Index)
+			receipt_token_hash = ?, uploaded_at = ?, problem = ? WHERE project_id = ? AND idx = ? AND state = 'uploading'`,
+			u.Records, u.HashSize, b2i(u.HasBlocks), u.ReceiptTokenHash, nanos(u.UploadedAt), u.Problem, u.ProjectID, u.Index)
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}

@@ -53,6 +53,9 @@ func (w *Worker) start(ctx context.Context, p payload) error {
 			if pa.State != linkage.UploadDone {
 				return w.fail(ctx, run.ID, fmt.Sprintf("party %d has not uploaded", i))
 			}
+			if pa.Problem != "" {
+				return w.fail(ctx, run.ID, pa.Problem)
+			}
 			if pa.HashSize != parties[0].HashSize {
 				return w.fail(ctx, run.ID, fmt.Sprintf("CLKs of party 0 are %d bytes but those of party %d are %d bytes: all parties must use the same encoding size",
 					parties[0].HashSize, i, pa.HashSize))
@@ -200,9 +203,17 @@ func (w *Worker) readRows(ctx context.Context, projectID string, party, size int
 	return clks, nil
 }
 
+// implicitBlock is the block of every record of a party that uploaded no blocks.
+var implicitBlock = []string{"1"}
+
 func (w *Worker) readBlocks(ctx context.Context, projectID string, party linkage.Party, lo, hi int64) ([][]string, error) {
 	if !party.HasBlocks {
-		return make([][]string, hi-lo), nil
+		// A binary upload into a blocking project: every record is in one implicit block.
+		blocks := make([][]string, hi-lo)
+		for i := range blocks {
+			blocks[i] = implicitBlock
+		}
+		return blocks, nil
 	}
 	rc, err := w.blobs.Get(ctx, linkage.BlocksKey(projectID, party.Index))
 	if err != nil {

@@ -153,7 +153,8 @@ func testUploadClaimIsSingleUse(t *testing.T, s linkage.Store) {
 	// A failed upload hands the claim back.
 	require.NoError(t, s.ReleaseUpload(ctx, p.ID, 0))
 	require.NoError(t, s.ClaimUpload(ctx, p.ID, 0, t0, stale))
-	_, err := s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 0, Records: 7, HashSize: 64, HasBlocks: true, ReceiptTokenHash: linkage.HashToken("r"), UploadedAt: t0})
+	_, err := s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 0, Records: 7, HashSize: 64, HasBlocks: true,
+		ReceiptTokenHash: linkage.HashToken("r"), UploadedAt: t0, Problem: "record 3 is 12 bytes"})
 	require.NoError(t, err)
 	// Spent: neither claimable nor completable again, not even much later.
 	require.ErrorIs(t, s.ClaimUpload(ctx, p.ID, 0, t0.Add(48*time.Hour), t0.Add(24*time.Hour)), linkage.ErrConflict)
@@ -171,7 +172,9 @@ func testUploadClaimIsSingleUse(t *testing.T, s linkage.Store) {
 	require.True(t, parties[0].HasBlocks)
 	require.Equal(t, linkage.HashToken("r"), parties[0].ReceiptTokenHash)
 	require.True(t, t0.Equal(parties[0].UploadedAt))
+	require.Equal(t, "record 3 is 12 bytes", parties[0].Problem)
 	require.Equal(t, linkage.UploadPending, parties[1].State)
+	require.Empty(t, parties[1].Problem)
 }
 
 func testUploadClaimRace(t *testing.T, s linkage.Store) {
