@@ -101,7 +101,7 @@ func TestUploadAcceptedThenFailed(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := e.createProject("groups", 2, false)
 			early := e.createRun(p, 0.9) // waits for the uploads
-			proj := "/projects/" + p.ID
+			proj := "/projects/" + p.ProjectID
 			r := e.do("POST", proj+"/clks", p.UpdateTokens[0], tc.first)
 			require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 			r = e.do("POST", proj+"/clks", p.UpdateTokens[1], tc.second)
@@ -121,14 +121,14 @@ func TestUploadAcceptedThenFailed(t *testing.T) {
 	// A good project reports no error.
 	p := e.createProject("groups", 2, false)
 	e.upload(p, 0, clksOf(t, recs(3, 16)...))
-	require.Equal(t, false, e.do("GET", "/projects/"+p.ID, p.ResultToken, nil).json(t)["error"])
+	require.Equal(t, false, e.do("GET", "/projects/"+p.ProjectID, p.ResultToken, nil).json(t)["error"])
 }
 
 // TestUploadRefusedTokenStaysUsable: what is refused with 400 leaves the update token usable.
 func TestUploadRefusedTokenStaysUsable(t *testing.T) {
 	e := newEnv(t, false)
 	p := e.createProject("groups", 2, false)
-	proj := "/projects/" + p.ID
+	proj := "/projects/" + p.ProjectID
 	tok := p.UpdateTokens[0]
 	bin := bytes.Repeat([]byte{7}, 3*16)
 	for name, req := range map[string]struct {
@@ -173,11 +173,11 @@ func TestBinaryUploadIntoBlockingProject(t *testing.T) {
 	p := e.createProject("groups", 2, true)
 	body := binaryOf(t, firstRecords(t, tutorial(t, 1), 20))
 	for party := range 2 {
-		r := e.do("POST", "/projects/"+p.ID+"/binaryclks", p.UpdateTokens[party], body, "Hash-Count", "20", "Hash-Size", "128")
+		r := e.do("POST", "/projects/"+p.ProjectID+"/binaryclks", p.UpdateTokens[party], body, "Hash-Count", "20", "Hash-Size", "128")
 		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	}
 	run := e.createRun(p, 0.99)
-	require.Equal(t, "completed", e.wait(p, run)["state"])
+	require.Equal(t, "completed", e.wait(p, run).State)
 	var res struct {
 		Groups [][][2]int `json:"groups"`
 	}
