@@ -9,6 +9,7 @@ import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/linkage-platform/linkage/components/container"
 	"github.com/linkage-platform/linkage/components/data"
 	"github.com/linkage-platform/linkage/components/linkage"
 	"github.com/linkage-platform/linkage/components/nodegroups"
@@ -58,13 +59,13 @@ func deployApp(ctx *pulumi.Context, cfg *Config, p *Platform, ns *corev1.Namespa
 			Replicas:                      a.API.Replicas,
 			MaxReplicas:                   a.API.MaxReplicas,
 			TargetCPUPercent:              a.API.TargetCPUPercent,
-			Resources:                     resources(a.API.Resources),
+			Resources:                     a.API.Resources,
 			ServiceType:                   "ClusterIP",
 			PreStopSeconds:                a.API.PreStopSeconds,
 			TerminationGracePeriodSeconds: a.API.TerminationGracePeriodSeconds,
 		},
 		Workers:            []linkage.WorkerPoolArgs{workerPool("worker", a.Workers, p, nodegroups.WorkerRole, nodegroups.WorkerTaintValue)},
-		MigrationResources: resources(a.Migration),
+		MigrationResources: a.Migration,
 		DependsOn:          append([]pulumi.Resource{d}, p.Ready...),
 	}
 	if a.HighMemWorkers.Enabled {
@@ -72,7 +73,7 @@ func deployApp(ctx *pulumi.Context, cfg *Config, p *Platform, ns *corev1.Namespa
 	}
 	if a.SmokeTest {
 		args.SmokeTest = &linkage.SmokeTestArgs{
-			Resources:      linkage.Resources{CPURequest: "50m", CPULimit: "500m", MemoryRequest: "64Mi", MemoryLimit: "256Mi"},
+			Resources:      container.Resources{CPURequest: "50m", CPULimit: "500m", MemoryRequest: "64Mi", MemoryLimit: "256Mi"},
 			TimeoutSeconds: a.SmokeTestTimeout,
 		}
 	}
@@ -131,7 +132,7 @@ func workerPool(name string, w WorkerConfig, p *Platform, role, taint string) li
 		MinReplicas:                   w.MinReplicas,
 		MaxReplicas:                   w.MaxReplicas,
 		TargetCPUPercent:              w.TargetCPUPercent,
-		Resources:                     resources(w.Resources),
+		Resources:                     w.Resources,
 		TerminationGracePeriodSeconds: w.TerminationGracePeriodSeconds,
 	}
 	if p.Kind == PlatformEKS {
@@ -139,10 +140,6 @@ func workerPool(name string, w WorkerConfig, p *Platform, role, taint string) li
 		pool.Tolerations = []linkage.Toleration{{Key: nodegroups.WorkerTaintKey, Value: taint, Effect: "NoSchedule"}}
 	}
 	return pool
-}
-
-func resources(r Resources) linkage.Resources {
-	return linkage.Resources{CPURequest: r.CPURequest, CPULimit: r.CPULimit, MemoryRequest: r.MemoryRequest, MemoryLimit: r.MemoryLimit}
 }
 
 // exportApp publishes where the API is, what runs and where.

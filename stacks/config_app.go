@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/linkage-platform/linkage/components/container"
 )
 
 // AppConfig is the app section: where its image comes from, how its API and workers are sized and
@@ -24,10 +26,10 @@ type AppConfig struct {
 	ImageRepository string // linkage:imageRepository, the ECR repository
 	ImageKeep       int    // linkage:imageKeep, images the ECR lifecycle policy keeps
 
-	API            APIConfig    // linkage:api
-	Workers        WorkerConfig // linkage:workers
-	HighMemWorkers WorkerConfig // linkage:highMemWorkers (on the highMemNodes group)
-	Migration      Resources    // linkage:migration
+	API            APIConfig           // linkage:api
+	Workers        WorkerConfig        // linkage:workers
+	HighMemWorkers WorkerConfig        // linkage:highMemWorkers (on the highMemNodes group)
+	Migration      container.Resources // linkage:migration
 
 	Ingress        IngressConfig // linkage:ingress (eks only)
 	Domain         string        // linkage:domain: serve https://<domain>
@@ -40,34 +42,26 @@ type AppConfig struct {
 	Settings map[string]string // linkage:settings
 }
 
-// Resources are a container's requests and limits (Kubernetes quantities).
-type Resources struct {
-	CPURequest    string `json:"cpuRequest"`
-	CPULimit      string `json:"cpuLimit"`
-	MemoryRequest string `json:"memoryRequest"`
-	MemoryLimit   string `json:"memoryLimit"`
-}
-
 // APIConfig sizes `linkage serve`.
 type APIConfig struct {
-	Replicas                      int       `json:"replicas"`
-	MaxReplicas                   int       `json:"maxReplicas"`
-	TargetCPUPercent              int       `json:"targetCpuPercent"`
-	Resources                     Resources `json:"resources"`
-	PreStopSeconds                int       `json:"preStopSeconds"`
-	TerminationGracePeriodSeconds int       `json:"terminationGracePeriodSeconds"`
+	Replicas                      int                 `json:"replicas"`
+	MaxReplicas                   int                 `json:"maxReplicas"`
+	TargetCPUPercent              int                 `json:"targetCpuPercent"`
+	Resources                     container.Resources `json:"resources"`
+	PreStopSeconds                int                 `json:"preStopSeconds"`
+	TerminationGracePeriodSeconds int                 `json:"terminationGracePeriodSeconds"`
 	// NodePort publishes the API on every node of a kubeconfig cluster.
 	NodePort int `json:"nodePort"`
 }
 
 // WorkerConfig sizes one pool of `linkage worker`; its parallelism is its CPU limit.
 type WorkerConfig struct {
-	Enabled                       bool      `json:"enabled"` // only read for highMemWorkers
-	MinReplicas                   int       `json:"minReplicas"`
-	MaxReplicas                   int       `json:"maxReplicas"`
-	TargetCPUPercent              int       `json:"targetCpuPercent"`
-	Resources                     Resources `json:"resources"`
-	TerminationGracePeriodSeconds int       `json:"terminationGracePeriodSeconds"`
+	Enabled                       bool                `json:"enabled"` // only read for highMemWorkers
+	MinReplicas                   int                 `json:"minReplicas"`
+	MaxReplicas                   int                 `json:"maxReplicas"`
+	TargetCPUPercent              int                 `json:"targetCpuPercent"`
+	Resources                     container.Resources `json:"resources"`
+	TerminationGracePeriodSeconds int                 `json:"terminationGracePeriodSeconds"`
 }
 
 // IngressConfig shapes the ALB.
@@ -88,22 +82,22 @@ func defaultApp(p PlatformConfig, stack string) AppConfig {
 		ImageKeep:       30,
 		API: APIConfig{
 			Replicas: 2, MaxReplicas: 6, TargetCPUPercent: 70,
-			Resources:      Resources{CPURequest: "250m", CPULimit: "2", MemoryRequest: "512Mi", MemoryLimit: "2Gi"},
+			Resources:      container.Resources{CPURequest: "250m", CPULimit: "2", MemoryRequest: "512Mi", MemoryLimit: "2Gi"},
 			PreStopSeconds: 15, TerminationGracePeriodSeconds: 60,
 		},
 		// One worker fills one r3.4xlarge (16 vCPU, 122 GiB) less what the node's daemons need.
 		Workers: WorkerConfig{
 			MinReplicas: 1, MaxReplicas: p.WorkerNodes.MaxSize, TargetCPUPercent: 80,
-			Resources:                     Resources{CPURequest: "14", CPULimit: "14", MemoryRequest: "96Gi", MemoryLimit: "96Gi"},
+			Resources:                     container.Resources{CPURequest: "14", CPULimit: "14", MemoryRequest: "96Gi", MemoryLimit: "96Gi"},
 			TerminationGracePeriodSeconds: 110,
 		},
 		// One per r5.8xlarge-class node (32 vCPU, 256 GiB).
 		HighMemWorkers: WorkerConfig{
 			Enabled: p.HighMemNodes.Enabled, MinReplicas: 1, MaxReplicas: max(p.HighMemNodes.MaxSize, 1), TargetCPUPercent: 80,
-			Resources:                     Resources{CPURequest: "30", CPULimit: "30", MemoryRequest: "220Gi", MemoryLimit: "220Gi"},
+			Resources:                     container.Resources{CPURequest: "30", CPULimit: "30", MemoryRequest: "220Gi", MemoryLimit: "220Gi"},
 			TerminationGracePeriodSeconds: 110,
 		},
-		Migration: Resources{CPURequest: "100m", CPULimit: "1", MemoryRequest: "128Mi", MemoryLimit: "512Mi"},
+		Migration: container.Resources{CPURequest: "100m", CPULimit: "1", MemoryRequest: "128Mi", MemoryLimit: "512Mi"},
 		Ingress: IngressConfig{
 			Scheme: "internet-facing", GroupName: "linkage", IdleTimeoutSeconds: 600,
 		},
@@ -113,9 +107,9 @@ func defaultApp(p PlatformConfig, stack string) AppConfig {
 	if p.Kind == PlatformKubeconfig {
 		// A laptop: one small API, one small worker, a fixed node port.
 		a.API.Replicas, a.API.MaxReplicas, a.API.NodePort = 1, 2, 30851
-		a.API.Resources = Resources{CPURequest: "100m", CPULimit: "1", MemoryRequest: "128Mi", MemoryLimit: "512Mi"}
+		a.API.Resources = container.Resources{CPURequest: "100m", CPULimit: "1", MemoryRequest: "128Mi", MemoryLimit: "512Mi"}
 		a.Workers.MaxReplicas = 2
-		a.Workers.Resources = Resources{CPURequest: "500m", CPULimit: "2", MemoryRequest: "256Mi", MemoryLimit: "1Gi"}
+		a.Workers.Resources = container.Resources{CPURequest: "500m", CPULimit: "2", MemoryRequest: "256Mi", MemoryLimit: "1Gi"}
 		a.HighMemWorkers.Enabled = false
 	}
 	return a
@@ -277,21 +271,24 @@ func validatePercent(r *reader, key string, v int) {
 	}
 }
 
-// validateResources checks that every quantity parses and no request exceeds its limit.
-func validateResources(r *reader, key string, res Resources) {
+// validateResources checks that every quantity is a positive Kubernetes quantity and no request
+// exceeds its limit; it is the one check of container sizes, for the app and the data services.
+func validateResources(r *reader, key string, res container.Resources) {
 	pairs := []struct{ name, request, limit string }{
 		{"cpu", res.CPURequest, res.CPULimit}, {"memory", res.MemoryRequest, res.MemoryLimit},
 	}
+	quantity := func(key, v string) (resource.Quantity, bool) {
+		q, err := resource.ParseQuantity(v)
+		if err != nil || q.Sign() <= 0 {
+			r.Problem(key, "%q is not a positive Kubernetes quantity", v)
+			return q, false
+		}
+		return q, true
+	}
 	for _, p := range pairs {
-		req, reqErr := resource.ParseQuantity(p.request)
-		if reqErr != nil {
-			r.Problem(key+"."+p.name+"Request", "%q is not a Kubernetes quantity", p.request)
-		}
-		lim, limErr := resource.ParseQuantity(p.limit)
-		if limErr != nil {
-			r.Problem(key+"."+p.name+"Limit", "%q is not a Kubernetes quantity", p.limit)
-		}
-		if reqErr == nil && limErr == nil && req.Cmp(lim) > 0 {
+		req, reqOK := quantity(key+"."+p.name+"Request", p.request)
+		lim, limOK := quantity(key+"."+p.name+"Limit", p.limit)
+		if reqOK && limOK && req.Cmp(lim) > 0 {
 			r.Problem(key+"."+p.name+"Request", "%s exceeds the limit %s", p.request, p.limit)
 		}
 	}

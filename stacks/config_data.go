@@ -1,6 +1,13 @@
 package stacks
 
 import (
+	"regexp"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/linkage-platform/linkage/components/container"
 	"github.com/linkage-platform/linkage/components/data"
 	"github.com/linkage-platform/linkage/components/storage"
 )
@@ -35,7 +42,7 @@ func defaultData(p PlatformConfig) DataConfig {
 	if p.Kind == PlatformKubeconfig {
 		storageClass, nodeSelector, region = "", nil, "us-east-1" // the cluster's default class, any node
 	}
-	inCluster := func(image, size string, r data.Resources) *data.InClusterArgs {
+	inCluster := func(image, size string, r container.Resources) *data.InClusterArgs {
 		return &data.InClusterArgs{Image: image, StorageClass: storageClass, StorageSize: size, Resources: r}
 	}
 	return DataConfig{
@@ -49,7 +56,7 @@ func defaultData(p PlatformConfig) DataConfig {
 				AllocatedStorageGiB: 50, MaxAllocatedStorageGiB: 500,
 				DeletionProtection: true, BackupRetentionDays: 7,
 			},
-			InCluster: inCluster(PostgresImage, "20Gi", data.Resources{
+			InCluster: inCluster(PostgresImage, "20Gi", container.Resources{
 				CPURequest: "250m", MemoryRequest: "512Mi", CPULimit: "2", MemoryLimit: "2Gi",
 			}),
 			External: &data.ExternalArgs{},
@@ -59,7 +66,7 @@ func defaultData(p PlatformConfig) DataConfig {
 			Managed: &data.ManagedRedisArgs{
 				EngineVersion: "7.1", NodeType: "cache.t4g.small", SnapshotRetentionDays: 1,
 			},
-			InCluster: inCluster(RedisImage, "5Gi", data.Resources{
+			InCluster: inCluster(RedisImage, "5Gi", container.Resources{
 				CPURequest: "100m", MemoryRequest: "256Mi", CPULimit: "1", MemoryLimit: "1Gi",
 			}),
 			External: &data.ExternalArgs{},
@@ -68,7 +75,7 @@ func defaultData(p PlatformConfig) DataConfig {
 			Mode:    data.InCluster,
 			Managed: &data.ManagedObjectStoreArgs{AbortMultipartDays: 7, NoncurrentVersionDays: 30},
 			InCluster: &data.InClusterObjectStoreArgs{
-				InClusterArgs: *inCluster(MinioImage, "50Gi", data.Resources{
+				InClusterArgs: *inCluster(MinioImage, "50Gi", container.Resources{
 					CPURequest: "250m", MemoryRequest: "512Mi", CPULimit: "2", MemoryLimit: "2Gi",
 				}),
 				Bucket: "linkage", Region: region, ClientImage: MinioClientImage,
@@ -88,15 +95,23 @@ func loadData(r *reader, p PlatformConfig) DataConfig {
 	return d
 }
 
+var (
+	sqlNameRe       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+	pgVersionRe     = regexp.MustCompile(`^(\d+)(\.\d+)?$`)
+	rdsClassRe      = regexp.MustCompile(`^db\.[a-z0-9]+\.[a-z0-9]+$`)
+	redisVersionRe  = regexp.MustCompile(`^\d+\.\d+$`)
+	cacheNodeTypeRe = regexp.MustCompile(`^cache\.[a-z0-9]+\.[a-z0-9]+$`)
+	dnsSubdomainRe  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
+	bucketRe        = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+)
+
+// minPostgresMajor is the oldest major version RDS still offers in standard support.
+const minPostgresMajor = 13
+
 func validateData(r *reader, p PlatformConfig, d *DataConfig) {
-	report := func(key string, ps []data.Problem) {
-		for _, pr := range ps {
-			r.Problem(key+"."+pr.Field, "%s", pr.Reason)
-		}
-	}
-	report("postgres", d.Postgres.Validate())
-	report("redis", d.Redis.Validate())
-	report("objectStore", d.ObjectStore.Validate())
+	validatePostgres(r, "postgres", d.Postgres)
+	validateRedis(r, "redis", d.Redis)
+	validateObjectStore(r, "objectStore", d.ObjectStore)
 	if p.Kind == PlatformKubeconfig {
 		for key, mode := range map[string]data.Mode{"postgres": d.Postgres.Mode, "redis": d.Redis.Mode, "objectStore": d.ObjectStore.Mode} {
 			if mode == data.Managed {
@@ -104,4 +119,168 @@ func validateData(r *reader, p PlatformConfig, d *DataConfig) {
 			}
 		}
 	}
+}
+
+// validMode records a problem unless mode is one of data.Modes.
+func validMode(r *reader, key string, mode data.Mode) {
+	if !mode.Valid() {
+		r.Problem(key+".mode", "%q is not one of %s, %s, %s", mode, data.Managed, data.InCluster, data.External)
+	}
+}
+
+func validatePostgres(r *reader, key string, a data.PostgresArgs) {
+	validMode(r, key, a.Mode)
+	if !sqlNameRe.MatchString(a.Database) {
+		r.Problem(key+".database", "%q is not a database name (letters, digits, _; at most 63)", a.Database)
+	}
+	if a.Mode != data.External && !sqlNameRe.MatchString(a.Username) {
+		r.Problem(key+".username", "%q is not a user name (letters, digits, _; at most 63)", a.Username)
+	}
+	if a.Mode != data.External && (a.Username == "rdsadmin" || a.Username == "postgres") {
+		r.Problem(key+".username", "%q is reserved; use an application user name", a.Username)
+	}
+	switch a.Mode {
+	case data.Managed:
+		m := a.Managed
+		if m == nil {
+			r.Problem(key+".managed", "is required in managed mode")
+			break
+		}
+		if v := pgVersionRe.FindStringSubmatch(m.EngineVersion); v == nil {
+			r.Problem(key+".managed.engineVersion", "%q is not a Postgres version such as 17 or 17.6", m.EngineVersion)
+		} else if major, _ := strconv.Atoi(v[1]); major < minPostgresMajor {
+			r.Problem(key+".managed.engineVersion", "%s is out of RDS standard support; use %d or newer", m.EngineVersion, minPostgresMajor)
+		}
+		if !rdsClassRe.MatchString(m.InstanceClass) {
+			r.Problem(key+".managed.instanceClass", "%q is not an RDS instance class such as db.t4g.medium", m.InstanceClass)
+		}
+		if m.AllocatedStorageGiB < 20 || m.AllocatedStorageGiB > 65536 {
+			r.Problem(key+".managed.allocatedStorageGiB", "%d: gp3 storage is 20..65536 GiB", m.AllocatedStorageGiB)
+		}
+		if m.MaxAllocatedStorageGiB != 0 && m.MaxAllocatedStorageGiB < m.AllocatedStorageGiB {
+			r.Problem(key+".managed.maxAllocatedStorageGiB", "%d is less than allocatedStorageGiB %d (0 turns autoscaling off)", m.MaxAllocatedStorageGiB, m.AllocatedStorageGiB)
+		}
+		if m.BackupRetentionDays < 1 || m.BackupRetentionDays > 35 {
+			r.Problem(key+".managed.backupRetentionDays", "%d: RDS keeps automated backups 1..35 days", m.BackupRetentionDays)
+		}
+	case data.InCluster:
+		validateInCluster(r, key+".inCluster", a.InCluster)
+	case data.External:
+		validateExternal(r, key+".external", a.External)
+	}
+}
+
+func validateRedis(r *reader, key string, a data.RedisArgs) {
+	validMode(r, key, a.Mode)
+	switch a.Mode {
+	case data.Managed:
+		m := a.Managed
+		if m == nil {
+			r.Problem(key+".managed", "is required in managed mode")
+			break
+		}
+		if !redisVersionRe.MatchString(m.EngineVersion) {
+			r.Problem(key+".managed.engineVersion", "%q is not a Redis version such as 7.1", m.EngineVersion)
+		}
+		if !cacheNodeTypeRe.MatchString(m.NodeType) {
+			r.Problem(key+".managed.nodeType", "%q is not an ElastiCache node type such as cache.t4g.small", m.NodeType)
+		}
+		if m.Replicas < 0 || m.Replicas > 5 {
+			r.Problem(key+".managed.replicas", "%d: a replication group has 0..5 replicas", m.Replicas)
+		}
+		if m.HighAvailability && m.Replicas < 1 {
+			r.Problem(key+".managed.replicas", "%d: automatic failover and Multi-AZ (highAvailability) need at least one replica", m.Replicas)
+		}
+		if m.SnapshotRetentionDays < 0 || m.SnapshotRetentionDays > 35 {
+			r.Problem(key+".managed.snapshotRetentionDays", "%d: ElastiCache keeps snapshots 0..35 days", m.SnapshotRetentionDays)
+		}
+	case data.InCluster:
+		validateInCluster(r, key+".inCluster", a.InCluster)
+	case data.External:
+		validateExternal(r, key+".external", a.External)
+	}
+}
+
+func validateObjectStore(r *reader, key string, a data.ObjectStoreArgs) {
+	validMode(r, key, a.Mode)
+	switch a.Mode {
+	case data.Managed:
+		m := a.Managed
+		if m == nil {
+			r.Problem(key+".managed", "is required in managed mode")
+			break
+		}
+		if m.AbortMultipartDays < 1 {
+			r.Problem(key+".managed.abortMultipartDays", "%d: abandoned multipart uploads must expire after at least 1 day", m.AbortMultipartDays)
+		}
+		if m.Versioning && m.NoncurrentVersionDays < 1 {
+			r.Problem(key+".managed.noncurrentVersionDays", "%d: with versioning, old versions must expire after at least 1 day", m.NoncurrentVersionDays)
+		}
+	case data.InCluster:
+		c := a.InCluster
+		if c == nil {
+			r.Problem(key+".inCluster", "is required in in-cluster mode")
+			break
+		}
+		validateInCluster(r, key+".inCluster", &c.InClusterArgs)
+		if !bucketRe.MatchString(c.Bucket) {
+			r.Problem(key+".inCluster.bucket", "%q is not a bucket name (3..63 lower-case letters, digits, dots, dashes)", c.Bucket)
+		}
+		if !regionRe.MatchString(c.Region) {
+			r.Problem(key+".inCluster.region", "%q is not a region name such as us-east-1", c.Region)
+		}
+		if c.ClientImage == "" {
+			r.Problem(key+".inCluster.clientImage", "the MinIO client image of the bucket Job is required")
+		}
+	case data.External:
+		e := a.External
+		if e == nil {
+			r.Problem(key+".external", "is required in external mode")
+			break
+		}
+		if !bucketRe.MatchString(e.Bucket) {
+			r.Problem(key+".external.bucket", "%q is not a bucket name", e.Bucket)
+		}
+		if !regionRe.MatchString(e.Region) {
+			r.Problem(key+".external.region", "%q is not a region name such as us-east-1", e.Region)
+		}
+		if e.Endpoint != "" && !strings.HasPrefix(e.Endpoint, "https://") && !strings.HasPrefix(e.Endpoint, "http://") {
+			r.Problem(key+".external.endpoint", "%q is not an http(s) URL; leave it empty for AWS S3", e.Endpoint)
+		}
+		validateSecretName(r, key+".external.secretName", e.SecretName)
+	}
+}
+
+func validateExternal(r *reader, key string, e *data.ExternalArgs) {
+	if e == nil {
+		r.Problem(key, "is required in external mode")
+		return
+	}
+	if _, _, err := data.SplitEndpoint(e.Endpoint); err != nil {
+		r.Problem(key+".endpoint", "%q is not host:port", e.Endpoint)
+	}
+	validateSecretName(r, key+".secretName", e.SecretName)
+}
+
+func validateSecretName(r *reader, key, name string) {
+	if !dnsSubdomainRe.MatchString(name) {
+		r.Problem(key, "%q is not a Kubernetes Secret name", name)
+	}
+}
+
+func validateInCluster(r *reader, key string, c *data.InClusterArgs) {
+	if c == nil {
+		r.Problem(key, "is required in in-cluster mode")
+		return
+	}
+	if c.Image == "" {
+		r.Problem(key+".image", "is required")
+	}
+	if c.StorageClass != "" && !dnsSubdomainRe.MatchString(c.StorageClass) {
+		r.Problem(key+".storageClass", "%q is not a StorageClass name", c.StorageClass)
+	}
+	if q, err := resource.ParseQuantity(c.StorageSize); err != nil || q.Sign() <= 0 {
+		r.Problem(key+".storageSize", "%q is not a positive size such as 20Gi", c.StorageSize)
+	}
+	validateResources(r, key+".resources", c.Resources)
 }

@@ -148,7 +148,12 @@ func TestEachInvalidDataValueIsReportedWithItsKey(t *testing.T) {
 	}{
 		{map[string]string{"linkage:postgres": `{"mode": "cloud"}`}, "linkage:postgres.mode", `"cloud" is not one of managed, in-cluster, external`},
 		{map[string]string{"linkage:postgres": `{"mode": "managed", "managed": {"engineVersion": "12"}}`}, "linkage:postgres.managed.engineVersion", "out of RDS standard support"},
-		{map[string]string{"linkage:postgres": `{"inCluster": {"resources": {"memoryRequest": "4Gi"}}}`}, "linkage:postgres.inCluster.resources.memoryLimit", "less than the request 4Gi"},
+		{map[string]string{"linkage:postgres": `{"inCluster": {"resources": {"memoryRequest": "4Gi"}}}`}, "linkage:postgres.inCluster.resources.memoryRequest", "4Gi exceeds the limit 2Gi"},
+		{map[string]string{"linkage:redis": `{"inCluster": {"resources": {"cpuLimit": "0"}}}`}, "linkage:redis.inCluster.resources.cpuLimit", `"0" is not a positive Kubernetes quantity`},
+		{map[string]string{"linkage:postgres": `{"inCluster": {"storageSize": "lots"}}`}, "linkage:postgres.inCluster.storageSize", "is not a positive size"},
+		{map[string]string{"linkage:postgres": `{"database": "linkage-db"}`}, "linkage:postgres.database", "is not a database name"},
+		{map[string]string{"linkage:postgres": `{"mode": "managed", "managed": {"backupRetentionDays": 0}}`}, "linkage:postgres.managed.backupRetentionDays", "1..35 days"},
+		{map[string]string{"linkage:postgres": `{"mode": "managed", "managed": null}`}, "linkage:postgres.managed", "is required in managed mode"},
 		{map[string]string{"linkage:redis": `{"mode": "managed", "managed": {"highAvailability": true}}`}, "linkage:redis.managed.replicas", "need at least one replica"},
 		{map[string]string{"linkage:redis": `{"mode": "external"}`}, "linkage:redis.external.endpoint", "is not host:port"},
 		{map[string]string{"linkage:objectStore": `{"inCluster": {"bucket": "My_Bucket"}}`}, "linkage:objectStore.inCluster.bucket", "is not a bucket name"},

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/linkage-platform/linkage/components/container"
 	"github.com/linkage-platform/linkage/components/irsa"
 )
 
@@ -52,13 +53,7 @@ type InClusterArgs struct {
 	StorageClass string
 	// StorageSize is a Kubernetes quantity, e.g. "20Gi".
 	StorageSize string
-	Resources   Resources
-}
-
-// Resources are a container's requests and limits (Kubernetes quantities).
-type Resources struct {
-	CPURequest, MemoryRequest string
-	CPULimit, MemoryLimit     string
+	Resources   container.Resources
 }
 
 // ExternalArgs name a service run by someone else.
@@ -84,8 +79,8 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if args == nil {
 		return nil, errors.New("data: args are required")
 	}
-	if ps := args.Validate(); len(ps) > 0 {
-		return nil, fmt.Errorf("data %s: invalid arguments: %w", name, joinProblems(ps))
+	if err := args.check(); err != nil {
+		return nil, fmt.Errorf("data %s: %w", name, err)
 	}
 	d := &Data{}
 	if err := ctx.RegisterComponentResource("linkage:components:Data", name, d, opts...); err != nil {
@@ -119,6 +114,35 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, fmt.Errorf("data %s: register outputs: %w", name, err)
 	}
 	return d, nil
+}
+
+// check reports what New cannot work without. The values themselves (versions, sizes, names) are the
+// caller's to validate: stacks/ does, naming each configuration key.
+func (a *Args) check() error {
+	var errs []error
+	if a.Namespace == nil {
+		errs = append(errs, errors.New("namespace is required"))
+	}
+	for _, svc := range []struct {
+		name   string
+		mode   Mode
+		hasArg map[Mode]bool
+	}{
+		{"postgres", a.Postgres.Mode, map[Mode]bool{Managed: a.Postgres.Managed != nil, InCluster: a.Postgres.InCluster != nil, External: a.Postgres.External != nil}},
+		{"redis", a.Redis.Mode, map[Mode]bool{Managed: a.Redis.Managed != nil, InCluster: a.Redis.InCluster != nil, External: a.Redis.External != nil}},
+		{"objectStore", a.ObjectStore.Mode, map[Mode]bool{Managed: a.ObjectStore.Managed != nil, InCluster: a.ObjectStore.InCluster != nil, External: a.ObjectStore.External != nil}},
+	} {
+		switch {
+		case !svc.hasArg[svc.mode]:
+			errs = append(errs, fmt.Errorf("%s: mode %q needs its arguments", svc.name, svc.mode))
+		case svc.mode == Managed && a.AWS == nil:
+			errs = append(errs, fmt.Errorf("%s: managed needs AWS (a VPC and an EKS cluster)", svc.name))
+		}
+	}
+	if a.ObjectStore.Mode == Managed && (a.ObjectStore.ServiceAccountNamespace == "" || a.ObjectStore.ServiceAccountName == "") {
+		errs = append(errs, errors.New("objectStore: the app's service account namespace and name are required for its IRSA role"))
+	}
+	return errors.Join(errs...)
 }
 
 // sharedArgs are the parts of Args every service uses.

@@ -12,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/require"
 
+	"github.com/linkage-platform/linkage/components/container"
 	"github.com/linkage-platform/linkage/components/irsa"
 	"github.com/linkage-platform/linkage/internal/iampolicy"
 	"github.com/linkage-platform/linkage/internal/pulumimock"
@@ -20,7 +21,7 @@ import (
 func inCluster(image string) *InClusterArgs {
 	return &InClusterArgs{
 		Image: image, StorageClass: "gp3-retain", StorageSize: "10Gi",
-		Resources: Resources{CPURequest: "100m", MemoryRequest: "128Mi", CPULimit: "1", MemoryLimit: "1Gi"},
+		Resources: container.Resources{CPURequest: "100m", MemoryRequest: "128Mi", CPULimit: "1", MemoryLimit: "1Gi"},
 	}
 }
 
@@ -443,41 +444,23 @@ func within(t *testing.T, m *pulumimock.Mocks, component string) []pulumimock.Re
 	return m.Descendants(comp.URN)
 }
 
-func TestValidateNamesEveryProblem(t *testing.T) {
-	args := testArgs(Managed, Managed, Managed)
+// New refuses arguments it cannot work without, naming each; the values themselves are validated in
+// stacks/ (see stacks/data_test.go).
+func TestNewNamesWhatItCannotWorkWithout(t *testing.T) {
+	args := testArgs(Managed, External, Managed)
 	args.AWS = nil
-	args.Postgres.Database = "linkage-db"
-	args.Postgres.Managed.EngineVersion = "12"
-	args.Postgres.Managed.BackupRetentionDays = 0
-	args.Redis.Managed.Replicas = 0
+	args.Namespace = nil
+	args.Redis.External = nil
 	args.ObjectStore.ServiceAccountName = ""
-	var fields []string
-	for _, p := range args.Validate() {
-		fields = append(fields, p.Field)
-	}
-	require.ElementsMatch(t, []string{
-		"postgres.mode", "redis.mode", "objectStore.mode", "objectStore.serviceAccount",
-		"postgres.database", "postgres.managed.engineVersion", "postgres.managed.backupRetentionDays",
-		"redis.managed.replicas",
-	}, fields)
-
-	in := testArgs(InCluster, External, InCluster)
-	in.Postgres.InCluster.Resources.MemoryLimit = "64Mi" // below the request
-	in.Postgres.InCluster.StorageSize = "lots"
-	in.Redis.External.Endpoint = "redis.example.com"
-	in.ObjectStore.InCluster.Bucket = "Linkage_Bucket"
-	fields = nil
-	for _, p := range in.Validate() {
-		fields = append(fields, p.Field)
-	}
-	require.ElementsMatch(t, []string{
-		"postgres.inCluster.resources.memoryLimit", "postgres.inCluster.storageSize",
-		"redis.external.endpoint", "objectStore.inCluster.bucket",
-	}, fields)
-
 	_, err := pulumimock.RunProgram("linkage", "test", pulumimock.Config{}, func(ctx *pulumi.Context) error {
-		_, err := New(ctx, "linkage", in)
+		_, err := New(ctx, "linkage", args)
 		return err
 	})
-	require.ErrorContains(t, err, "objectStore.inCluster.bucket")
+	require.Error(t, err)
+	for _, want := range []string{
+		"namespace is required", "postgres: managed needs AWS", `redis: mode "external" needs its arguments`,
+		"objectStore: managed needs AWS", "objectStore: the app's service account",
+	} {
+		require.ErrorContains(t, err, want)
+	}
 }

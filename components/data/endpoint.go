@@ -15,8 +15,8 @@ func hostPort(host pulumi.StringOutput, port pulumi.IntOutput) pulumi.StringOutp
 	}).(pulumi.StringOutput)
 }
 
-// splitEndpoint parses an external service's host:port.
-func splitEndpoint(endpoint string) (string, int, error) {
+// SplitEndpoint parses an external service's host:port (stacks/ validates the configured one with it).
+func SplitEndpoint(endpoint string) (string, int, error) {
 	host, p, err := net.SplitHostPort(endpoint)
 	if err != nil {
 		return "", 0, fmt.Errorf("endpoint %q: %w", endpoint, err)

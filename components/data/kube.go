@@ -73,13 +73,6 @@ func timed(p corev1.ProbeArgs, period, failures int) corev1.ProbeArgs {
 	return p
 }
 
-func resourceRequirements(r Resources) corev1.ResourceRequirementsArgs {
-	return corev1.ResourceRequirementsArgs{
-		Requests: pulumi.StringMap{"cpu": pulumi.String(r.CPURequest), "memory": pulumi.String(r.MemoryRequest)},
-		Limits:   pulumi.StringMap{"cpu": pulumi.String(r.CPULimit), "memory": pulumi.String(r.MemoryLimit)},
-	}
-}
-
 // restrictedContainer is the Pod Security "restricted" profile for a
 // container running as uid.
 func restrictedContainer(uid int) corev1.SecurityContextArgs {
@@ -172,7 +165,7 @@ func newStatefulService(ctx *pulumi.Context, s statefulService, opts ...pulumi.R
 		Ports: corev1.ContainerPortArray{corev1.ContainerPortArgs{
 			Name: pulumi.String(s.component), ContainerPort: pulumi.Int(s.port),
 		}},
-		Resources:       resourceRequirements(s.spec.Resources),
+		Resources:       s.spec.Resources.Args(),
 		SecurityContext: restrictedContainer(s.uid),
 		VolumeMounts:    mounts,
 		StartupProbe:    timed(s.readiness, 5, 60),

@@ -12,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/components/container"
 	"github.com/linkage-platform/linkage/components/irsa"
 	"github.com/linkage-platform/linkage/internal/iampolicy"
 )
@@ -428,9 +429,9 @@ func bucketJob(ctx *pulumi.Context, name string, shared sharedArgs, c *InCluster
 							secretEnv(KeyAccessKeyID, appName, KeyAccessKeyID),
 							secretEnv(KeySecretAccessKey, appName, KeySecretAccessKey),
 						},
-						Resources: resourceRequirements(Resources{
+						Resources: container.Resources{
 							CPURequest: "50m", MemoryRequest: "64Mi", CPULimit: "500m", MemoryLimit: "256Mi",
-						}),
+						}.Args(),
 						SecurityContext: restrictedContainer(1000),
 						VolumeMounts:    mounts,
 					}},

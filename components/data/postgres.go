@@ -224,7 +224,7 @@ func (p *Postgres) inCluster(ctx *pulumi.Context, name string, shared sharedArgs
 }
 
 func (p *Postgres) external(args PostgresArgs) error {
-	host, port, err := splitEndpoint(args.External.Endpoint)
+	host, port, err := SplitEndpoint(args.External.Endpoint)
 	if err != nil {
 		return err
 	}

@@ -174,7 +174,7 @@ func (r *Redis) inCluster(ctx *pulumi.Context, name string, shared sharedArgs, a
 }
 
 func (r *Redis) external(args RedisArgs) error {
-	host, port, err := splitEndpoint(args.External.Endpoint)
+	host, port, err := SplitEndpoint(args.External.Endpoint)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@ package linkage
 
 import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/linkage-platform/linkage/components/container"
 )
 
 // Args configure the app on the cluster. Every value comes from the caller (stack config); the
@@ -25,7 +27,7 @@ type Args struct {
 	// fails when it fails.
 	SmokeTest *SmokeTestArgs
 	// MigrationResources sizes the `linkage migrate` Job.
-	MigrationResources Resources
+	MigrationResources container.Resources
 
 	// DependsOn are resources that must exist before any workload starts (data services, the load
 	// balancer controller: deleting the Ingress before it avoids orphaned ALBs blocking VPC deletion).
@@ -42,19 +44,13 @@ type DataArgs struct {
 	S3RoleArn pulumi.StringInput
 }
 
-// Resources are the requests and limits of one container, as Kubernetes quantities.
-type Resources struct {
-	CPURequest, CPULimit       string
-	MemoryRequest, MemoryLimit string
-}
-
 // APIArgs shape the API Deployment (`linkage serve`).
 type APIArgs struct {
 	// Replicas is the HPA minimum (and the initial size); MaxReplicas its maximum.
 	Replicas, MaxReplicas int
 	// TargetCPUPercent is the HPA's average CPU utilisation target.
 	TargetCPUPercent int
-	Resources        Resources
+	Resources        container.Resources
 	// NodeSelector keeps the API on the on-demand system nodes (role=system); empty on local clusters.
 	NodeSelector map[string]string
 	// ServiceType is ClusterIP behind an Ingress, NodePort on local clusters.
@@ -74,7 +70,7 @@ type WorkerPoolArgs struct {
 	MinReplicas, MaxReplicas int
 	TargetCPUPercent         int
 	// Resources: CPULimit must be whole cores; it is the number of comparisons run in parallel.
-	Resources Resources
+	Resources container.Resources
 	// NodeSelector is required node affinity (role=linkage-worker); empty on local clusters.
 	NodeSelector map[string]string
 	// Tolerations let the pods onto the tainted worker nodes (linkage/worker=true:NoSchedule).
@@ -110,7 +106,7 @@ type IngressArgs struct {
 
 // SmokeTestArgs size the post-deploy smoke test.
 type SmokeTestArgs struct {
-	Resources Resources
+	Resources container.Resources
 	// TimeoutSeconds bounds the whole test, including waiting for the endpoint to answer.
 	TimeoutSeconds int
 }

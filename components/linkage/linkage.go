@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/linkage-platform/linkage/components/data"
 	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/linkage-platform/linkage/components/container"
+	"github.com/linkage-platform/linkage/components/data"
 )
 
 // ServiceAccountName is the ServiceAccount of the API and the workers: the S3 IRSA role must trust
@@ -177,7 +179,7 @@ func (d *deployer) settings() error {
 }
 
 // container is the part every linkage container shares: image, settings, security, /tmp.
-func (d *deployer) container(name string, command []string, res Resources, env corev1.EnvVarArray) (corev1.ContainerArgs, corev1.VolumeArray, error) {
+func (d *deployer) container(name string, command []string, res container.Resources, env corev1.EnvVarArray) (corev1.ContainerArgs, corev1.VolumeArray, error) {
 	runtime, err := runtimeEnv(res)
 	if err != nil {
 		return corev1.ContainerArgs{}, nil, fmt.Errorf("%s: %w", name, err)
@@ -193,7 +195,7 @@ func (d *deployer) container(name string, command []string, res Resources, env c
 			ConfigMapRef: &corev1.ConfigMapEnvSourceArgs{Name: pulumi.String(configMapName)},
 		}},
 		Env:             append(runtime, env...),
-		Resources:       res.args(),
+		Resources:       res.Args(),
 		SecurityContext: containerSecurity(),
 		VolumeMounts:    mounts,
 	}, volumes, nil

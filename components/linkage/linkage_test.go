@@ -12,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/require"
 
+	"github.com/linkage-platform/linkage/components/container"
 	"github.com/linkage-platform/linkage/internal/manifests"
 	"github.com/linkage-platform/linkage/internal/pulumimock"
 )
@@ -23,8 +24,8 @@ const (
 	albHost = "k8s-linkage-0123456789-1234567890.us-east-1.elb.amazonaws.com"
 )
 
-func res(cpu, mem string) Resources {
-	return Resources{CPURequest: cpu, CPULimit: cpu, MemoryRequest: mem, MemoryLimit: mem}
+func res(cpu, mem string) container.Resources {
+	return container.Resources{CPURequest: cpu, CPULimit: cpu, MemoryRequest: mem, MemoryLimit: mem}
 }
 
 // eksArgs are what the prod stack passes: ingress with a domain in a hosted zone, IRSA, two pools.
@@ -356,7 +357,7 @@ func TestSettingsChangeRollsThePods(t *testing.T) {
 }
 
 func TestRuntimeEnvRejectsABadMemoryLimit(t *testing.T) {
-	_, err := runtimeEnv(Resources{MemoryLimit: "lots"})
+	_, err := runtimeEnv(container.Resources{MemoryLimit: "lots"})
 	require.ErrorContains(t, err, `memory limit "lots"`)
 }
 

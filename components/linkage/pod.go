@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/linkage-platform/linkage/components/container"
 	"github.com/linkage-platform/linkage/components/data"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -86,17 +87,10 @@ func tmpVolume(size string) (corev1.VolumeArray, corev1.VolumeMountArray) {
 		}}
 }
 
-func (r Resources) args() *corev1.ResourceRequirementsArgs {
-	return &corev1.ResourceRequirementsArgs{
-		Requests: pulumi.StringMap{"cpu": pulumi.String(r.CPURequest), "memory": pulumi.String(r.MemoryRequest)},
-		Limits:   pulumi.StringMap{"cpu": pulumi.String(r.CPULimit), "memory": pulumi.String(r.MemoryLimit)},
-	}
-}
-
 // runtimeEnv sizes the Go runtime to the container: GOMAXPROCS = CPU limit (so worker parallelism,
 // which defaults to GOMAXPROCS, is the CPU limit, as Celery's concurrency is in the anchor chart) and
 // a soft memory limit at 90 % of the hard one, so the GC works harder before the OOM killer strikes.
-func runtimeEnv(r Resources) (corev1.EnvVarArray, error) {
+func runtimeEnv(r container.Resources) (corev1.EnvVarArray, error) {
 	mem, err := resource.ParseQuantity(r.MemoryLimit)
 	if err != nil {
 		return nil, fmt.Errorf("memory limit %q: %w", r.MemoryLimit, err)
