@@ -8,8 +8,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/require"
 
+	"github.com/linkage-platform/linkage/components/iampolicy"
 	"github.com/linkage-platform/linkage/components/network"
-	"github.com/linkage-platform/linkage/internal/iampolicy"
 	"github.com/linkage-platform/linkage/internal/pulumimock"
 )
 

@@ -6,8 +6,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/require"
 
+	"github.com/linkage-platform/linkage/components/iampolicy"
 	"github.com/linkage-platform/linkage/components/nodegroups"
-	"github.com/linkage-platform/linkage/internal/iampolicy"
 )
 
 const ngType = "aws:eks/nodeGroup:NodeGroup"

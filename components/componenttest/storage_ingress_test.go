@@ -7,10 +7,10 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/require"
 
+	"github.com/linkage-platform/linkage/components/iampolicy"
 	"github.com/linkage-platform/linkage/components/ingress"
 	"github.com/linkage-platform/linkage/components/irsa"
 	"github.com/linkage-platform/linkage/components/storage"
-	"github.com/linkage-platform/linkage/internal/iampolicy"
 )
 
 const scType = "kubernetes:storage.k8s.io/v1:StorageClass"

@@ -13,8 +13,8 @@ import (
 
 	"github.com/linkage-platform/linkage/app/linkage"
 	"github.com/linkage-platform/linkage/components/container"
+	"github.com/linkage-platform/linkage/components/iampolicy"
 	"github.com/linkage-platform/linkage/components/irsa"
-	"github.com/linkage-platform/linkage/internal/iampolicy"
 )
 
 const minioPort = 9000

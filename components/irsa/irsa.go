@@ -4,11 +4,12 @@ package irsa
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/linkage-platform/linkage/internal/iampolicy"
+	"github.com/linkage-platform/linkage/components/iampolicy"
 )
 
 // OIDC identifies a cluster's OIDC identity provider in IAM.
@@ -37,6 +38,21 @@ type Role struct {
 	Name pulumi.StringOutput
 }
 
+// Trust lets exactly one Kubernetes service account assume a role through the cluster's OIDC
+// provider. The conditions use StringEquals on both sub and aud: never a wildcard.
+func Trust(providerArn, issuerURL, namespace, serviceAccount string) iampolicy.Document {
+	host := strings.TrimPrefix(issuerURL, "https://") // IAM condition keys name the issuer without its scheme
+	return iampolicy.New(iampolicy.Statement{
+		Effect:    "Allow",
+		Principal: iampolicy.Principal{"Federated": {providerArn}},
+		Action:    iampolicy.Strings{"sts:AssumeRoleWithWebIdentity"},
+		Condition: map[string]map[string]iampolicy.Strings{"StringEquals": {
+			host + ":sub": {"system:serviceaccount:" + namespace + ":" + serviceAccount},
+			host + ":aud": {"sts.amazonaws.com"},
+		}},
+	})
+}
+
 // NewRole declares the role, trusted only by system:serviceaccount:<Namespace>:<ServiceAccount> with
 // audience sts.amazonaws.com.
 func NewRole(ctx *pulumi.Context, name string, args *RoleArgs, opts ...pulumi.ResourceOption) (*Role, error) {
@@ -50,7 +66,7 @@ func NewRole(ctx *pulumi.Context, name string, args *RoleArgs, opts ...pulumi.Re
 	parent := pulumi.Parent(r)
 
 	trust := pulumi.All(args.OIDC.ProviderArn, args.OIDC.IssuerURL).ApplyT(func(v []any) string {
-		return iampolicy.WebIdentityTrust(v[0].(string), v[1].(string), args.Namespace, args.ServiceAccount).JSON()
+		return Trust(v[0].(string), v[1].(string), args.Namespace, args.ServiceAccount).JSON()
 	}).(pulumi.StringOutput)
 	role, err := iam.NewRole(ctx, name, &iam.RoleArgs{
 		Description:      pulumi.Sprintf("IRSA role of %s/%s", args.Namespace, args.ServiceAccount),

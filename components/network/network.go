@@ -12,7 +12,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/linkage-platform/linkage/internal/iampolicy"
+	"github.com/linkage-platform/linkage/components/iampolicy"
 )
 
 // Subnet tags the AWS Load Balancer Controller and EKS use to discover subnets.

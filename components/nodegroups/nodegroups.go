@@ -15,7 +15,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/linkage-platform/linkage/components/cluster"
-	"github.com/linkage-platform/linkage/internal/iampolicy"
+	"github.com/linkage-platform/linkage/components/iampolicy"
 )
 
 // Scheduling contract with the workloads: the label key and values of each group and the taint that

@@ -9,7 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/stretchr/testify/require"
 
-	"github.com/linkage-platform/linkage/internal/iampolicy"
+	"github.com/linkage-platform/linkage/components/iampolicy"
 	"github.com/linkage-platform/linkage/internal/plan"
 	"github.com/linkage-platform/linkage/internal/policy"
 	"github.com/linkage-platform/linkage/internal/pulumimock"

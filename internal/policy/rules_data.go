@@ -4,7 +4,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/linkage-platform/linkage/internal/iampolicy"
+	"github.com/linkage-platform/linkage/components/iampolicy"
 	"github.com/linkage-platform/linkage/internal/pulumimock"
 )
 

@@ -1,11 +1,11 @@
-// Package iampolicy builds and reads AWS IAM policy documents as Go values, so that no policy is ever
-// assembled by string concatenation and the policy checks read exactly what the program declares.
+// Package iampolicy is AWS IAM policy documents as Go values: the components build their policies with
+// it, so that no policy is ever assembled by string concatenation, and the policy checks
+// (internal/policy) read back exactly what the components declare.
 package iampolicy
 
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 )
 
 // Version is the current IAM policy language version.
@@ -91,31 +91,6 @@ func ServiceTrust(service string) Document {
 		Principal: Principal{"Service": {service}},
 		Action:    Strings{"sts:AssumeRole"},
 	})
-}
-
-// WebIdentityTrust lets exactly one Kubernetes service account assume the role through the cluster's
-// OIDC provider (IRSA). The conditions use StringEquals on both sub and aud: never a wildcard.
-func WebIdentityTrust(providerArn, issuerURL, namespace, serviceAccount string) Document {
-	host := IssuerHost(issuerURL)
-	return New(Statement{
-		Effect:    "Allow",
-		Principal: Principal{"Federated": {providerArn}},
-		Action:    Strings{"sts:AssumeRoleWithWebIdentity"},
-		Condition: map[string]map[string]Strings{"StringEquals": {
-			host + ":sub": {ServiceAccountSubject(namespace, serviceAccount)},
-			host + ":aud": {"sts.amazonaws.com"},
-		}},
-	})
-}
-
-// ServiceAccountSubject is the token subject of a Kubernetes service account.
-func ServiceAccountSubject(namespace, serviceAccount string) string {
-	return "system:serviceaccount:" + namespace + ":" + serviceAccount
-}
-
-// IssuerHost strips the scheme from an OIDC issuer URL, as IAM condition keys want it.
-func IssuerHost(issuerURL string) string {
-	return strings.TrimPrefix(issuerURL, "https://")
 }
 
 // JSON renders the document.
