@@ -1,10 +1,17 @@
 package stacks_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/linkage-platform/linkage/internal/manifests"
 	"github.com/linkage-platform/linkage/internal/plan"
@@ -25,8 +32,9 @@ func TestEveryStackManifestDecodesStrictly(t *testing.T) {
 			require.NoError(t, manifests.CheckAll(objects))
 			var names []string
 			for _, o := range objects {
-				name, _ := o.Manifest["metadata"].(map[string]any)["name"].(string)
-				names = append(names, o.Manifest["kind"].(string)+"/"+strings.TrimRight(name, "0123456789abcdef"))
+				var obj metav1.PartialObjectMetadata
+				require.NoError(t, json.Unmarshal(mustJSON(t, o.Manifest), &obj))
+				names = append(names, obj.Kind+"/"+strings.TrimRight(obj.Name, "0123456789abcdef"))
 			}
 			require.Subset(t, names, []string{
 				"Deployment/linkage-api", "Deployment/linkage-worker", "Job/linkage-migrate-", "Job/linkage-smoke-",
@@ -49,21 +57,39 @@ func resourceOf(t *testing.T, p *plan.Plan, typ, name string) pulumimock.Resourc
 	return r
 }
 
-func podSpec(t *testing.T, p *plan.Plan, deployment string) map[string]any {
+func mustJSON(t *testing.T, v any) []byte {
 	t.Helper()
-	return resourceOf(t, p, "kubernetes:apps/v1:Deployment", deployment).Input("spec.template.spec").(map[string]any)
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return b
+}
+
+// decode reads a declared Kubernetes object into its k8s.io/api type, strictly.
+func decode[T any](t *testing.T, r pulumimock.Resource) *T {
+	t.Helper()
+	var v T
+	require.NoError(t, r.Decode(&v))
+	return &v
+}
+
+func deployment(t *testing.T, p *plan.Plan, name string) *appsv1.Deployment {
+	t.Helper()
+	return decode[appsv1.Deployment](t, resourceOf(t, p, "kubernetes:apps/v1:Deployment", name))
+}
+
+// firstContainer is the pod's first container.
+func firstContainer(t *testing.T, spec corev1.PodSpec) corev1.Container {
+	t.Helper()
+	require.NotEmpty(t, spec.Containers)
+	return spec.Containers[0]
 }
 
 // secretRefs maps each environment variable read from a Secret to "<secret>/<key>".
-func secretRefs(spec map[string]any) map[string]string {
+func secretRefs(c corev1.Container) map[string]string {
 	out := map[string]string{}
-	c := spec["containers"].([]any)[0].(map[string]any)
-	for _, e := range c["env"].([]any) {
-		e := e.(map[string]any)
-		if from, ok := e["valueFrom"].(map[string]any); ok {
-			if ref, ok := from["secretKeyRef"].(map[string]any); ok {
-				out[e["name"].(string)] = ref["name"].(string) + "/" + ref["key"].(string)
-			}
+	for _, e := range c.Env {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			out[e.Name] = e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
 		}
 	}
 	return out
@@ -76,53 +102,61 @@ func TestProdRunsTheWholeAppOnTheClusterWiredToManagedData(t *testing.T) {
 	require.Equal(t, "linkage-prod", repo.Input("name"))
 	require.Equal(t, "IMMUTABLE", repo.Input("imageTagMutability"))
 
-	api := podSpec(t, p, "linkage-api")
-	require.Equal(t, map[string]any{"role": "system"}, api["nodeSelector"])
-	image := api["containers"].([]any)[0].(map[string]any)["image"].(string)
-	require.Regexp(t, `^123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com/linkage-prod@sha256:[0-9a-f]{64}$`, image, "deployed by digest")
-	require.EqualValues(t, 3, resourceOf(t, p, "kubernetes:apps/v1:Deployment", "linkage-api").Input("spec.replicas"))
+	apiDeployment := deployment(t, p, "linkage-api")
+	api := apiDeployment.Spec.Template.Spec
+	require.Equal(t, map[string]string{"role": "system"}, api.NodeSelector)
+	require.Regexp(t, `^123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com/linkage-prod@sha256:[0-9a-f]{64}$`, firstContainer(t, api).Image, "deployed by digest")
+	require.NotNil(t, apiDeployment.Spec.Replicas)
+	require.Equal(t, int32(3), *apiDeployment.Spec.Replicas)
 
 	postgres := resourceOf(t, p, "linkage:components:Postgres", "linkage-postgres")
 	require.NotEmpty(t, p.Mocks.Children(postgres.URN))
-	refs := secretRefs(api)
+	refs := secretRefs(firstContainer(t, api))
 	require.Equal(t, "linkage-postgres/DATABASE_URL", refs["LINKAGE_DATABASE_URL"])
 	require.Equal(t, "linkage-redis/REDIS_URL", refs["LINKAGE_REDIS_URL"])
 	require.Equal(t, "linkage-objectstore/BLOB_URL", refs["LINKAGE_BLOB_URL"])
 	require.NotEmpty(t, p.Mocks.ByType("aws:rds/instance:Instance"), "managed Postgres")
 
-	sa := resourceOf(t, p, "kubernetes:core/v1:ServiceAccount", "linkage-sa")
+	sa := decode[corev1.ServiceAccount](t, resourceOf(t, p, "kubernetes:core/v1:ServiceAccount", "linkage-sa"))
 	role := resourceOf(t, p, "aws:iam/role:Role", "linkage-objectstore-app")
-	require.Equal(t, role.Outputs["arn"].StringValue(), sa.Input("metadata.annotations").(map[string]any)["eks.amazonaws.com/role-arn"])
+	require.Equal(t, role.Outputs["arn"].StringValue(), sa.Annotations["eks.amazonaws.com/role-arn"])
 
 	for _, pool := range []string{"linkage-worker", "linkage-worker-highmem"} {
-		spec := podSpec(t, p, pool)
-		require.Equal(t, "linkage/worker", spec["tolerations"].([]any)[0].(map[string]any)["key"], pool)
-		require.NotNil(t, spec["affinity"], pool)
+		spec := deployment(t, p, pool).Spec.Template.Spec
+		require.Len(t, spec.Tolerations, 1, pool)
+		require.Equal(t, "linkage/worker", spec.Tolerations[0].Key, pool)
+		require.NotNil(t, spec.Affinity, pool)
 	}
-	require.EqualValues(t, 20, resourceOf(t, p, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "linkage-worker").Input("spec.maxReplicas"))
+	hpa := decode[autoscalingv2.HorizontalPodAutoscaler](t, resourceOf(t, p, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "linkage-worker"))
+	require.Equal(t, int32(20), hpa.Spec.MaxReplicas)
 
 	ing := resourceOf(t, p, "kubernetes:networking.k8s.io/v1:Ingress", "linkage-api")
-	require.Equal(t, "alb", ing.Input("spec.ingressClassName"))
-	require.Contains(t, ing.Input("metadata.annotations").(map[string]any)["alb.ingress.kubernetes.io/load-balancer-attributes"], "idle_timeout.timeout_seconds=900")
+	in := decode[networkingv1.Ingress](t, ing)
+	require.NotNil(t, in.Spec.IngressClassName)
+	require.Equal(t, "alb", *in.Spec.IngressClassName)
+	require.Contains(t, in.Annotations["alb.ingress.kubernetes.io/load-balancer-attributes"], "idle_timeout.timeout_seconds=900")
 	controller := resourceOf(t, p, "kubernetes:helm.sh/v3:Release", "linkage-lb-controller")
 	require.Contains(t, ing.DependsOn, controller.URN, "destroyed before the controller, so the ALB goes too")
 
-	smoke := resourceOf(t, p, "kubernetes:batch/v1:Job", "linkage-smoke")
-	args := smoke.Input("spec.template.spec.containers").([]any)[0].(map[string]any)["args"].([]any)
+	smoke := decode[batchv1.Job](t, resourceOf(t, p, "kubernetes:batch/v1:Job", "linkage-smoke"))
+	args := firstContainer(t, smoke.Spec.Template.Spec).Args
+	require.Len(t, args, 5)
+	require.Equal(t, "--api-url", args[1])
 	require.Regexp(t, `^http://k8s-linkage-api-[0-9a-f]+\.us-east-1\.elb\.amazonaws\.com$`, args[2], "through the public ALB")
 }
 
 func TestLocalStackUsesANodePortAndInClusterData(t *testing.T) {
 	p := appPlan(t, "local")
-	svc := resourceOf(t, p, "kubernetes:core/v1:Service", "linkage-api")
-	require.Equal(t, "NodePort", svc.Input("spec.type"))
-	require.EqualValues(t, 30851, svc.Input("spec.ports").([]any)[0].(map[string]any)["nodePort"])
+	svc := decode[corev1.Service](t, resourceOf(t, p, "kubernetes:core/v1:Service", "linkage-api"))
+	require.Equal(t, corev1.ServiceTypeNodePort, svc.Spec.Type)
+	require.Len(t, svc.Spec.Ports, 1)
+	require.Equal(t, int32(30851), svc.Spec.Ports[0].NodePort)
 	require.Empty(t, p.Mocks.ByType("kubernetes:networking.k8s.io/v1:Ingress"))
 	require.Empty(t, p.Mocks.ByType("aws:ecr/repository:Repository"))
 	img := resourceOf(t, p, "docker:index/image:Image", "linkage")
 	require.Equal(t, true, img.Input("skipPush"), "built into the local Docker engine")
 	require.NotEmpty(t, p.Mocks.ByType("kubernetes:apps/v1:StatefulSet"), "in-cluster Postgres, Redis and MinIO")
-	require.Empty(t, podSpec(t, p, "linkage-worker")["tolerations"])
+	require.Empty(t, deployment(t, p, "linkage-worker").Spec.Template.Spec.Tolerations)
 }
 
 func TestPinnedImageIsDeployedExactly(t *testing.T) {
@@ -130,10 +164,11 @@ func TestPinnedImageIsDeployedExactly(t *testing.T) {
 	m := pulumimock.Run(t, "linkage", "qa", map[string]string{"aws:region": "us-east-1", "linkage:image": ref}, stacks.Run)
 	require.Empty(t, m.ByType("aws:ecr/repository:Repository"))
 	require.Empty(t, m.ByType("docker:index/image:Image"))
-	for _, d := range m.ByType("kubernetes:apps/v1:Deployment") {
-		c := d.Input("spec.template.spec.containers").([]any)[0].(map[string]any)
+	deployments := m.ByType("kubernetes:apps/v1:Deployment")
+	require.NotEmpty(t, deployments)
+	for _, d := range deployments {
 		if strings.HasPrefix(d.Name, "linkage-api") || strings.HasPrefix(d.Name, "linkage-worker") {
-			require.Equal(t, ref, c["image"], d.Name)
+			require.Equal(t, ref, firstContainer(t, decode[appsv1.Deployment](t, d).Spec.Template.Spec).Image, d.Name)
 		}
 	}
 }

@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 
+	"github.com/linkage-platform/linkage/internal/manifests"
 	"github.com/linkage-platform/linkage/internal/plan"
 	"github.com/linkage-platform/linkage/internal/pulumimock"
 	"github.com/linkage-platform/linkage/stacks"
@@ -120,8 +122,14 @@ func TestSwitchingOneServiceModeChangesOnlyThatService(t *testing.T) {
 			before, after := inputsOutside(base, urn), inputsOutside(switched, urn)
 			if c.component == "ObjectStore" {
 				sa := "urn:pulumi:dev::linkage::linkage:components:Linkage$kubernetes:core/v1:ServiceAccount::linkage-sa"
-				require.Empty(t, before[sa].(map[string]any)["metadata"].(map[string]any)["annotations"])
-				require.Contains(t, after[sa].(map[string]any)["metadata"].(map[string]any)["annotations"], "eks.amazonaws.com/role-arn")
+				annotations := func(inputs any) map[string]string {
+					var account corev1.ServiceAccount
+					require.NoError(t, manifests.Decode(inputs, &account))
+					return account.Annotations
+				}
+				require.Contains(t, before, sa)
+				require.Empty(t, annotations(before[sa]))
+				require.Contains(t, annotations(after[sa]), "eks.amazonaws.com/role-arn")
 				delete(before, sa)
 				delete(after, sa)
 			}

@@ -60,9 +60,8 @@ func TestClusterControlPlane(t *testing.T) {
 	require.Equal(t, key.Outputs["arn"].StringValue(), eks.Input("encryptionConfigKeyArn"), "secrets are envelope-encrypted with our key")
 	require.Equal(t, "alias/linkage-prod-secrets", find(t, m, "aws:kms/alias:Alias", "eks-secrets").Input("name"))
 
-	admin := eks.Input("accessEntries.admin-0").(map[string]any)
-	require.Equal(t, "arn:aws:iam::123456789012:role/platform-admins", admin["principalArn"])
-	require.Equal(t, cluster.ClusterAdminPolicy, admin["accessPolicies"].(map[string]any)["admin"].(map[string]any)["policyArn"])
+	require.Equal(t, "arn:aws:iam::123456789012:role/platform-admins", eks.Input("accessEntries.admin-0.principalArn"))
+	require.Equal(t, cluster.ClusterAdminPolicy, eks.Input("accessEntries.admin-0.accessPolicies.admin.policyArn"))
 
 	// The OIDC provider is made from the issuer EKS reports for the cluster.
 	oidc := find(t, m, "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "eks")

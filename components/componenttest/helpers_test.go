@@ -10,6 +10,7 @@ import (
 
 	"github.com/linkage-platform/linkage/components/iampolicy"
 	"github.com/linkage-platform/linkage/components/irsa"
+	"github.com/linkage-platform/linkage/internal/manifests"
 	"github.com/linkage-platform/linkage/internal/pulumimock"
 )
 
@@ -57,7 +58,9 @@ func names(m *pulumimock.Mocks, typ string) []string {
 // policy parses a policy document input.
 func policy(t *testing.T, r pulumimock.Resource, input string) iampolicy.Document {
 	t.Helper()
-	doc, err := iampolicy.Parse(r.Input(input).(string))
+	raw, ok := r.Input(input).(string)
+	require.Truef(t, ok, "%s of %s is not a string: %v", input, r.Name, r.Input(input))
+	doc, err := iampolicy.Parse(raw)
 	require.NoError(t, err)
 	return doc
 }
@@ -76,6 +79,24 @@ func requireIRSATrust(t *testing.T, role pulumimock.Resource, providerArn, issue
 			"`+host+`:aud": ["sts.amazonaws.com"]}}}]}`,
 		policy(t, role, "assumeRolePolicy").JSON())
 }
+
+// decode reads a declared Kubernetes object into its k8s.io/api type, strictly.
+func decode[T any](t *testing.T, r pulumimock.Resource) *T {
+	t.Helper()
+	var v T
+	require.NoError(t, r.Decode(&v))
+	return &v
+}
+
+// stringMap reads a plain input that must be a map of strings (tags, labels, annotations).
+func stringMap(t *testing.T, v any) map[string]string {
+	t.Helper()
+	var m map[string]string
+	require.NoError(t, manifests.Decode(v, &m))
+	return m
+}
+
+func ptr[T any](v T) *T { return &v }
 
 func dependsOn(r pulumimock.Resource, on pulumimock.Resource) bool {
 	return slices.Contains(r.DependsOn, on.URN)

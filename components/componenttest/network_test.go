@@ -44,7 +44,7 @@ func TestNetworkTwoAZsOneNAT(t *testing.T) {
 	} {
 		s := find(t, m, subnetType, c.name)
 		require.Equal(t, c.cidr, s.Input("cidrBlock"), c.name)
-		tags := s.Input("tags").(map[string]any)
+		tags := stringMap(t, s.Input("tags"))
 		require.Equal(t, "1", tags[c.roleTag], c.name)
 		require.Equal(t, "shared", tags["kubernetes.io/cluster/linkage-dev"], c.name)
 		require.Equal(t, vpc.ID, s.Input("vpcId"))
@@ -55,13 +55,12 @@ func TestNetworkTwoAZsOneNAT(t *testing.T) {
 	require.Len(t, nats, 1, "dev shares one NAT gateway")
 	for _, az := range []string{"us-east-1a", "us-east-1b"} {
 		routes := find(t, m, routesType, "net-private-"+az)
-		route := routes.Input("routes").([]any)[0].(map[string]any)
-		require.Equal(t, "0.0.0.0/0", route["cidrBlock"])
-		require.Equal(t, nats[0].ID, route["natGatewayId"], "private egress through the NAT gateway")
+		require.Equal(t, "0.0.0.0/0", routes.Input("routes[0].cidrBlock"))
+		require.Equal(t, nats[0].ID, routes.Input("routes[0].natGatewayId"), "private egress through the NAT gateway")
 	}
 	public := find(t, m, routesType, "net-public")
 	require.Equal(t, find(t, m, "aws:ec2/internetGateway:InternetGateway", "net").ID,
-		public.Input("routes").([]any)[0].(map[string]any)["gatewayId"])
+		public.Input("routes[0].gatewayId"))
 	require.Len(t, m.ByType("aws:ec2/routeTableAssociation:RouteTableAssociation"), 4)
 	require.Empty(t, m.ByType("aws:ec2/flowLog:FlowLog"))
 
@@ -90,7 +89,7 @@ func TestNetworkNATPerAZAndFlowLogs(t *testing.T) {
 		nat := find(t, m, natType, "net-nat-"+az)
 		require.Equal(t, find(t, m, subnetType, "net-public-"+az).ID, nat.Input("subnetId"), "NAT gateway in its AZ's public subnet")
 		routes := find(t, m, routesType, "net-private-"+az)
-		require.Equal(t, nat.ID, routes.Input("routes").([]any)[0].(map[string]any)["natGatewayId"], "each AZ egresses through its own NAT")
+		require.Equal(t, nat.ID, routes.Input("routes[0].natGatewayId"), "each AZ egresses through its own NAT")
 	}
 
 	group := find(t, m, "aws:cloudwatch/logGroup:LogGroup", "net-flow-logs")

@@ -6,6 +6,9 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	storagev1 "k8s.io/api/storage/v1"
 
 	"github.com/linkage-platform/linkage/components/iampolicy"
 	"github.com/linkage-platform/linkage/components/ingress"
@@ -37,21 +40,23 @@ func TestStorage(t *testing.T) {
 	require.Equal(t, role.Outputs["arn"].StringValue(), addon.Input("serviceAccountRoleArn"))
 
 	gp2 := find(t, m, "kubernetes:storage.k8s.io/v1:StorageClassPatch", "st-gp2")
-	require.Equal(t, "gp2", gp2.Input("metadata.name"))
-	require.Equal(t, "false", gp2.Input("metadata.annotations").(map[string]any)[storage.DefaultClassKey])
+	gp2Class := decode[storagev1.StorageClass](t, gp2)
+	require.Equal(t, "gp2", gp2Class.Name)
+	require.Equal(t, map[string]string{storage.DefaultClassKey: "false"}, gp2Class.Annotations)
 
 	for _, c := range []struct{ name, reclaim, isDefault string }{
 		{"gp3", "Delete", "true"},
 		{"gp3-retain", "Retain", "false"},
 	} {
 		sc := find(t, m, scType, "st-"+c.name)
-		require.Equal(t, c.name, sc.Input("metadata.name"))
-		require.Equal(t, c.isDefault, sc.Input("metadata.annotations").(map[string]any)[storage.DefaultClassKey], c.name)
-		require.Equal(t, "ebs.csi.aws.com", sc.Input("provisioner"))
-		require.Equal(t, map[string]any{"type": "gp3", "encrypted": "true", "fsType": "ext4"}, sc.Input("parameters"))
-		require.Equal(t, c.reclaim, sc.Input("reclaimPolicy"))
-		require.Equal(t, "WaitForFirstConsumer", sc.Input("volumeBindingMode"))
-		require.Equal(t, true, sc.Input("allowVolumeExpansion"))
+		class := decode[storagev1.StorageClass](t, sc)
+		require.Equal(t, c.name, class.Name)
+		require.Equal(t, c.isDefault, class.Annotations[storage.DefaultClassKey], c.name)
+		require.Equal(t, "ebs.csi.aws.com", class.Provisioner)
+		require.Equal(t, map[string]string{"type": "gp3", "encrypted": "true", "fsType": "ext4"}, class.Parameters)
+		require.Equal(t, ptr(corev1.PersistentVolumeReclaimPolicy(c.reclaim)), class.ReclaimPolicy)
+		require.Equal(t, ptr(storagev1.VolumeBindingWaitForFirstConsumer), class.VolumeBindingMode)
+		require.Equal(t, ptr(true), class.AllowVolumeExpansion)
 		require.True(t, dependsOn(sc, addon), "%s needs the CSI driver", c.name)
 		require.Contains(t, sc.Provider, "pulumi:providers:kubernetes::k8s", "%s goes to the cluster's provider", c.name)
 	}
@@ -91,21 +96,22 @@ func TestIngressController(t *testing.T) {
 	require.Equal(t, "1.13.3", release.Input("version"))
 	require.Equal(t, "https://aws.github.io/eks-charts", release.Input("repositoryOpts.repo"))
 	require.Equal(t, "kube-system", release.Input("namespace"))
-	values := release.Input("values").(map[string]any)
-	require.Equal(t, "linkage-prod", values["clusterName"])
-	require.Equal(t, "us-east-1", values["region"])
-	require.Equal(t, "vpc-1", values["vpcId"])
-	require.Equal(t, map[string]any{"role": "system"}, values["nodeSelector"])
-	require.Equal(t, false, values["createIngressClassResource"])
-	sa := values["serviceAccount"].(map[string]any)
-	require.Equal(t, "aws-load-balancer-controller", sa["name"])
-	require.Equal(t, role.Outputs["arn"].StringValue(), sa["annotations"].(map[string]any)["eks.amazonaws.com/role-arn"])
+	require.Equal(t, "linkage-prod", release.Input("values.clusterName"))
+	require.Equal(t, "us-east-1", release.Input("values.region"))
+	require.Equal(t, "vpc-1", release.Input("values.vpcId"))
+	require.Equal(t, map[string]string{"role": "system"}, stringMap(t, release.Input("values.nodeSelector")))
+	require.Equal(t, false, release.Input("values.createIngressClassResource"))
+	require.Equal(t, true, release.Input("values.serviceAccount.create"))
+	require.Equal(t, "aws-load-balancer-controller", release.Input("values.serviceAccount.name"))
+	require.Equal(t, map[string]string{"eks.amazonaws.com/role-arn": role.Outputs["arn"].StringValue()},
+		stringMap(t, release.Input("values.serviceAccount.annotations")))
 	require.True(t, dependsOn(release, attach), "the controller starts with its permissions in place")
 
 	class := find(t, m, "kubernetes:networking.k8s.io/v1:IngressClass", "in-alb")
-	require.Equal(t, "alb", class.Input("metadata.name"))
-	require.Equal(t, "true", class.Input("metadata.annotations").(map[string]any)["ingressclass.kubernetes.io/is-default-class"])
-	require.Equal(t, "ingress.k8s.aws/alb", class.Input("spec.controller"))
+	alb := decode[networkingv1.IngressClass](t, class)
+	require.Equal(t, "alb", alb.Name)
+	require.Equal(t, map[string]string{"ingressclass.kubernetes.io/is-default-class": "true"}, alb.Annotations)
+	require.Equal(t, "ingress.k8s.aws/alb", alb.Spec.Controller)
 	require.True(t, dependsOn(class, release))
 }
 

@@ -2,6 +2,7 @@ package data
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"sync"
@@ -11,6 +12,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/linkage-platform/linkage/components/container"
 	"github.com/linkage-platform/linkage/components/iampolicy"
@@ -142,10 +146,28 @@ func find(t *testing.T, m *pulumimock.Mocks, typ, name string) pulumimock.Resour
 }
 
 // secretData returns a Secret's stringData, revealed, after checking it is secret in state.
-func secretData(t *testing.T, r pulumimock.Resource) map[string]any {
+func secretData(t *testing.T, r pulumimock.Resource) map[string]string {
 	t.Helper()
 	require.Equalf(t, pulumimock.Redacted, pulumimock.Plain(r.Inputs, true)["stringData"], "stringData of Secret %s must be secret", r.Name)
-	return r.Input("stringData").(map[string]any)
+	return decode[corev1.Secret](t, r).StringData
+}
+
+// decode reads a declared Kubernetes object into its k8s.io/api type, strictly.
+func decode[T any](t *testing.T, r pulumimock.Resource) *T {
+	t.Helper()
+	var v T
+	require.NoError(t, r.Decode(&v))
+	return &v
+}
+
+// policyInput parses the IAM policy document held in a string input.
+func policyInput(t *testing.T, r pulumimock.Resource, input string) iampolicy.Document {
+	t.Helper()
+	doc, ok := r.Input(input).(string)
+	require.Truef(t, ok, "%s of %s is not a string: %v", input, r.Name, r.Input(input))
+	policy, err := iampolicy.Parse(doc)
+	require.NoError(t, err)
+	return policy
 }
 
 func TestInClusterDeclaresStatefulSetsSecretsAndServices(t *testing.T) {
@@ -166,7 +188,7 @@ func TestInClusterDeclaresStatefulSetsSecretsAndServices(t *testing.T) {
 	require.Equal(t, "", out["objectStore.appRoleArn"])
 
 	pg := secretData(t, find(t, m, "kubernetes:core/v1:Secret", "linkage-postgres"))
-	u, err := url.Parse(pg[KeyDatabaseURL].(string))
+	u, err := url.Parse(pg[KeyDatabaseURL])
 	require.NoError(t, err)
 	password, _ := u.User.Password()
 	require.Equal(t, pg["POSTGRES_PASSWORD"], password)
@@ -175,7 +197,7 @@ func TestInClusterDeclaresStatefulSetsSecretsAndServices(t *testing.T) {
 	require.Equal(t, "/linkage", u.Path)
 
 	redis := secretData(t, find(t, m, "kubernetes:core/v1:Secret", "linkage-redis"))
-	require.True(t, strings.HasPrefix(redis[KeyRedisURL].(string), "redis://:"))
+	require.True(t, strings.HasPrefix(redis[KeyRedisURL], "redis://:"))
 
 	s3 := secretData(t, find(t, m, "kubernetes:core/v1:Secret", "linkage-objectstore"))
 	require.Equal(t, "s3://linkage?endpoint=http%3A%2F%2Flinkage-objectstore.linkage.svc%3A9000&region=us-east-1", s3[KeyBlobURL])
@@ -184,20 +206,26 @@ func TestInClusterDeclaresStatefulSetsSecretsAndServices(t *testing.T) {
 	require.NotEqual(t, root["MINIO_ROOT_PASSWORD"], s3[KeySecretAccessKey], "the app gets its own MinIO user, not root")
 
 	for _, name := range []string{"linkage-postgres", "linkage-redis", "linkage-objectstore"} {
-		sts := find(t, m, "kubernetes:apps/v1:StatefulSet", name)
-		require.Equal(t, "gp3-retain", sts.Input("spec.volumeClaimTemplates").([]any)[0].(map[string]any)["spec"].(map[string]any)["storageClassName"])
-		require.Equal(t, "Retain", sts.Input("spec.persistentVolumeClaimRetentionPolicy.whenDeleted"))
-		require.Equal(t, map[string]any{"role": "system"}, sts.Input("spec.template.spec.nodeSelector"))
-		require.Equal(t, true, sts.Input("spec.template.spec.securityContext.runAsNonRoot"))
-		svc := find(t, m, "kubernetes:core/v1:Service", name)
-		require.Equal(t, "None", svc.Input("spec.clusterIP"))
-		require.Equal(t, name, sts.Input("spec.serviceName"))
+		sts := decode[appsv1.StatefulSet](t, find(t, m, "kubernetes:apps/v1:StatefulSet", name))
+		require.Len(t, sts.Spec.VolumeClaimTemplates, 1)
+		require.Equal(t, ptr("gp3-retain"), sts.Spec.VolumeClaimTemplates[0].Spec.StorageClassName)
+		require.NotNil(t, sts.Spec.PersistentVolumeClaimRetentionPolicy)
+		require.Equal(t, appsv1.RetainPersistentVolumeClaimRetentionPolicyType, sts.Spec.PersistentVolumeClaimRetentionPolicy.WhenDeleted)
+		pod := sts.Spec.Template.Spec
+		require.Equal(t, map[string]string{"role": "system"}, pod.NodeSelector)
+		require.NotNil(t, pod.SecurityContext)
+		require.Equal(t, ptr(true), pod.SecurityContext.RunAsNonRoot)
+		svc := decode[corev1.Service](t, find(t, m, "kubernetes:core/v1:Service", name))
+		require.Equal(t, corev1.ClusterIPNone, svc.Spec.ClusterIP)
+		require.Equal(t, name, sts.Spec.ServiceName)
 	}
 
 	job := find(t, m, "kubernetes:batch/v1:Job", "linkage-objectstore-bucket")
 	require.True(t, job.DeleteBeforeReplace)
 	require.Contains(t, job.DependsOn, find(t, m, "kubernetes:apps/v1:StatefulSet", "linkage-objectstore").URN)
-	policy, err := iampolicy.Parse(find(t, m, "kubernetes:core/v1:ConfigMap", "linkage-objectstore-policy").Input("data").(map[string]any)["policy.json"].(string))
+	policyMap := decode[corev1.ConfigMap](t, find(t, m, "kubernetes:core/v1:ConfigMap", "linkage-objectstore-policy"))
+	require.Contains(t, policyMap.Data, "policy.json")
+	policy, err := iampolicy.Parse(policyMap.Data["policy.json"])
 	require.NoError(t, err)
 	for _, st := range policy.Statement {
 		for _, res := range st.Resource {
@@ -209,41 +237,41 @@ func TestInClusterDeclaresStatefulSetsSecretsAndServices(t *testing.T) {
 func TestInClusterContainersAreLimitedProbedAndNonRoot(t *testing.T) {
 	m, _ := run(t, testArgs(InCluster, InCluster, InCluster))
 	var checked int
-	for _, typ := range []string{"kubernetes:apps/v1:StatefulSet", "kubernetes:batch/v1:Job"} {
-		for _, r := range m.ByType(typ) {
-			for _, c := range r.Input("spec.template.spec.containers").([]any) {
-				c := c.(map[string]any)
-				checked++
-				limits := lookupMap(c, "resources", "limits")
-				require.NotEmptyf(t, limits["cpu"], "%s: cpu limit", r.Name)
-				require.NotEmptyf(t, limits["memory"], "%s: memory limit", r.Name)
-				sc := lookupMap(c, "securityContext")
-				require.Equal(t, true, sc["runAsNonRoot"], r.Name)
-				require.Equal(t, false, sc["allowPrivilegeEscalation"], r.Name)
-				require.Equal(t, true, sc["readOnlyRootFilesystem"], r.Name)
-				require.NotZero(t, sc["runAsUser"], r.Name)
-				if typ == "kubernetes:apps/v1:StatefulSet" {
-					require.NotNilf(t, c["readinessProbe"], "%s: readiness probe", r.Name)
-					require.NotNilf(t, c["livenessProbe"], "%s: liveness probe", r.Name)
-				}
+	check := func(name string, pod corev1.PodSpec, probed bool) {
+		for _, c := range pod.Containers {
+			checked++
+			require.Falsef(t, c.Resources.Limits.Cpu().IsZero(), "%s: cpu limit", name)
+			require.Falsef(t, c.Resources.Limits.Memory().IsZero(), "%s: memory limit", name)
+			sc := c.SecurityContext
+			require.NotNil(t, sc, name)
+			require.Equal(t, ptr(true), sc.RunAsNonRoot, name)
+			require.Equal(t, ptr(false), sc.AllowPrivilegeEscalation, name)
+			require.Equal(t, ptr(true), sc.ReadOnlyRootFilesystem, name)
+			require.NotNil(t, sc.RunAsUser, name)
+			require.NotZero(t, *sc.RunAsUser, name)
+			if probed {
+				require.NotNilf(t, c.ReadinessProbe, "%s: readiness probe", name)
+				require.NotNilf(t, c.LivenessProbe, "%s: liveness probe", name)
 			}
 		}
+	}
+	for _, r := range m.ByType("kubernetes:apps/v1:StatefulSet") {
+		check(r.Name, decode[appsv1.StatefulSet](t, r).Spec.Template.Spec, true)
+	}
+	for _, r := range m.ByType("kubernetes:batch/v1:Job") {
+		check(r.Name, decode[batchv1.Job](t, r).Spec.Template.Spec, false)
 	}
 	require.Equal(t, 4, checked)
 
 	// Redis's password never appears on its command line.
-	redis := find(t, m, "kubernetes:apps/v1:StatefulSet", "linkage-redis")
-	cmd := redis.Input("spec.template.spec.containers").([]any)[0].(map[string]any)["command"].([]any)
+	redis := decode[appsv1.StatefulSet](t, find(t, m, "kubernetes:apps/v1:StatefulSet", "linkage-redis"))
+	require.Len(t, redis.Spec.Template.Spec.Containers, 1)
+	cmd := redis.Spec.Template.Spec.Containers[0].Command
+	require.Len(t, cmd, 3)
 	require.NotContains(t, cmd[2], "--requirepass")
 }
 
-func lookupMap(m map[string]any, path ...string) map[string]any {
-	for _, p := range path {
-		next, _ := m[p].(map[string]any)
-		m = next
-	}
-	return m
-}
+func ptr[T any](v T) *T { return &v }
 
 func TestManagedPostgres(t *testing.T) {
 	m, out := run(t, testArgs(Managed, InCluster, InCluster))
@@ -262,13 +290,11 @@ func TestManagedPostgres(t *testing.T) {
 	require.Equal(t, []any{map[string]any{"name": "rds.force_ssl", "value": "1"}}, params.Input("parameters"))
 
 	sg := find(t, m, "aws:ec2/securityGroup:SecurityGroup", "linkage-postgres")
-	ingress := sg.Input("ingress").([]any)
-	require.Len(t, ingress, 1)
-	rule := ingress[0].(map[string]any)
-	require.Equal(t, 5432.0, rule["fromPort"])
-	require.Equal(t, 5432.0, rule["toPort"])
-	require.Equal(t, []any{"sg-nodes"}, rule["securityGroups"])
-	require.Nil(t, rule["cidrBlocks"])
+	require.Len(t, sg.Input("ingress"), 1)
+	require.Equal(t, 5432.0, sg.Input("ingress[0].fromPort"))
+	require.Equal(t, 5432.0, sg.Input("ingress[0].toPort"))
+	require.Equal(t, []any{"sg-nodes"}, sg.Input("ingress[0].securityGroups"))
+	require.Nil(t, sg.Input("ingress[0].cidrBlocks"))
 
 	subnets := find(t, m, "aws:rds/subnetGroup:SubnetGroup", "linkage-postgres")
 	require.Equal(t, []any{"subnet-a", "subnet-b"}, subnets.Input("subnetIds"))
@@ -290,7 +316,7 @@ func TestManagedPostgresWithoutProtectionSkipsFinalSnapshot(t *testing.T) {
 	require.Nil(t, db.Input("performanceInsightsRetentionPeriod"))
 }
 
-func keys(m map[string]any) []string {
+func keys(m map[string]string) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)
@@ -309,9 +335,9 @@ func TestManagedRedis(t *testing.T) {
 	}
 	require.Equal(t, pulumimock.Redacted, pulumimock.Plain(rg.Inputs, true)["authToken"])
 	sg := find(t, m, "aws:ec2/securityGroup:SecurityGroup", "linkage-redis")
-	require.Equal(t, 6379.0, sg.Input("ingress").([]any)[0].(map[string]any)["fromPort"])
+	require.Equal(t, 6379.0, sg.Input("ingress[0].fromPort"))
 	secret := secretData(t, find(t, m, "kubernetes:core/v1:Secret", "linkage-redis"))
-	require.True(t, strings.HasPrefix(secret[KeyRedisURL].(string), "rediss://:"), "TLS to ElastiCache")
+	require.True(t, strings.HasPrefix(secret[KeyRedisURL], "rediss://:"), "TLS to ElastiCache")
 }
 
 func TestManagedObjectStore(t *testing.T) {
@@ -323,27 +349,24 @@ func TestManagedObjectStore(t *testing.T) {
 	own := find(t, m, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "linkage-objectstore")
 	require.Equal(t, "BucketOwnerEnforced", own.Input("rule.objectOwnership"))
 	sse := find(t, m, "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", "linkage-objectstore")
-	require.Equal(t, "aws:kms", sse.Input("rules").([]any)[0].(map[string]any)["applyServerSideEncryptionByDefault"].(map[string]any)["sseAlgorithm"])
+	require.Equal(t, "aws:kms", sse.Input("rules[0].applyServerSideEncryptionByDefault.sseAlgorithm"))
 	ver := find(t, m, "aws:s3/bucketVersioningV2:BucketVersioningV2", "linkage-objectstore")
 	require.Equal(t, "Enabled", ver.Input("versioningConfiguration.status"))
 	lc := find(t, m, "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2", "linkage-objectstore")
-	rule := lc.Input("rules").([]any)[0].(map[string]any)
-	require.Equal(t, 7.0, rule["abortIncompleteMultipartUpload"].(map[string]any)["daysAfterInitiation"])
+	require.Equal(t, 7.0, lc.Input("rules[0].abortIncompleteMultipartUpload.daysAfterInitiation"))
 
-	bucketPolicy, err := iampolicy.Parse(find(t, m, "aws:s3/bucketPolicy:BucketPolicy", "linkage-objectstore").Input("policy").(string))
-	require.NoError(t, err)
+	bucketPolicy := policyInput(t, find(t, m, "aws:s3/bucketPolicy:BucketPolicy", "linkage-objectstore"), "policy")
 	require.Len(t, bucketPolicy.Statement, 1)
 	require.Equal(t, "Deny", bucketPolicy.Statement[0].Effect, "the bucket policy only denies (plain HTTP)")
 
 	appRole := find(t, m, "aws:iam/role:Role", "linkage-objectstore-app")
-	trust, err := iampolicy.Parse(appRole.Input("assumeRolePolicy").(string))
-	require.NoError(t, err)
+	trust := policyInput(t, appRole, "assumeRolePolicy")
+	require.Len(t, trust.Statement, 1)
 	cond := trust.Statement[0].Condition["StringEquals"]
 	require.Equal(t, iampolicy.Strings{"system:serviceaccount:linkage:linkage"}, cond["oidc.eks.us-east-1.amazonaws.com/id/ABC:sub"])
 	require.Equal(t, iampolicy.Strings{"sts.amazonaws.com"}, cond["oidc.eks.us-east-1.amazonaws.com/id/ABC:aud"])
 
-	appPolicy, err := iampolicy.Parse(find(t, m, "aws:iam/rolePolicy:RolePolicy", "linkage-objectstore-app").Input("policy").(string))
-	require.NoError(t, err)
+	appPolicy := policyInput(t, find(t, m, "aws:iam/rolePolicy:RolePolicy", "linkage-objectstore-app"), "policy")
 	uploadRole := find(t, m, "aws:iam/role:Role", "linkage-objectstore-upload")
 	var bucketArn string
 	for _, st := range appPolicy.Statement {
@@ -360,12 +383,11 @@ func TestManagedObjectStore(t *testing.T) {
 	}
 	require.NotEmpty(t, bucketArn)
 
-	uploadTrust, err := iampolicy.Parse(uploadRole.Input("assumeRolePolicy").(string))
-	require.NoError(t, err)
-	require.Equal(t, iampolicy.Strings{out["objectStore.appRoleArn"].(string)}, uploadTrust.Statement[0].Principal["AWS"],
+	uploadTrust := policyInput(t, uploadRole, "assumeRolePolicy")
+	require.Len(t, uploadTrust.Statement, 1)
+	require.Equal(t, iampolicy.Strings{fmt.Sprint(out["objectStore.appRoleArn"])}, uploadTrust.Statement[0].Principal["AWS"],
 		"only the app's role may issue upload credentials")
-	uploadPolicy, err := iampolicy.Parse(find(t, m, "aws:iam/rolePolicy:RolePolicy", "linkage-objectstore-upload").Input("policy").(string))
-	require.NoError(t, err)
+	uploadPolicy := policyInput(t, find(t, m, "aws:iam/rolePolicy:RolePolicy", "linkage-objectstore-upload"), "policy")
 	require.Len(t, uploadPolicy.Statement, 2)
 	write, read := uploadPolicy.Statement[0], uploadPolicy.Statement[1]
 	require.Equal(t, iampolicy.Strings{bucketArn + "/projects/*/external/*"}, write.Resource)
@@ -374,11 +396,11 @@ func TestManagedObjectStore(t *testing.T) {
 	require.Equal(t, iampolicy.Strings{bucketArn + "/projects/*/runs/*/result*"}, read.Resource)
 
 	secret := secretData(t, find(t, m, "kubernetes:core/v1:Secret", "linkage-objectstore"))
-	blob, err := url.Parse(secret[KeyBlobURL].(string))
+	blob, err := url.Parse(secret[KeyBlobURL])
 	require.NoError(t, err)
 	require.Equal(t, "s3", blob.Scheme)
 	require.Equal(t, out["objectStore.bucket"], blob.Host)
-	require.Equal(t, url.Values{"region": {"us-east-1"}, "upload-role": {out["objectStore.uploadRoleArn"].(string)}}, blob.Query())
+	require.Equal(t, url.Values{"region": {"us-east-1"}, "upload-role": {fmt.Sprint(out["objectStore.uploadRoleArn"])}}, blob.Query())
 	require.NotContains(t, secret, KeyAccessKeyID, "S3 is reached through IRSA, never static keys")
 	require.Equal(t, "https://s3.us-east-1.amazonaws.com", out["objectStore.endpoint"])
 }

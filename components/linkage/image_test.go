@@ -82,7 +82,9 @@ func TestImageIsBuiltPushedToECRAndDeployedByDigest(t *testing.T) {
 		} `json:"rules"`
 	}
 	lp := find(t, m, "aws:ecr/lifecyclePolicy:LifecyclePolicy", "linkage")
-	require.NoError(t, json.Unmarshal([]byte(lp.Input("policy").(string)), &policy))
+	raw, ok := lp.Input("policy").(string)
+	require.True(t, ok, "the lifecycle policy is a JSON string")
+	require.NoError(t, json.Unmarshal([]byte(raw), &policy))
 	require.Len(t, policy.Rules, 2)
 	require.Equal(t, "untagged", policy.Rules[0].Selection.TagStatus)
 	last := policy.Rules[1]

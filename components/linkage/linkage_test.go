@@ -1,7 +1,6 @@
 package linkage
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,13 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/linkage-platform/linkage/components/container"
 	"github.com/linkage-platform/linkage/internal/manifests"
@@ -139,19 +145,37 @@ func find(t *testing.T, m *pulumimock.Mocks, typ, name string) pulumimock.Resour
 	return r
 }
 
-// container returns the first container of a Deployment's or Job's pod template.
-func container(t *testing.T, r pulumimock.Resource) map[string]any {
+// decode reads a declared Kubernetes object into its k8s.io/api type, strictly.
+func decode[T any](t *testing.T, r pulumimock.Resource) *T {
 	t.Helper()
-	cs, ok := r.Input("spec.template.spec.containers").([]any)
-	require.True(t, ok && len(cs) == 1, "one container in %s", r.Name)
-	return cs[0].(map[string]any)
+	var v T
+	require.NoError(t, r.Decode(&v))
+	return &v
 }
 
-func envNames(c map[string]any) map[string]map[string]any {
-	out := map[string]map[string]any{}
-	for _, e := range c["env"].([]any) {
-		e := e.(map[string]any)
-		out[e["name"].(string)] = e
+// deployment finds and decodes a Deployment.
+func deployment(t *testing.T, m *pulumimock.Mocks, name string) *appsv1.Deployment {
+	t.Helper()
+	return decode[appsv1.Deployment](t, find(t, m, "kubernetes:apps/v1:Deployment", name))
+}
+
+func ingress(t *testing.T, m *pulumimock.Mocks) (pulumimock.Resource, *networkingv1.Ingress) {
+	t.Helper()
+	r := find(t, m, "kubernetes:networking.k8s.io/v1:Ingress", "linkage-api")
+	return r, decode[networkingv1.Ingress](t, r)
+}
+
+// onlyContainer is the one container of a pod template.
+func onlyContainer(t *testing.T, spec corev1.PodSpec) corev1.Container {
+	t.Helper()
+	require.Len(t, spec.Containers, 1)
+	return spec.Containers[0]
+}
+
+func envByName(c corev1.Container) map[string]corev1.EnvVar {
+	out := map[string]corev1.EnvVar{}
+	for _, e := range c.Env {
+		out[e.Name] = e
 	}
 	return out
 }
@@ -172,22 +196,24 @@ func TestEveryObjectDecodesStrictly(t *testing.T) {
 
 func TestServiceAccountCarriesTheIRSARole(t *testing.T) {
 	m, _ := deploy(t, eksArgs())
-	sa := find(t, m, "kubernetes:core/v1:ServiceAccount", "linkage-sa")
-	require.Equal(t, ServiceAccountName, sa.Input("metadata.name"))
-	require.Equal(t, roleArn, sa.Input("metadata.annotations").(map[string]any)["eks.amazonaws.com/role-arn"])
-	require.Equal(t, false, sa.Input("automountServiceAccountToken"))
+	sa := decode[corev1.ServiceAccount](t, find(t, m, "kubernetes:core/v1:ServiceAccount", "linkage-sa"))
+	require.Equal(t, ServiceAccountName, sa.Name)
+	require.Equal(t, map[string]string{"eks.amazonaws.com/role-arn": roleArn}, sa.Annotations)
+	require.NotNil(t, sa.AutomountServiceAccountToken)
+	require.False(t, *sa.AutomountServiceAccountToken)
 
 	m, _ = deploy(t, localArgs())
-	sa = find(t, m, "kubernetes:core/v1:ServiceAccount", "linkage-sa")
-	require.Empty(t, sa.Input("metadata.annotations"), "no IRSA without a role")
+	sa = decode[corev1.ServiceAccount](t, find(t, m, "kubernetes:core/v1:ServiceAccount", "linkage-sa"))
+	require.Empty(t, sa.Annotations, "no IRSA without a role")
 }
 
 func TestMigrationRunsBeforeEveryDeployment(t *testing.T) {
 	m, _ := deploy(t, eksArgs())
 	job := find(t, m, "kubernetes:batch/v1:Job", "linkage-migrate")
-	require.Equal(t, "linkage-migrate-"+shortHash(testImage), job.Input("metadata.name"))
-	require.Equal(t, []any{"/linkage", "migrate"}, container(t, job)["command"])
-	require.Equal(t, "Never", job.Input("spec.template.spec.restartPolicy"))
+	migrate := decode[batchv1.Job](t, job)
+	require.Equal(t, "linkage-migrate-"+shortHash(testImage), migrate.Name)
+	require.Equal(t, []string{"/linkage", "migrate"}, onlyContainer(t, migrate.Spec.Template.Spec).Command)
+	require.Equal(t, corev1.RestartPolicyNever, migrate.Spec.Template.Spec.RestartPolicy)
 	require.True(t, job.DeleteBeforeReplace)
 	deployments := m.ByType("kubernetes:apps/v1:Deployment")
 	require.Len(t, deployments, 3)
@@ -199,73 +225,83 @@ func TestMigrationRunsBeforeEveryDeployment(t *testing.T) {
 
 func TestAPIDeployment(t *testing.T) {
 	m, _ := deploy(t, eksArgs())
-	api := find(t, m, "kubernetes:apps/v1:Deployment", "linkage-api")
-	require.EqualValues(t, 2, api.Input("spec.replicas"))
-	require.Equal(t, map[string]any{"role": "system"}, api.Input("spec.template.spec.nodeSelector"))
-	require.EqualValues(t, 60, api.Input("spec.template.spec.terminationGracePeriodSeconds"))
-	spread := api.Input("spec.template.spec.topologySpreadConstraints").([]any)
-	require.Len(t, spread, 2)
-	require.Equal(t, "topology.kubernetes.io/zone", spread[0].(map[string]any)["topologyKey"])
+	api := deployment(t, m, "linkage-api")
+	require.Equal(t, ptr(int32(2)), api.Spec.Replicas)
+	pod := api.Spec.Template.Spec
+	require.Equal(t, map[string]string{"role": "system"}, pod.NodeSelector)
+	require.Equal(t, ptr(int64(60)), pod.TerminationGracePeriodSeconds)
+	require.Len(t, pod.TopologySpreadConstraints, 2)
+	require.Equal(t, "topology.kubernetes.io/zone", pod.TopologySpreadConstraints[0].TopologyKey)
 
-	c := container(t, api)
-	require.Equal(t, []any{"/linkage", "serve"}, c["command"])
-	require.Equal(t, "/readyz", c["readinessProbe"].(map[string]any)["httpGet"].(map[string]any)["path"])
-	require.Equal(t, "/healthz", c["livenessProbe"].(map[string]any)["httpGet"].(map[string]any)["path"])
-	require.EqualValues(t, 15, c["lifecycle"].(map[string]any)["preStop"].(map[string]any)["sleep"].(map[string]any)["seconds"])
-	sc := c["securityContext"].(map[string]any)
-	require.Equal(t, true, sc["readOnlyRootFilesystem"])
-	require.Equal(t, false, sc["allowPrivilegeEscalation"])
-	require.Equal(t, true, sc["runAsNonRoot"])
-	require.Equal(t, map[string]any{"cpu": "1", "memory": "1Gi"}, c["resources"].(map[string]any)["limits"])
+	c := onlyContainer(t, pod)
+	require.Equal(t, []string{"/linkage", "serve"}, c.Command)
+	require.NotNil(t, c.ReadinessProbe)
+	require.NotNil(t, c.ReadinessProbe.HTTPGet)
+	require.Equal(t, "/readyz", c.ReadinessProbe.HTTPGet.Path)
+	require.NotNil(t, c.LivenessProbe)
+	require.NotNil(t, c.LivenessProbe.HTTPGet)
+	require.Equal(t, "/healthz", c.LivenessProbe.HTTPGet.Path)
+	require.NotNil(t, c.Lifecycle)
+	require.NotNil(t, c.Lifecycle.PreStop)
+	require.Equal(t, &corev1.SleepAction{Seconds: 15}, c.Lifecycle.PreStop.Sleep)
+	require.NotNil(t, c.SecurityContext)
+	require.Equal(t, ptr(true), c.SecurityContext.ReadOnlyRootFilesystem)
+	require.Equal(t, ptr(false), c.SecurityContext.AllowPrivilegeEscalation)
+	require.Equal(t, ptr(true), c.SecurityContext.RunAsNonRoot)
+	require.Equal(t, "1", c.Resources.Limits.Cpu().String())
+	require.Equal(t, "1Gi", c.Resources.Limits.Memory().String())
 
-	env := envNames(c)
-	ref := env["LINKAGE_DATABASE_URL"]["valueFrom"].(map[string]any)["secretKeyRef"].(map[string]any)
-	require.Equal(t, map[string]any{"name": "linkage-postgres", "key": "DATABASE_URL", "optional": false}, ref)
-	require.Equal(t, "linkage-objectstore", env["LINKAGE_BLOB_URL"]["valueFrom"].(map[string]any)["secretKeyRef"].(map[string]any)["name"])
-	require.EqualValues(t, 966367638, mustAtoi(t, env["GOMEMLIMIT"]["value"].(string)), "90 % of 1Gi, rounded down")
-	require.Equal(t, ":8851", env["LINKAGE_ADDR"]["value"])
-	require.Equal(t, "40s", env["LINKAGE_SHUTDOWN_TIMEOUT"]["value"], "grace 60 s less the 15 s preStop pause and a margin")
-	require.Equal(t, "true", env["LINKAGE_RATE_LIMIT_FORWARDED_FOR"]["value"], "behind the ALB")
+	env := envByName(c)
+	require.Equal(t, &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+		LocalObjectReference: corev1.LocalObjectReference{Name: "linkage-postgres"}, Key: "DATABASE_URL", Optional: ptr(false),
+	}}, env["LINKAGE_DATABASE_URL"].ValueFrom)
+	require.NotNil(t, env["LINKAGE_BLOB_URL"].ValueFrom)
+	require.NotNil(t, env["LINKAGE_BLOB_URL"].ValueFrom.SecretKeyRef)
+	require.Equal(t, "linkage-objectstore", env["LINKAGE_BLOB_URL"].ValueFrom.SecretKeyRef.Name)
+	require.Equal(t, "966367638", env["GOMEMLIMIT"].Value, "90 % of 1Gi (1073741824), rounded down")
+	require.Equal(t, ":8851", env["LINKAGE_ADDR"].Value)
+	require.Equal(t, "40s", env["LINKAGE_SHUTDOWN_TIMEOUT"].Value, "grace 60 s less the 15 s preStop pause and a margin")
+	require.Equal(t, "true", env["LINKAGE_RATE_LIMIT_FORWARDED_FOR"].Value, "behind the ALB")
 
-	hpa := find(t, m, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "linkage-api")
-	require.EqualValues(t, 2, hpa.Input("spec.minReplicas"))
-	require.EqualValues(t, 6, hpa.Input("spec.maxReplicas"))
-	pdb := find(t, m, "kubernetes:policy/v1:PodDisruptionBudget", "linkage-api")
-	require.EqualValues(t, 1, pdb.Input("spec.maxUnavailable"))
+	hpa := decode[autoscalingv2.HorizontalPodAutoscaler](t, find(t, m, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "linkage-api"))
+	require.Equal(t, ptr(int32(2)), hpa.Spec.MinReplicas)
+	require.Equal(t, int32(6), hpa.Spec.MaxReplicas)
+	pdb := decode[policyv1.PodDisruptionBudget](t, find(t, m, "kubernetes:policy/v1:PodDisruptionBudget", "linkage-api"))
+	require.Equal(t, ptr(intstr.FromInt32(1)), pdb.Spec.MaxUnavailable)
 }
 
-func mustAtoi(t *testing.T, s string) int {
-	t.Helper()
-	var n int
-	require.NoError(t, json.Unmarshal([]byte(s), &n))
-	return n
-}
+func ptr[T any](v T) *T { return &v }
 
 func TestWorkersRunOnTheSpotGroupWithParallelismFromTheirCPULimit(t *testing.T) {
 	m, _ := deploy(t, eksArgs())
 	for name, role := range map[string]string{"worker": "linkage-worker", "worker-highmem": "linkage-worker-highmem"} {
-		w := find(t, m, "kubernetes:apps/v1:Deployment", "linkage-"+name)
-		spec := w.Input("spec.template.spec").(map[string]any)
-		tol := spec["tolerations"].([]any)[0].(map[string]any)
-		require.Equal(t, "linkage/worker", tol["key"])
-		require.Equal(t, "NoSchedule", tol["effect"])
-		term := spec["affinity"].(map[string]any)["nodeAffinity"].(map[string]any)["requiredDuringSchedulingIgnoredDuringExecution"].(map[string]any)["nodeSelectorTerms"].([]any)[0]
-		expr := term.(map[string]any)["matchExpressions"].([]any)[0].(map[string]any)
-		require.Equal(t, map[string]any{"key": "role", "operator": "In", "values": []any{role}}, expr)
-		require.EqualValues(t, 110, spec["terminationGracePeriodSeconds"])
+		spec := deployment(t, m, "linkage-"+name).Spec.Template.Spec
+		require.Len(t, spec.Tolerations, 1)
+		require.Equal(t, "linkage/worker", spec.Tolerations[0].Key)
+		require.Equal(t, corev1.TaintEffectNoSchedule, spec.Tolerations[0].Effect)
+		require.Equal(t, &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "role", Operator: corev1.NodeSelectorOpIn, Values: []string{role}}},
+			}}},
+		}}, spec.Affinity)
+		require.Equal(t, ptr(int64(110)), spec.TerminationGracePeriodSeconds)
 
-		c := container(t, w)
-		require.Equal(t, []any{"/linkage", "worker"}, c["command"])
-		env := envNames(c)
-		gomaxprocs := env["GOMAXPROCS"]["valueFrom"].(map[string]any)["resourceFieldRef"].(map[string]any)
-		require.Equal(t, "limits.cpu", gomaxprocs["resource"])
-		require.Equal(t, "90s", env["LINKAGE_SHUTDOWN_GRACE"]["value"], "hands its chunk back before the kill")
-		require.Equal(t, map[string]any{"path": "/healthz", "port": "metrics"}, c["livenessProbe"].(map[string]any)["httpGet"])
-		require.EqualValues(t, 9090, c["ports"].([]any)[0].(map[string]any)["containerPort"])
+		c := onlyContainer(t, spec)
+		require.Equal(t, []string{"/linkage", "worker"}, c.Command)
+		env := envByName(c)
+		require.NotNil(t, env["GOMAXPROCS"].ValueFrom)
+		require.NotNil(t, env["GOMAXPROCS"].ValueFrom.ResourceFieldRef)
+		require.Equal(t, "limits.cpu", env["GOMAXPROCS"].ValueFrom.ResourceFieldRef.Resource)
+		require.Equal(t, "90s", env["LINKAGE_SHUTDOWN_GRACE"].Value, "hands its chunk back before the kill")
+		require.NotNil(t, c.LivenessProbe)
+		require.Equal(t, &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("metrics")}, c.LivenessProbe.HTTPGet)
+		require.Len(t, c.Ports, 1)
+		require.Equal(t, int32(9090), c.Ports[0].ContainerPort)
 
-		hpa := find(t, m, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "linkage-"+name)
-		metric := hpa.Input("spec.metrics").([]any)[0].(map[string]any)["resource"].(map[string]any)
-		require.Equal(t, "cpu", metric["name"])
+		hpa := decode[autoscalingv2.HorizontalPodAutoscaler](t, find(t, m, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "linkage-"+name))
+		require.Len(t, hpa.Spec.Metrics, 1)
+		require.NotNil(t, hpa.Spec.Metrics[0].Resource)
+		require.Equal(t, corev1.ResourceCPU, hpa.Spec.Metrics[0].Resource.Name)
 		find(t, m, "kubernetes:policy/v1:PodDisruptionBudget", "linkage-"+name)
 	}
 }
@@ -273,14 +309,15 @@ func TestWorkersRunOnTheSpotGroupWithParallelismFromTheirCPULimit(t *testing.T) 
 func TestIngressServesHTTPSOnTheALB(t *testing.T) {
 	m, url := deploy(t, eksArgs())
 	require.Equal(t, "https://linkage.example.org", url)
-	ing := find(t, m, "kubernetes:networking.k8s.io/v1:Ingress", "linkage-api")
-	require.Equal(t, "alb", ing.Input("spec.ingressClassName"))
-	require.Equal(t, "linkage.example.org", ing.Input("spec.rules").([]any)[0].(map[string]any)["host"])
-	ann := ing.Input("metadata.annotations").(map[string]any)
+	ing, in := ingress(t, m)
+	require.Equal(t, ptr("alb"), in.Spec.IngressClassName)
+	require.Len(t, in.Spec.Rules, 1)
+	require.Equal(t, "linkage.example.org", in.Spec.Rules[0].Host)
+	ann := in.Annotations
 	require.Equal(t, "ip", ann["alb.ingress.kubernetes.io/target-type"])
 	require.Equal(t, "linkage", ann["alb.ingress.kubernetes.io/group.name"])
 	require.Equal(t, "443", ann["alb.ingress.kubernetes.io/ssl-redirect"])
-	require.JSONEq(t, `[{"HTTP":80},{"HTTPS":443}]`, ann["alb.ingress.kubernetes.io/listen-ports"].(string))
+	require.JSONEq(t, `[{"HTTP":80},{"HTTPS":443}]`, ann["alb.ingress.kubernetes.io/listen-ports"])
 	require.Contains(t, ann["alb.ingress.kubernetes.io/load-balancer-attributes"], "idle_timeout.timeout_seconds=600")
 	require.Equal(t, "/readyz", ann["alb.ingress.kubernetes.io/healthcheck-path"])
 
@@ -288,12 +325,12 @@ func TestIngressServesHTTPSOnTheALB(t *testing.T) {
 	require.Equal(t, "DNS", cert.Input("validationMethod"))
 	validation := find(t, m, "aws:acm/certificateValidation:CertificateValidation", "linkage-api")
 	require.Contains(t, ing.DependsOn, validation.URN, "the ALB gets an issued certificate")
-	require.True(t, strings.HasPrefix(ann["alb.ingress.kubernetes.io/certificate-arn"].(string), "arn:aws:acm:"))
+	require.True(t, strings.HasPrefix(ann["alb.ingress.kubernetes.io/certificate-arn"], "arn:aws:acm:"))
 	vr := find(t, m, "aws:route53/record:Record", "linkage-api-cert-validation")
 	require.Equal(t, "_0123abcd.linkage.example.org.", vr.Input("name"))
 	require.Equal(t, []any{"_4567ef01.acm-validations.aws."}, vr.Input("records"))
 	alias := find(t, m, "aws:route53/record:Record", "linkage-api")
-	require.Equal(t, albHost, alias.Input("aliases").([]any)[0].(map[string]any)["name"])
+	require.Equal(t, albHost, alias.Input("aliases[0].name"))
 }
 
 func TestIngressWithoutADomainIsPlainHTTP(t *testing.T) {
@@ -301,8 +338,9 @@ func TestIngressWithoutADomainIsPlainHTTP(t *testing.T) {
 	args.Ingress.Domain, args.Ingress.HostedZoneID = "", ""
 	m, url := deploy(t, args)
 	require.Equal(t, "http://"+albHost, url)
-	ann := find(t, m, "kubernetes:networking.k8s.io/v1:Ingress", "linkage-api").Input("metadata.annotations").(map[string]any)
-	require.JSONEq(t, `[{"HTTP":80}]`, ann["alb.ingress.kubernetes.io/listen-ports"].(string))
+	_, in := ingress(t, m)
+	ann := in.Annotations
+	require.JSONEq(t, `[{"HTTP":80}]`, ann["alb.ingress.kubernetes.io/listen-ports"])
 	require.NotContains(t, ann, "alb.ingress.kubernetes.io/certificate-arn")
 	require.Empty(t, m.ByType("aws:acm/certificate:Certificate"))
 }
@@ -312,15 +350,15 @@ func TestExistingCertificateIsUsedAsIs(t *testing.T) {
 	args.Ingress.CertificateArn = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
 	m, _ := deploy(t, args)
 	require.Empty(t, m.ByType("aws:acm/certificate:Certificate"))
-	ann := find(t, m, "kubernetes:networking.k8s.io/v1:Ingress", "linkage-api").Input("metadata.annotations").(map[string]any)
-	require.Equal(t, args.Ingress.CertificateArn, ann["alb.ingress.kubernetes.io/certificate-arn"])
+	_, in := ingress(t, m)
+	require.Equal(t, args.Ingress.CertificateArn, in.Annotations["alb.ingress.kubernetes.io/certificate-arn"])
 }
 
 func TestSmokeTestRunsThroughThePublicURLAfterTheRollout(t *testing.T) {
 	m, _ := deploy(t, eksArgs())
 	job := find(t, m, "kubernetes:batch/v1:Job", "linkage-smoke")
-	c := container(t, job)
-	require.Equal(t, []any{"smoke", "--api-url", "https://linkage.example.org", "--timeout", "600s"}, c["args"])
+	c := onlyContainer(t, decode[batchv1.Job](t, job).Spec.Template.Spec)
+	require.Equal(t, []string{"smoke", "--api-url", "https://linkage.example.org", "--timeout", "600s"}, c.Args)
 	for _, name := range []string{"linkage-api", "linkage-worker", "linkage-worker-highmem"} {
 		require.Contains(t, job.DependsOn, find(t, m, "kubernetes:apps/v1:Deployment", name).URN)
 	}
@@ -330,17 +368,17 @@ func TestSmokeTestRunsThroughThePublicURLAfterTheRollout(t *testing.T) {
 func TestLocalClusterGetsANodePortServiceAndNoAWS(t *testing.T) {
 	m, url := deploy(t, localArgs())
 	require.Equal(t, "http://linkage-api.linkage.svc.cluster.local", url)
-	svc := find(t, m, "kubernetes:core/v1:Service", "linkage-api")
-	require.Equal(t, "NodePort", svc.Input("spec.type"))
-	require.EqualValues(t, 30851, svc.Input("spec.ports").([]any)[0].(map[string]any)["nodePort"])
+	svc := decode[corev1.Service](t, find(t, m, "kubernetes:core/v1:Service", "linkage-api"))
+	require.Equal(t, corev1.ServiceTypeNodePort, svc.Spec.Type)
+	require.Len(t, svc.Spec.Ports, 1)
+	require.Equal(t, int32(30851), svc.Spec.Ports[0].NodePort)
 	require.Empty(t, m.ByType("kubernetes:networking.k8s.io/v1:Ingress"))
 	for _, r := range m.Resources() {
 		require.False(t, strings.HasPrefix(r.Type, "aws:"), r.Type)
 	}
-	w := find(t, m, "kubernetes:apps/v1:Deployment", "linkage-worker")
-	require.Nil(t, w.Input("spec.template.spec.affinity"))
-	api := container(t, find(t, m, "kubernetes:apps/v1:Deployment", "linkage-api"))
-	require.NotContains(t, envNames(api), "LINKAGE_RATE_LIMIT_FORWARDED_FOR", "clients connect directly")
+	require.Nil(t, deployment(t, m, "linkage-worker").Spec.Template.Spec.Affinity)
+	api := onlyContainer(t, deployment(t, m, "linkage-api").Spec.Template.Spec)
+	require.NotContains(t, envByName(api), "LINKAGE_RATE_LIMIT_FORWARDED_FOR", "clients connect directly")
 }
 
 func TestSettingsChangeRollsThePods(t *testing.T) {
@@ -348,12 +386,12 @@ func TestSettingsChangeRollsThePods(t *testing.T) {
 	args := eksArgs()
 	args.Settings["LINKAGE_LOG_LEVEL"] = "debug"
 	m2, _ := deploy(t, args)
-	key := "spec.template.metadata.annotations"
-	a1 := find(t, m1, "kubernetes:apps/v1:Deployment", "linkage-worker").Input(key)
-	a2 := find(t, m2, "kubernetes:apps/v1:Deployment", "linkage-worker").Input(key)
+	a1 := deployment(t, m1, "linkage-worker").Spec.Template.Annotations
+	a2 := deployment(t, m2, "linkage-worker").Spec.Template.Annotations
+	require.NotEmpty(t, a1)
 	require.NotEqual(t, a1, a2)
-	cm := find(t, m2, "kubernetes:core/v1:ConfigMap", "linkage-config")
-	require.Equal(t, map[string]any{"LINKAGE_LOG_LEVEL": "debug"}, cm.Input("data"))
+	cm := decode[corev1.ConfigMap](t, find(t, m2, "kubernetes:core/v1:ConfigMap", "linkage-config"))
+	require.Equal(t, map[string]string{"LINKAGE_LOG_LEVEL": "debug"}, cm.Data)
 }
 
 func TestRuntimeEnvRejectsABadMemoryLimit(t *testing.T) {

@@ -91,21 +91,28 @@ func Check(o Object) error {
 	if err != nil {
 		return fmt.Errorf("%s: no Kubernetes type for %s: %w", o.URN, gvk, err)
 	}
-	raw, err := json.Marshal(o.Manifest)
-	if err != nil {
-		return fmt.Errorf("%s: %w", o.URN, err)
-	}
-	strict, err := kjson.UnmarshalStrict(raw, typed, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
-	if err != nil {
+	if err := Decode(o.Manifest, typed); err != nil {
 		return fmt.Errorf("%s: %s: %w", o.URN, gvk.Kind, err)
-	}
-	if len(strict) > 0 {
-		return fmt.Errorf("%s: %s: %w", o.URN, gvk.Kind, errors.Join(strict...))
 	}
 	if meta, ok := o.Manifest["metadata"].(map[string]any); !o.Patch && (!ok || meta["name"] == nil || meta["name"] == "") {
 		return fmt.Errorf("%s: %s has no metadata.name", o.URN, gvk.Kind)
 	}
 	return nil
+}
+
+// Decode decodes a plain value strictly into a typed one (a k8s.io/api object, or any struct with
+// JSON tags): unknown or duplicate fields, fields in the wrong case and values of the wrong type are
+// errors. Tests read declared objects through it instead of chasing map[string]any chains.
+func Decode(plain any, into any) error {
+	raw, err := json.Marshal(plain)
+	if err != nil {
+		return err
+	}
+	strict, err := kjson.UnmarshalStrict(raw, into, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
+	if err != nil {
+		return err
+	}
+	return errors.Join(strict...)
 }
 
 func manifestGVK(m map[string]any) (schema.GroupVersionKind, error) {

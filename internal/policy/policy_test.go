@@ -54,6 +54,12 @@ func prod(t *testing.T) policy.Resources {
 // mutate returns rs with the named resource changed by f, which gets its plain inputs.
 func mutate(t *testing.T, rs policy.Resources, typ, name string, f func(r *pulumimock.Resource, in map[string]any)) policy.Resources {
 	t.Helper()
+	// An edit that meets inputs of another shape than it expects fails the case instead of the run.
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("editing %s %s: the inputs are not shaped as the case expects: %v", typ, name, r)
+		}
+	}()
 	for i := range rs {
 		if rs[i].Type == typ && rs[i].Name == name {
 			in := pulumimock.Plain(rs[i].Inputs, false)

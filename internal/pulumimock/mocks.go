@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/linkage-platform/linkage/internal/manifests"
 )
 
 // Resource is one registered resource as the engine would see it.
@@ -38,10 +41,21 @@ type Resource struct {
 	DeleteBeforeReplace bool
 }
 
-// Input returns the input at a dotted path ("scalingConfig.minSize", "tags.Name") as a plain Go value,
-// secrets revealed; nil if absent.
+// Input returns the input at a dotted path ("scalingConfig.minSize", "tags.Name", "routes[0].gatewayId")
+// as a plain Go value, secrets revealed; nil if absent, so that a test of a missing value fails rather
+// than panics.
 func (r Resource) Input(path string) any {
 	return lookup(Plain(r.Inputs, false), path)
+}
+
+// Decode decodes the inputs, secrets revealed, strictly into a typed value such as an
+// *appsv1.Deployment of k8s.io/api: unknown fields and values of the wrong type are errors, as the API
+// server would report them.
+func (r Resource) Decode(into any) error {
+	if err := manifests.Decode(Plain(r.Inputs, false), into); err != nil {
+		return fmt.Errorf("%s: %w", r.URN, err)
+	}
+	return nil
 }
 
 // Call is one provider function invocation (or method call) the program made.
@@ -257,11 +271,22 @@ func lookup(v any, path string) any {
 		return v
 	}
 	for _, part := range strings.Split(path, ".") {
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return nil
+		name, index, indexed := strings.Cut(strings.TrimSuffix(part, "]"), "[")
+		if name != "" {
+			obj, ok := v.(map[string]any)
+			if !ok {
+				return nil
+			}
+			v = obj[name]
 		}
-		v = obj[part]
+		if indexed {
+			list, ok := v.([]any)
+			i, err := strconv.Atoi(index)
+			if !ok || err != nil || i < 0 || i >= len(list) {
+				return nil
+			}
+			v = list[i]
+		}
 	}
 	return v
 }

@@ -84,8 +84,16 @@ func TestRecordsResourcesWithParentsOptionsAndURNs(t *testing.T) {
 
 func TestEKSClusterAndCallsGetRealisticAnswers(t *testing.T) {
 	var kubeconfig string
-	var zones []any
-	var issuer string
+	var az struct {
+		Names []string `pulumi:"names"`
+	}
+	var cl struct {
+		Identities []struct {
+			Oidcs []struct {
+				Issuer string `pulumi:"issuer"`
+			} `pulumi:"oidcs"`
+		} `pulumi:"identities"`
+	}
 	m := pulumimock.Run(t, "proj", "prod", map[string]string{"aws:region": "eu-west-1"}, func(ctx *pulumi.Context) error {
 		c := &remote{}
 		if err := ctx.RegisterRemoteComponentResource("eks:index:Cluster", "eks", pulumi.Map{"name": pulumi.String("linkage-prod")}, c); err != nil {
@@ -93,22 +101,27 @@ func TestEKSClusterAndCallsGetRealisticAnswers(t *testing.T) {
 		}
 		c.KubeconfigJson.ApplyT(func(k string) string { kubeconfig = k; return "" })
 
-		var az map[string]any
 		if err := ctx.Invoke("aws:index/getAvailabilityZones:getAvailabilityZones", map[string]any{}, &az); err != nil {
 			return err
 		}
-		zones = az["names"].([]any)
-		var cl map[string]any
-		if err := ctx.Invoke("aws:eks/getCluster:getCluster", map[string]any{"name": "linkage-prod"}, &cl); err != nil {
-			return err
-		}
-		issuer = cl["identities"].([]any)[0].(map[string]any)["oidcs"].([]any)[0].(map[string]any)["issuer"].(string)
-		return nil
+		return ctx.Invoke("aws:eks/getCluster:getCluster", map[string]any{"name": "linkage-prod"}, &cl)
 	})
 
-	var kc map[string]any
+	var kc struct {
+		Clusters []struct {
+			Cluster struct {
+				Server string `json:"server"`
+			} `json:"cluster"`
+		} `json:"clusters"`
+	}
 	require.NoError(t, json.Unmarshal([]byte(kubeconfig), &kc))
-	server := kc["clusters"].([]any)[0].(map[string]any)["cluster"].(map[string]any)["server"].(string)
+	require.Len(t, kc.Clusters, 1)
+	server := kc.Clusters[0].Cluster.Server
+	require.Len(t, cl.Identities, 1)
+	require.Len(t, cl.Identities[0].Oidcs, 1)
+	issuer := cl.Identities[0].Oidcs[0].Issuer
+	zones := az.Names
+	require.NotEmpty(t, zones)
 	require.Regexp(t, `^https://[0-9A-F]{32}\.gr7\.eu-west-1\.eks\.amazonaws\.com$`, server)
 	require.Regexp(t, `^https://oidc\.eks\.eu-west-1\.amazonaws\.com/id/[0-9A-F]{32}$`, issuer)
 	require.Equal(t, server[len("https://"):len("https://")+32], issuer[len(issuer)-32:], "endpoint and issuer share the cluster id")
