@@ -11,13 +11,14 @@ import (
 
 	"github.com/linkage-platform/linkage/components/container"
 	"github.com/linkage-platform/linkage/components/data"
+	"github.com/linkage-platform/linkage/components/image"
 	"github.com/linkage-platform/linkage/components/linkage"
 	"github.com/linkage-platform/linkage/components/nodegroups"
 )
 
 // App is the linkage service on the cluster.
 type App struct {
-	Image   *linkage.Image
+	Image   *image.Image
 	Linkage *linkage.Linkage
 }
 
@@ -33,7 +34,7 @@ func deployApp(ctx *pulumi.Context, cfg *Config, p *Platform, ns *corev1.Namespa
 	if err != nil {
 		return nil, err
 	}
-	img, err := linkage.NewImage(ctx, cfg.Project, &linkage.ImageArgs{
+	img, err := image.NewImage(ctx, cfg.Project, &image.ImageArgs{
 		Ref:            a.Image,
 		Context:        root,
 		Push:           p.Kind == PlatformEKS,

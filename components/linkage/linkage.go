@@ -1,7 +1,7 @@
 // Package linkage deploys the linkage service on a Kubernetes cluster: its namespace, ServiceAccount,
 // settings, the migration Job every rollout waits for, the API (Deployment, Service, Ingress on an ALB,
 // HPA, PDB), the worker pools on the spot nodes, and a smoke test through the public API. The image it
-// runs is either a given reference or built and pushed to ECR by NewImage.
+// runs comes from components/image.
 package linkage
 
 import (

@@ -1,8 +1,6 @@
 package linkage
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -397,33 +395,4 @@ func TestSettingsChangeRollsThePods(t *testing.T) {
 func TestRuntimeEnvRejectsABadMemoryLimit(t *testing.T) {
 	_, err := runtimeEnv(container.Resources{MemoryLimit: "lots"})
 	require.ErrorContains(t, err, `memory limit "lots"`)
-}
-
-func TestContentTagFollowsTheImageSources(t *testing.T) {
-	root := t.TempDir()
-	write := func(path, content string) {
-		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, path)), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(root, path), []byte(content), 0o644))
-	}
-	write("go.mod", "module x\n")
-	write("go.sum", "")
-	write("app/main.go", "package main\n")
-	tag, err := contentTag(root)
-	require.NoError(t, err)
-	require.Regexp(t, `^src-[0-9a-f]{16}$`, tag)
-
-	write("app/main_test.go", "package main\n")
-	write("app/testdata/big.json", "{}")
-	write("README.md", "docs")
-	same, err := contentTag(root)
-	require.NoError(t, err)
-	require.Equal(t, tag, same, "tests, test data and files outside the image don't change it")
-
-	write("app/main.go", "package main // changed\n")
-	changed, err := contentTag(root)
-	require.NoError(t, err)
-	require.NotEqual(t, tag, changed)
-
-	_, err = contentTag(filepath.Join(root, "missing"))
-	require.ErrorContains(t, err, "image sources")
 }

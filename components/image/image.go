@@ -1,4 +1,7 @@
-package linkage
+// Package image is the app's container image: a given reference deployed as it is, or app/Dockerfile
+// built and pushed to an ECR repository created here (scan on push, immutable tags, a lifecycle
+// policy), or built into the local Docker engine for a local cluster.
+package image
 
 import (
 	"crypto/sha256"

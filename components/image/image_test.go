@@ -1,9 +1,11 @@
-package linkage
+package image
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -52,6 +54,25 @@ func buildImage(t *testing.T, args *ImageArgs) (*pulumimock.Mocks, string) {
 	})
 	require.NoError(t, err)
 	return m, await(t, ref)
+}
+
+func find(t *testing.T, m *pulumimock.Mocks, typ, name string) pulumimock.Resource {
+	t.Helper()
+	r, ok := m.Find(typ, name)
+	require.True(t, ok, "no %s %s", typ, name)
+	return r
+}
+
+// await reads an output captured by an Apply, which may resolve after the program returns.
+func await(t *testing.T, c chan string) string {
+	t.Helper()
+	select {
+	case v := <-c:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal("output never resolved")
+		return ""
+	}
 }
 
 func TestAGivenImageIsDeployedAsIs(t *testing.T) {
@@ -111,4 +132,33 @@ func TestLocalImageIsBuiltWithoutPushing(t *testing.T) {
 	img := find(t, m, "docker:index/image:Image", "linkage")
 	require.Equal(t, true, img.Input("skipPush"))
 	require.Empty(t, m.ByType("aws:ecr/repository:Repository"))
+}
+
+func TestContentTagFollowsTheImageSources(t *testing.T) {
+	root := t.TempDir()
+	write := func(path, content string) {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, path)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(root, path), []byte(content), 0o644))
+	}
+	write("go.mod", "module x\n")
+	write("go.sum", "")
+	write("app/main.go", "package main\n")
+	tag, err := contentTag(root)
+	require.NoError(t, err)
+	require.Regexp(t, `^src-[0-9a-f]{16}$`, tag)
+
+	write("app/main_test.go", "package main\n")
+	write("app/testdata/big.json", "{}")
+	write("README.md", "docs")
+	same, err := contentTag(root)
+	require.NoError(t, err)
+	require.Equal(t, tag, same, "tests, test data and files outside the image don't change it")
+
+	write("app/main.go", "package main // changed\n")
+	changed, err := contentTag(root)
+	require.NoError(t, err)
+	require.NotEqual(t, tag, changed)
+
+	_, err = contentTag(filepath.Join(root, "missing"))
+	require.ErrorContains(t, err, "image sources")
 }
