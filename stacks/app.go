@@ -41,7 +41,7 @@ func deployApp(ctx *pulumi.Context, cfg *Config, p *Platform, ns *corev1.Namespa
 		RepositoryName: a.ImageRepository,
 		KeepImages:     a.ImageKeep,
 		Platform:       "linux/amd64",
-	})
+	}, p.providers())
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +78,7 @@ func deployApp(ctx *pulumi.Context, cfg *Config, p *Platform, ns *corev1.Namespa
 			TimeoutSeconds: a.SmokeTestTimeout,
 		}
 	}
-	opts := []pulumi.ResourceOption{pulumi.Provider(p.Kubernetes)}
+	opts := []pulumi.ResourceOption{p.providers()}
 	if p.Kind == PlatformEKS {
 		args.API.NodeSelector = map[string]string{nodegroups.RoleLabel: nodegroups.SystemRole}
 		args.Ingress = &linkage.IngressArgs{

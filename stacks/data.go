@@ -16,7 +16,6 @@ func deployData(ctx *pulumi.Context, cfg *Config, p *Platform, ns *corev1.Namesp
 	args := &data.Args{
 		Namespace:    ns.Metadata.Name().Elem(),
 		NodeSelector: d.NodeSelector,
-		Tags:         cfg.Tags,
 		DependsOn:    p.Ready,
 		Postgres:     d.Postgres,
 		Redis:        d.Redis,
@@ -33,7 +32,7 @@ func deployData(ctx *pulumi.Context, cfg *Config, p *Platform, ns *corev1.Namesp
 			OIDC:                  p.Cluster.OIDC,
 		}
 	}
-	return data.New(ctx, cfg.Project, args, pulumi.Provider(p.Kubernetes))
+	return data.New(ctx, cfg.Project, args, p.providers())
 }
 
 // exportData publishes where each data service is and which Secret holds its credentials; never a

@@ -3,6 +3,7 @@ package stacks
 import (
 	"fmt"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -27,7 +28,9 @@ type Platform struct {
 	// Ready are the resources Kubernetes workloads should depend on (nodes, DNS, storage, LB controller).
 	Ready []pulumi.Resource
 
-	// The AWS parts; nil on the kubeconfig platform.
+	// The AWS parts; nil on the kubeconfig platform. AWS is the provider every AWS resource of the
+	// stack uses: it puts the stack's tags on each one (default tags), so no component threads them.
+	AWS        *aws.Provider
 	Region     string
 	Network    *network.Network
 	Cluster    *cluster.Cluster
@@ -51,6 +54,14 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 	}
 
 	name := cfg.Project
+	awsProvider, err := aws.NewProvider(ctx, name, &aws.ProviderArgs{
+		Region:      pulumi.String(p.Region),
+		DefaultTags: &aws.ProviderDefaultTagsArgs{Tags: pulumi.ToStringMap(cfg.Tags)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("aws provider: %w", err)
+	}
+	onAWS := pulumi.Provider(awsProvider)
 	net, err := network.NewNetwork(ctx, name, &network.NetworkArgs{
 		ClusterName:          p.ClusterName,
 		CidrBlock:            p.Network.VpcCidr,
@@ -58,8 +69,7 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		NatGatewayPerAz:      p.Network.NatGatewayPerAz,
 		FlowLogs:             p.Network.FlowLogs,
 		FlowLogRetentionDays: p.Network.FlowLogRetentionDays,
-		Tags:                 cfg.Tags,
-	})
+	}, onAWS)
 	if err != nil {
 		return nil, err
 	}
@@ -75,8 +85,7 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		AdminArns:         p.Cluster.AdminArns,
 		VpcCniVersion:     p.Addons.VpcCni,
 		KubeProxyVersion:  p.Addons.KubeProxy,
-		Tags:              cfg.Tags,
-	})
+	}, onAWS)
 	if err != nil {
 		return nil, err
 	}
@@ -87,13 +96,13 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		System:            groupArgs(p.SystemNodes),
 		Worker:            groupArgs(p.WorkerNodes),
 		CoreDNSVersion:    p.Addons.CoreDNS,
-		Tags:              cfg.Tags,
+		InstanceTags:      cfg.Tags,
 	}
 	if p.HighMemNodes.Enabled {
 		hm := groupArgs(p.HighMemNodes)
 		ngArgs.HighMem = &hm
 	}
-	ng, err := nodegroups.NewNodeGroups(ctx, name, ngArgs, pulumi.DependsOn([]pulumi.Resource{cl.Control}))
+	ng, err := nodegroups.NewNodeGroups(ctx, name, ngArgs, onAWS, pulumi.DependsOn([]pulumi.Resource{cl.Control}))
 	if err != nil {
 		return nil, err
 	}
@@ -103,8 +112,7 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		OIDC:                cl.OIDC,
 		EbsCsiDriverVersion: p.Addons.EbsCsiDriver,
 		Provider:            cl.Provider,
-		Tags:                cfg.Tags,
-	}, nodesReady)
+	}, onAWS, nodesReady)
 	if err != nil {
 		return nil, err
 	}
@@ -116,8 +124,7 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		ChartVersion: p.LBControllerChartVersion,
 		NodeSelector: map[string]string{nodegroups.RoleLabel: nodegroups.SystemRole},
 		Provider:     cl.Provider,
-		Tags:         cfg.Tags,
-	}, nodesReady)
+	}, onAWS, nodesReady)
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +139,7 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		RetainedStorageClass: st.RetainedClass,
 		IngressClass:         in.ClassName,
 		Ready:                ready,
+		AWS:                  awsProvider,
 		Region:               p.Region,
 		Network:              net,
 		Cluster:              cl,
@@ -139,6 +147,15 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		Storage:              st,
 		Ingress:              in,
 	}, nil
+}
+
+// providers are the options that send a component's Kubernetes objects to the cluster and its AWS
+// resources to the stack's AWS provider.
+func (p *Platform) providers() pulumi.ResourceOption {
+	if p.AWS == nil {
+		return pulumi.Providers(p.Kubernetes)
+	}
+	return pulumi.Providers(p.Kubernetes, p.AWS)
 }
 
 func groupArgs(g NodeGroupConfig) nodegroups.GroupArgs {

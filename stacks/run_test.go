@@ -53,13 +53,38 @@ func TestDevAndProdStackFiles(t *testing.T) {
 	cluster, ok := prod.Mocks.Find("eks:index:Cluster", "linkage")
 	require.True(t, ok)
 	require.Equal(t, "linkage-prod", cluster.Input("name"))
-	require.Equal(t, "prod", cluster.Input("tags.environment"))
 
 	// Every Kubernetes object goes to the cluster's provider, never to the ambient kubeconfig.
 	for _, r := range prod.Resources {
 		if strings.HasPrefix(r.Type, "kubernetes:") {
 			require.Contains(t, r.Provider, "pulumi:providers:kubernetes::linkage", r.URN)
 		}
+	}
+}
+
+// Every AWS resource of the eks stacks is managed through the stack's AWS provider, whose default tags
+// are linkage:tags plus project and stack, so each one is tagged without a component threading tags.
+func TestEveryAWSResourceGetsTheStackTags(t *testing.T) {
+	for stack, environment := range map[string]string{"dev": "dev", "prod": "prod"} {
+		p, err := plan.Build("..", stack, stacks.Run)
+		require.NoError(t, err)
+		providers := p.Mocks.ByType("pulumi:providers:aws")
+		require.Len(t, providers, 1, stack)
+		provider := providers[0]
+		require.Equal(t, map[string]any{"project": "linkage", "stack": stack, "environment": environment},
+			provider.Input("defaultTags.tags"), stack)
+		ref := provider.URN + "::" + provider.ID
+		var aws int
+		for _, r := range p.Resources {
+			switch {
+			case r.Custom && strings.HasPrefix(r.Type, "aws:"):
+				aws++
+				require.Equal(t, ref, r.Provider, "%s: %s", stack, r.URN)
+			case r.Remote:
+				require.Equal(t, ref, r.Providers["aws"], "%s: %s creates AWS resources too", stack, r.URN)
+			}
+		}
+		require.Greater(t, aws, 50, stack)
 	}
 }
 

@@ -38,7 +38,6 @@ type ClusterArgs struct {
 	// VpcCniVersion and KubeProxyVersion pin the core add-ons (CoreDNS needs nodes: see nodegroups).
 	VpcCniVersion    string
 	KubeProxyVersion string
-	Tags             map[string]string
 }
 
 // Cluster is the control plane and what other components need from it.
@@ -70,13 +69,11 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		return nil, err
 	}
 	parent := pulumi.Parent(c)
-	tags := pulumi.ToStringMap(args.Tags)
 
 	key, err := kms.NewKey(ctx, name+"-secrets", &kms.KeyArgs{
 		Description:          pulumi.Sprintf("Envelope encryption of Kubernetes secrets in EKS cluster %s", args.Name),
 		EnableKeyRotation:    pulumi.Bool(true),
 		DeletionWindowInDays: pulumi.Int(30),
-		Tags:                 tags,
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: secrets key: %w", name, err)
@@ -121,7 +118,6 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		// Created below from the cluster's issuer so that its ARN is ours to pass to IRSA roles.
 		CreateOidcProvider:           pulumi.Bool(false),
 		NodeAssociatePublicIpAddress: pulumi.BoolRef(false),
-		Tags:                         tags,
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: eks: %w", name, err)
@@ -147,7 +143,6 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	oidc, err := iam.NewOpenIdConnectProvider(ctx, name, &iam.OpenIdConnectProviderArgs{
 		Url:           issuer,
 		ClientIdLists: pulumi.StringArray{pulumi.String("sts.amazonaws.com")},
-		Tags:          tags,
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: OIDC provider: %w", name, err)
@@ -157,7 +152,6 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	cniRole, err := irsa.NewRole(ctx, name+"-vpc-cni", &irsa.RoleArgs{
 		OIDC: c.OIDC, Namespace: "kube-system", ServiceAccount: "aws-node",
 		ManagedPolicyArns: []string{"arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"},
-		Tags:              args.Tags,
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: vpc-cni role: %w", name, err)
@@ -169,7 +163,7 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		{"vpc-cni", args.VpcCniVersion, cniRole.Arn},
 		{"kube-proxy", args.KubeProxyVersion, nil},
 	} {
-		if _, err := NewAddon(ctx, name, args.Name, a.name, a.version, a.role, tags,
+		if _, err := NewAddon(ctx, name, args.Name, a.name, a.version, a.role,
 			parent, pulumi.DependsOn([]pulumi.Resource{control})); err != nil {
 			return nil, fmt.Errorf("cluster %s: %w", name, err)
 		}
@@ -202,7 +196,7 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 // NewAddon declares an EKS add-on at a pinned version. Conflicts are resolved in favour of the add-on:
 // EKS pre-installs unmanaged copies of the core add-ons that it must take over.
 func NewAddon(ctx *pulumi.Context, prefix, clusterName, addon, version string, role pulumi.StringPtrInput,
-	tags pulumi.StringMap, opts ...pulumi.ResourceOption) (*awseks.Addon, error) {
+	opts ...pulumi.ResourceOption) (*awseks.Addon, error) {
 	a, err := awseks.NewAddon(ctx, prefix+"-"+addon, &awseks.AddonArgs{
 		ClusterName:              pulumi.String(clusterName),
 		AddonName:                pulumi.String(addon),
@@ -210,7 +204,6 @@ func NewAddon(ctx *pulumi.Context, prefix, clusterName, addon, version string, r
 		ServiceAccountRoleArn:    role,
 		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"),
 		ResolveConflictsOnUpdate: pulumi.String("OVERWRITE"),
-		Tags:                     tags,
 	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("add-on %s: %w", addon, err)

@@ -23,7 +23,6 @@ func clusterArgs() *cluster.ClusterArgs {
 		AdminArns:         []string{"arn:aws:iam::123456789012:role/platform-admins"},
 		VpcCniVersion:     "v1.19.6-eksbuild.1",
 		KubeProxyVersion:  "v1.33.0-eksbuild.2",
-		Tags:              testTags,
 	}
 }
 

@@ -24,7 +24,7 @@ func TestNetworkTwoAZsOneNAT(t *testing.T) {
 	m := run(t, func(ctx *pulumi.Context) error {
 		var err error
 		net, err = network.NewNetwork(ctx, "net", &network.NetworkArgs{
-			ClusterName: "linkage-dev", CidrBlock: "10.10.0.0/16", AzCount: 2, Tags: testTags,
+			ClusterName: "linkage-dev", CidrBlock: "10.10.0.0/16", AzCount: 2,
 		})
 		return err
 	})
@@ -32,7 +32,7 @@ func TestNetworkTwoAZsOneNAT(t *testing.T) {
 	vpc := find(t, m, "aws:ec2/vpc:Vpc", "net")
 	require.Equal(t, "10.10.0.0/16", vpc.Input("cidrBlock"))
 	require.Equal(t, true, vpc.Input("enableDnsHostnames"))
-	require.Equal(t, "linkage", vpc.Input("tags.project"))
+	require.Equal(t, map[string]string{"Name": "net"}, stringMap(t, vpc.Input("tags")), "the stack's tags come from the provider's default tags")
 	require.Equal(t, []string{"us-east-1a", "us-east-1b"}, net.AvailabilityZones)
 	require.Equal(t, []string{"10.10.0.0/19", "10.10.32.0/19"}, net.PrivateSubnetCidrs)
 
@@ -78,7 +78,7 @@ func TestNetworkNATPerAZAndFlowLogs(t *testing.T) {
 	m := run(t, func(ctx *pulumi.Context) error {
 		_, err := network.NewNetwork(ctx, "net", &network.NetworkArgs{
 			ClusterName: "linkage-prod", CidrBlock: "10.20.0.0/16", AzCount: 3,
-			NatGatewayPerAz: true, FlowLogs: true, FlowLogRetentionDays: 90, Tags: testTags,
+			NatGatewayPerAz: true, FlowLogs: true, FlowLogRetentionDays: 90,
 		})
 		return err
 	})

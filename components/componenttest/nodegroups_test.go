@@ -22,7 +22,7 @@ func nodeGroupsArgs(highMem bool) *nodegroups.NodeGroupsArgs {
 		System:            nodegroups.GroupArgs{InstanceTypes: []string{"m6i.large"}, MinSize: 2, MaxSize: 4, DesiredSize: 2, DiskSizeGiB: 50},
 		Worker:            nodegroups.GroupArgs{InstanceTypes: workerTypes, MinSize: 0, MaxSize: 10, DesiredSize: 1, DiskSizeGiB: 100},
 		CoreDNSVersion:    "v1.12.1-eksbuild.2",
-		Tags:              testTags,
+		InstanceTags:      testTags,
 	}
 	if highMem {
 		args.HighMem = &nodegroups.GroupArgs{InstanceTypes: []string{"r5.8xlarge"}, MinSize: 0, MaxSize: 2, DiskSizeGiB: 100}
@@ -86,6 +86,12 @@ func TestNodeGroups(t *testing.T) {
 		require.Equal(t, "gp3", lt.Input("blockDeviceMappings[0].ebs.volumeType"), g)
 		require.Equal(t, "true", lt.Input("blockDeviceMappings[0].ebs.encrypted"), g)
 		require.NotContains(t, lt.Inputs, "imageId", "EKS picks the AMI for the AMI type")
+		for i, kind := range []string{"instance", "volume"} {
+			spec := fmt.Sprintf("tagSpecifications[%d]", i)
+			require.Equal(t, kind, lt.Input(spec+".resourceType"), g)
+			require.Equal(t, map[string]string{"Name": g, "project": "linkage", "stack": "test"}, stringMap(t, lt.Input(spec+".tags")),
+				"%s: launched %ss carry the stack's tags (provider default tags do not reach them)", g, kind)
+		}
 	}
 	require.Equal(t, 100.0, find(t, m, "aws:ec2/launchTemplate:LaunchTemplate", "ng-worker").
 		Input("blockDeviceMappings[0].ebs.volumeSize"))

@@ -25,7 +25,7 @@ func TestStorage(t *testing.T) {
 			return err
 		}
 		_, err = storage.NewStorage(ctx, "st", &storage.StorageArgs{
-			ClusterName: "linkage-dev", OIDC: testOIDC(), EbsCsiDriverVersion: "v1.45.0-eksbuild.2", Provider: k8s, Tags: testTags,
+			ClusterName: "linkage-dev", OIDC: testOIDC(), EbsCsiDriverVersion: "v1.45.0-eksbuild.2", Provider: k8s,
 		})
 		return err
 	})
@@ -71,7 +71,7 @@ func TestIngressController(t *testing.T) {
 		}
 		_, err = ingress.NewIngress(ctx, "in", &ingress.IngressArgs{
 			ClusterName: "linkage-prod", Region: "us-east-1", VpcId: pulumi.String("vpc-1"), OIDC: testOIDC(),
-			ChartVersion: "1.13.3", NodeSelector: map[string]string{"role": "system"}, Provider: k8s, Tags: testTags,
+			ChartVersion: "1.13.3", NodeSelector: map[string]string{"role": "system"}, Provider: k8s,
 		})
 		return err
 	})

@@ -21,7 +21,6 @@ func clientOnlySecurityGroup(ctx *pulumi.Context, name, what string, port int, s
 			SecurityGroups: pulumi.StringArray{shared.aws.ClientSecurityGroupID},
 		}},
 		RevokeRulesOnDelete: pulumi.Bool(true),
-		Tags:                pulumi.ToStringMap(shared.tags),
 	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("security group %s: %w", name, err)

@@ -23,8 +23,6 @@ type Args struct {
 	// AWS is the network and identity the managed services need; nil when
 	// no service is managed (the local stack has no AWS at all).
 	AWS *AWSArgs
-	// Tags go on every AWS resource.
-	Tags map[string]string
 	// DependsOn must exist before the in-cluster services start (e.g. the
 	// storage classes their volumes use).
 	DependsOn []pulumi.Resource
@@ -87,7 +85,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, fmt.Errorf("data %s: register: %w", name, err)
 	}
 	shared := sharedArgs{
-		namespace: args.Namespace, nodeSelector: args.NodeSelector, aws: args.AWS, tags: args.Tags, dependsOn: args.DependsOn,
+		namespace: args.Namespace, nodeSelector: args.NodeSelector, aws: args.AWS, dependsOn: args.DependsOn,
 	}
 	var err error
 	if d.Postgres, err = newPostgres(ctx, name+"-postgres", shared, args.Postgres, pulumi.Parent(d)); err != nil {
@@ -150,6 +148,5 @@ type sharedArgs struct {
 	namespace    pulumi.StringInput
 	nodeSelector map[string]string
 	aws          *AWSArgs
-	tags         map[string]string
 	dependsOn    []pulumi.Resource
 }

@@ -44,7 +44,6 @@ func testArgs(postgres, redis, objectStore Mode) *Args {
 				IssuerURL:   pulumi.String("https://oidc.eks.us-east-1.amazonaws.com/id/ABC").ToStringOutput(),
 			},
 		},
-		Tags: map[string]string{"project": "linkage"},
 		Postgres: PostgresArgs{
 			Mode: postgres, Database: "linkage", Username: "linkage",
 			Managed: &ManagedPostgresArgs{

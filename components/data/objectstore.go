@@ -129,8 +129,7 @@ func newObjectStore(ctx *pulumi.Context, name string, shared sharedArgs, args Ob
 func (o *ObjectStore) managed(ctx *pulumi.Context, name string, shared sharedArgs, args ObjectStoreArgs) error {
 	m := args.Managed
 	parent := pulumi.Parent(o)
-	tags := pulumi.ToStringMap(shared.tags)
-	bucket, err := s3.NewBucketV2(ctx, name, &s3.BucketV2Args{Tags: tags}, parent)
+	bucket, err := s3.NewBucketV2(ctx, name, &s3.BucketV2Args{}, parent)
 	if err != nil {
 		return fmt.Errorf("bucket: %w", err)
 	}
@@ -246,7 +245,6 @@ func (o *ObjectStore) roles(ctx *pulumi.Context, name string, shared sharedArgs,
 		OIDC:           shared.aws.OIDC,
 		Namespace:      args.ServiceAccountNamespace,
 		ServiceAccount: args.ServiceAccountName,
-		Tags:           shared.tags,
 	}, parent)
 	if err != nil {
 		return nil, nil, fmt.Errorf("app role: %w", err)
@@ -263,7 +261,6 @@ func (o *ObjectStore) roles(ctx *pulumi.Context, name string, shared sharedArgs,
 		AssumeRolePolicy: uploadTrust,
 		// Assumed from the IRSA session (role chaining): one hour at most.
 		MaxSessionDuration: pulumi.Int(3600),
-		Tags:               pulumi.ToStringMap(shared.tags),
 	}, parent)
 	if err != nil {
 		return nil, nil, fmt.Errorf("upload role: %w", err)

@@ -95,7 +95,6 @@ func (p *Postgres) managed(ctx *pulumi.Context, name string, shared sharedArgs, 
 	subnets, err := rds.NewSubnetGroup(ctx, name, &rds.SubnetGroupArgs{
 		Description: pulumi.String("linkage Postgres: private subnets only"),
 		SubnetIds:   aws.PrivateSubnetIDs,
-		Tags:        pulumi.ToStringMap(shared.tags),
 	}, parent)
 	if err != nil {
 		return fmt.Errorf("subnet group: %w", err)
@@ -111,7 +110,6 @@ func (p *Postgres) managed(ctx *pulumi.Context, name string, shared sharedArgs, 
 		Parameters: rds.ParameterGroupParameterArray{
 			rds.ParameterGroupParameterArgs{Name: pulumi.String("rds.force_ssl"), Value: pulumi.String("1")},
 		},
-		Tags: pulumi.ToStringMap(shared.tags),
 	}, parent)
 	if err != nil {
 		return fmt.Errorf("parameter group: %w", err)
@@ -151,7 +149,6 @@ func (p *Postgres) managed(ctx *pulumi.Context, name string, shared sharedArgs, 
 		// A protected database keeps a final snapshot; a throwaway one does not.
 		SkipFinalSnapshot:       pulumi.Bool(!m.DeletionProtection),
 		FinalSnapshotIdentifier: finalSnapshotName(name, m.DeletionProtection),
-		Tags:                    pulumi.ToStringMap(shared.tags),
 	}, parent, pulumi.AdditionalSecretOutputs([]string{"password"}))
 	if err != nil {
 		return fmt.Errorf("instance: %w", err)

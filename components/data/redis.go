@@ -84,7 +84,6 @@ func (r *Redis) managed(ctx *pulumi.Context, name string, shared sharedArgs, arg
 	subnets, err := elasticache.NewSubnetGroup(ctx, name, &elasticache.SubnetGroupArgs{
 		Description: pulumi.String("linkage Redis: private subnets only"),
 		SubnetIds:   shared.aws.PrivateSubnetIDs,
-		Tags:        pulumi.ToStringMap(shared.tags),
 	}, parent)
 	if err != nil {
 		return fmt.Errorf("subnet group: %w", err)
@@ -109,7 +108,6 @@ func (r *Redis) managed(ctx *pulumi.Context, name string, shared sharedArgs, arg
 		AuthToken:                token.Result,
 		SnapshotRetentionLimit:   pulumi.Int(m.SnapshotRetentionDays),
 		AutoMinorVersionUpgrade:  pulumi.Bool(true),
-		Tags:                     pulumi.ToStringMap(shared.tags),
 	}, parent, pulumi.AdditionalSecretOutputs([]string{"authToken"}))
 	if err != nil {
 		return fmt.Errorf("replication group: %w", err)

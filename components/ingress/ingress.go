@@ -46,7 +46,6 @@ type IngressArgs struct {
 	// NodeSelector places the controller (e.g. on the on-demand system nodes).
 	NodeSelector map[string]string
 	Provider     *kubernetes.Provider
-	Tags         map[string]string
 }
 
 // Ingress is the controller and the IngressClass.
@@ -76,14 +75,12 @@ func NewIngress(ctx *pulumi.Context, name string, args *IngressArgs, opts ...pul
 	policy, err := iam.NewPolicy(ctx, name+"-lb-controller", &iam.PolicyArgs{
 		Description: pulumi.Sprintf("AWS Load Balancer Controller of EKS cluster %s", args.ClusterName),
 		Policy:      pulumi.String(controllerPolicy),
-		Tags:        pulumi.ToStringMap(args.Tags),
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("ingress %s: controller policy: %w", name, err)
 	}
 	role, err := irsa.NewRole(ctx, name+"-lb-controller", &irsa.RoleArgs{
 		OIDC: args.OIDC, Namespace: Namespace, ServiceAccount: ServiceAccount,
-		Tags: args.Tags,
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("ingress %s: controller role: %w", name, err)

@@ -27,7 +27,6 @@ type RoleArgs struct {
 	ManagedPolicyArns []string
 	// Policy, if set, is an inline policy document (JSON) scoped to what the service account needs.
 	Policy pulumi.StringInput
-	Tags   map[string]string
 }
 
 // Role is the IAM role and its policy attachments.
@@ -71,7 +70,6 @@ func NewRole(ctx *pulumi.Context, name string, args *RoleArgs, opts ...pulumi.Re
 	role, err := iam.NewRole(ctx, name, &iam.RoleArgs{
 		Description:      pulumi.Sprintf("IRSA role of %s/%s", args.Namespace, args.ServiceAccount),
 		AssumeRolePolicy: trust,
-		Tags:             pulumi.ToStringMap(args.Tags),
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("irsa role %s: %w", name, err)

@@ -34,7 +34,6 @@ type NetworkArgs struct {
 	NatGatewayPerAz      bool
 	FlowLogs             bool
 	FlowLogRetentionDays int
-	Tags                 map[string]string
 }
 
 // Network is the VPC and its subnets.
@@ -79,23 +78,13 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 	}
 	n.AvailabilityZones = zones.Names[:args.AzCount]
 
-	tags := func(extra map[string]string) pulumi.StringMap {
-		m := pulumi.StringMap{}
-		for k, v := range args.Tags {
-			m[k] = pulumi.String(v)
-		}
-		for k, v := range extra {
-			m[k] = pulumi.String(v)
-		}
-		return m
-	}
 	clusterTag := ClusterTag(args.ClusterName)
 
 	vpc, err := ec2.NewVpc(ctx, name, &ec2.VpcArgs{
 		CidrBlock:          pulumi.String(args.CidrBlock),
 		EnableDnsHostnames: pulumi.Bool(true),
 		EnableDnsSupport:   pulumi.Bool(true),
-		Tags:               tags(map[string]string{"Name": name}),
+		Tags:               pulumi.ToStringMap(map[string]string{"Name": name}),
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("network %s: vpc: %w", name, err)
@@ -103,14 +92,14 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 	// The default security group allows all traffic between its members; nothing should use it.
 	if _, err := ec2.NewDefaultSecurityGroup(ctx, name+"-default", &ec2.DefaultSecurityGroupArgs{
 		VpcId: vpc.ID(),
-		Tags:  tags(map[string]string{"Name": name + "-default-unused"}),
+		Tags:  pulumi.ToStringMap(map[string]string{"Name": name + "-default-unused"}),
 	}, parent); err != nil {
 		return nil, fmt.Errorf("network %s: lock down default security group: %w", name, err)
 	}
 
 	igw, err := ec2.NewInternetGateway(ctx, name, &ec2.InternetGatewayArgs{
 		VpcId: vpc.ID(),
-		Tags:  tags(map[string]string{"Name": name}),
+		Tags:  pulumi.ToStringMap(map[string]string{"Name": name}),
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("network %s: internet gateway: %w", name, err)
@@ -121,7 +110,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 			CidrBlock: pulumi.String("0.0.0.0/0"),
 			GatewayId: igw.ID(),
 		}},
-		Tags: tags(map[string]string{"Name": name + "-public"}),
+		Tags: pulumi.ToStringMap(map[string]string{"Name": name + "-public"}),
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("network %s: public route table: %w", name, err)
@@ -139,7 +128,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 			AvailabilityZone:    pulumi.String(az),
 			CidrBlock:           pulumi.String(publicCidr.String()),
 			MapPublicIpOnLaunch: pulumi.Bool(false),
-			Tags:                tags(map[string]string{"Name": pubName, PublicRoleTag: "1", clusterTag: "shared"}),
+			Tags:                pulumi.ToStringMap(map[string]string{"Name": pubName, PublicRoleTag: "1", clusterTag: "shared"}),
 		}, parent)
 		if err != nil {
 			return nil, fmt.Errorf("network %s: public subnet in %s: %w", name, az, err)
@@ -155,7 +144,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 			natName := fmt.Sprintf("%s-nat-%s", name, az)
 			eip, err := ec2.NewEip(ctx, natName, &ec2.EipArgs{
 				Domain: pulumi.String("vpc"),
-				Tags:   tags(map[string]string{"Name": natName}),
+				Tags:   pulumi.ToStringMap(map[string]string{"Name": natName}),
 			}, parent)
 			if err != nil {
 				return nil, fmt.Errorf("network %s: NAT address in %s: %w", name, az, err)
@@ -163,7 +152,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 			nat, err := ec2.NewNatGateway(ctx, natName, &ec2.NatGatewayArgs{
 				SubnetId:     pub.ID(),
 				AllocationId: eip.ID(),
-				Tags:         tags(map[string]string{"Name": natName}),
+				Tags:         pulumi.ToStringMap(map[string]string{"Name": natName}),
 			}, parent, pulumi.DependsOn([]pulumi.Resource{igw}))
 			if err != nil {
 				return nil, fmt.Errorf("network %s: NAT gateway in %s: %w", name, az, err)
@@ -176,7 +165,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 			VpcId:            vpc.ID(),
 			AvailabilityZone: pulumi.String(az),
 			CidrBlock:        pulumi.String(privateCidr.String()),
-			Tags:             tags(map[string]string{"Name": privName, InternalRoleTag: "1", clusterTag: "shared"}),
+			Tags:             pulumi.ToStringMap(map[string]string{"Name": privName, InternalRoleTag: "1", clusterTag: "shared"}),
 		}, parent)
 		if err != nil {
 			return nil, fmt.Errorf("network %s: private subnet in %s: %w", name, az, err)
@@ -188,7 +177,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 				CidrBlock:    pulumi.String("0.0.0.0/0"),
 				NatGatewayId: natIDs[len(natIDs)-1],
 			}},
-			Tags: tags(map[string]string{"Name": privName}),
+			Tags: pulumi.ToStringMap(map[string]string{"Name": privName}),
 		}, parent)
 		if err != nil {
 			return nil, fmt.Errorf("network %s: private route table in %s: %w", name, az, err)
@@ -201,7 +190,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 	}
 
 	if args.FlowLogs {
-		if err := flowLogs(ctx, n, name, vpc, args.FlowLogRetentionDays, tags(nil)); err != nil {
+		if err := flowLogs(ctx, n, name, vpc, args.FlowLogRetentionDays); err != nil {
 			return nil, fmt.Errorf("network %s: flow logs: %w", name, err)
 		}
 	}
@@ -220,7 +209,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 }
 
 // flowLogs sends the VPC's accepted and rejected traffic records to a CloudWatch log group.
-func flowLogs(ctx *pulumi.Context, n *Network, name string, vpc *ec2.Vpc, retentionDays int, tags pulumi.StringMap) error {
+func flowLogs(ctx *pulumi.Context, n *Network, name string, vpc *ec2.Vpc, retentionDays int) error {
 	parent := pulumi.Parent(n)
 	caller, err := aws.GetCallerIdentity(ctx, nil, parent)
 	if err != nil {
@@ -229,14 +218,12 @@ func flowLogs(ctx *pulumi.Context, n *Network, name string, vpc *ec2.Vpc, retent
 	group, err := cloudwatch.NewLogGroup(ctx, name+"-flow-logs", &cloudwatch.LogGroupArgs{
 		Name:            pulumi.Sprintf("/aws/vpc/%s/flow-logs", name),
 		RetentionInDays: pulumi.Int(retentionDays),
-		Tags:            tags,
 	}, parent)
 	if err != nil {
 		return err
 	}
 	role, err := iam.NewRole(ctx, name+"-flow-logs", &iam.RoleArgs{
 		AssumeRolePolicy: pulumi.String(FlowLogsTrust(caller.AccountId).JSON()),
-		Tags:             tags,
 	}, parent)
 	if err != nil {
 		return err
@@ -256,7 +243,6 @@ func flowLogs(ctx *pulumi.Context, n *Network, name string, vpc *ec2.Vpc, retent
 		LogDestination:         group.Arn,
 		IamRoleArn:             role.Arn,
 		MaxAggregationInterval: pulumi.Int(60),
-		Tags:                   tags,
 	}, parent)
 	return err
 }

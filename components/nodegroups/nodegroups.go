@@ -58,7 +58,9 @@ type NodeGroupsArgs struct {
 	HighMem           *GroupArgs // optional
 	// CoreDNSVersion pins the CoreDNS add-on, installed once the system group can run it.
 	CoreDNSVersion string
-	Tags           map[string]string
+	// InstanceTags go on the nodes and their root volumes through the launch templates: the AWS
+	// provider's default tags reach the templates but not what they launch.
+	InstanceTags map[string]string
 }
 
 // NodeGroups are the managed node groups.
@@ -89,7 +91,6 @@ func NewNodeGroups(ctx *pulumi.Context, name string, args *NodeGroupsArgs, opts 
 	role, err := iam.NewRole(ctx, name+"-node", &iam.RoleArgs{
 		Description:      pulumi.Sprintf("Nodes of EKS cluster %s", args.ClusterName),
 		AssumeRolePolicy: pulumi.String(iampolicy.ServiceTrust("ec2.amazonaws.com").JSON()),
-		Tags:             pulumi.ToStringMap(args.Tags),
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("nodegroups %s: node role: %w", name, err)
@@ -132,7 +133,7 @@ func NewNodeGroups(ctx *pulumi.Context, name string, args *NodeGroupsArgs, opts 
 	}
 
 	g.CoreDNS, err = cluster.NewAddon(ctx, name, args.ClusterName, "coredns", args.CoreDNSVersion, nil,
-		pulumi.ToStringMap(args.Tags), parent, pulumi.DependsOn([]pulumi.Resource{g.System}))
+		parent, pulumi.DependsOn([]pulumi.Resource{g.System}))
 	if err != nil {
 		return nil, fmt.Errorf("nodegroups %s: %w", name, err)
 	}
@@ -150,9 +151,8 @@ func newGroup(ctx *pulumi.Context, name string, args *NodeGroupsArgs, ga GroupAr
 	if len(ga.InstanceTypes) == 0 {
 		return nil, fmt.Errorf("node group %s: no instance types", name)
 	}
-	tags := pulumi.ToStringMap(args.Tags)
 	instanceTags := pulumi.StringMap{"Name": pulumi.String(name)}
-	for k, v := range args.Tags {
+	for k, v := range args.InstanceTags {
 		instanceTags[k] = pulumi.String(v)
 	}
 	lt, err := ec2.NewLaunchTemplate(ctx, name, &ec2.LaunchTemplateArgs{
@@ -176,7 +176,6 @@ func newGroup(ctx *pulumi.Context, name string, args *NodeGroupsArgs, ga GroupAr
 			ec2.LaunchTemplateTagSpecificationArgs{ResourceType: pulumi.String("volume"), Tags: instanceTags},
 		},
 		UpdateDefaultVersion: pulumi.Bool(true),
-		Tags:                 tags,
 	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("node group %s: launch template: %w", name, err)
@@ -204,7 +203,6 @@ func newGroup(ctx *pulumi.Context, name string, args *NodeGroupsArgs, ga GroupAr
 		},
 		Labels: pulumi.StringMap{RoleLabel: pulumi.String(roleLabel)},
 		Taints: taints,
-		Tags:   tags,
 	}, append(opts, pulumi.IgnoreChanges([]string{"scalingConfig.desiredSize"}))...)
 	if err != nil {
 		return nil, fmt.Errorf("node group %s: %w", name, err)

@@ -37,7 +37,6 @@ type StorageArgs struct {
 	EbsCsiDriverVersion string
 	// Provider is the cluster's Kubernetes provider.
 	Provider *kubernetes.Provider
-	Tags     map[string]string
 }
 
 // Storage is the CSI driver and the storage classes.
@@ -65,13 +64,11 @@ func NewStorage(ctx *pulumi.Context, name string, args *StorageArgs, opts ...pul
 	role, err := irsa.NewRole(ctx, name+"-ebs-csi", &irsa.RoleArgs{
 		OIDC: args.OIDC, Namespace: csiNamespace, ServiceAccount: csiServiceAccount,
 		ManagedPolicyArns: []string{csiManagedPolicyArn},
-		Tags:              args.Tags,
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("storage %s: EBS CSI role: %w", name, err)
 	}
-	addon, err := cluster.NewAddon(ctx, name, args.ClusterName, csiAddon, args.EbsCsiDriverVersion, role.Arn,
-		pulumi.ToStringMap(args.Tags), parent)
+	addon, err := cluster.NewAddon(ctx, name, args.ClusterName, csiAddon, args.EbsCsiDriverVersion, role.Arn, parent)
 	if err != nil {
 		return nil, fmt.Errorf("storage %s: %w", name, err)
 	}

@@ -32,7 +32,10 @@ type Resource struct {
 	// Outputs are what the mock answered (inputs plus computed properties).
 	Outputs resource.PropertyMap
 
-	Provider            string
+	Provider string
+	// Providers are the providers a component hands its children, by package (remote components
+	// such as eks:index:Cluster create their resources with them).
+	Providers           map[string]string
 	DependsOn           []string
 	IgnoreChanges       []string
 	ReplaceOnChanges    []string
@@ -115,6 +118,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		rec.Parent = rpc.GetParent()
 		rec.Remote = rpc.GetRemote()
 		rec.Provider = rpc.GetProvider()
+		rec.Providers = rpc.GetProviders()
 		rec.DependsOn = slices.Sorted(slices.Values(rpc.GetDependencies()))
 		rec.IgnoreChanges = rpc.GetIgnoreChanges()
 		rec.ReplaceOnChanges = rpc.GetReplaceOnChanges()
