@@ -6,8 +6,12 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// Config is the whole typed stack configuration. Each concern has its own section, read and validated
-// in its own file (config_platform.go, ...); a new concern adds a field here and a line in LoadConfig.
+// Config is the whole typed stack configuration. Each concern has its own section in its own file
+// (config_platform.go, ...), handled one way: defaults, then the keys decoded over them (reader),
+// then validated here, every problem naming its key; deploying maps the section to component Args.
+// Where the Args are plain values of the configuration's shape (the data services' settings,
+// container.Resources) the section decodes into them and the map is the identity: components never
+// read or validate configuration. A new concern adds a field here and a line in LoadConfig.
 type Config struct {
 	Project string
 	Stack   string
