@@ -128,8 +128,25 @@ func validMode(r *reader, key string, mode data.Mode) {
 	}
 }
 
+// validateService checks the settings of the mode a Postgres or Redis service runs in; managed is
+// called only when the managed settings are there (null in the stack file removes them).
+func validateService(r *reader, key string, mode data.Mode, hasManaged bool, managed func(), inCluster *data.InClusterArgs, external *data.ExternalArgs) {
+	validMode(r, key, mode)
+	switch mode {
+	case data.Managed:
+		if !hasManaged {
+			r.Problem(key+".managed", "is required in managed mode")
+			return
+		}
+		managed()
+	case data.InCluster:
+		validateInCluster(r, key+".inCluster", inCluster)
+	case data.External:
+		validateExternal(r, key+".external", external)
+	}
+}
+
 func validatePostgres(r *reader, key string, a data.PostgresArgs) {
-	validMode(r, key, a.Mode)
 	if !sqlNameRe.MatchString(a.Database) {
 		r.Problem(key+".database", "%q is not a database name (letters, digits, _; at most 63)", a.Database)
 	}
@@ -139,66 +156,47 @@ func validatePostgres(r *reader, key string, a data.PostgresArgs) {
 	if a.Mode != data.External && (a.Username == "rdsadmin" || a.Username == "postgres") {
 		r.Problem(key+".username", "%q is reserved; use an application user name", a.Username)
 	}
-	switch a.Mode {
-	case data.Managed:
-		m := a.Managed
-		if m == nil {
-			r.Problem(key+".managed", "is required in managed mode")
-			break
-		}
+	validateService(r, key, a.Mode, a.Managed != nil, func() {
+		m, key := a.Managed, key+".managed"
 		if v := pgVersionRe.FindStringSubmatch(m.EngineVersion); v == nil {
-			r.Problem(key+".managed.engineVersion", "%q is not a Postgres version such as 17 or 17.6", m.EngineVersion)
+			r.Problem(key+".engineVersion", "%q is not a Postgres version such as 17 or 17.6", m.EngineVersion)
 		} else if major, _ := strconv.Atoi(v[1]); major < minPostgresMajor {
-			r.Problem(key+".managed.engineVersion", "%s is out of RDS standard support; use %d or newer", m.EngineVersion, minPostgresMajor)
+			r.Problem(key+".engineVersion", "%s is out of RDS standard support; use %d or newer", m.EngineVersion, minPostgresMajor)
 		}
 		if !rdsClassRe.MatchString(m.InstanceClass) {
-			r.Problem(key+".managed.instanceClass", "%q is not an RDS instance class such as db.t4g.medium", m.InstanceClass)
+			r.Problem(key+".instanceClass", "%q is not an RDS instance class such as db.t4g.medium", m.InstanceClass)
 		}
 		if m.AllocatedStorageGiB < 20 || m.AllocatedStorageGiB > 65536 {
-			r.Problem(key+".managed.allocatedStorageGiB", "%d: gp3 storage is 20..65536 GiB", m.AllocatedStorageGiB)
+			r.Problem(key+".allocatedStorageGiB", "%d: gp3 storage is 20..65536 GiB", m.AllocatedStorageGiB)
 		}
 		if m.MaxAllocatedStorageGiB != 0 && m.MaxAllocatedStorageGiB < m.AllocatedStorageGiB {
-			r.Problem(key+".managed.maxAllocatedStorageGiB", "%d is less than allocatedStorageGiB %d (0 turns autoscaling off)", m.MaxAllocatedStorageGiB, m.AllocatedStorageGiB)
+			r.Problem(key+".maxAllocatedStorageGiB", "%d is less than allocatedStorageGiB %d (0 turns autoscaling off)", m.MaxAllocatedStorageGiB, m.AllocatedStorageGiB)
 		}
 		if m.BackupRetentionDays < 1 || m.BackupRetentionDays > 35 {
-			r.Problem(key+".managed.backupRetentionDays", "%d: RDS keeps automated backups 1..35 days", m.BackupRetentionDays)
+			r.Problem(key+".backupRetentionDays", "%d: RDS keeps automated backups 1..35 days", m.BackupRetentionDays)
 		}
-	case data.InCluster:
-		validateInCluster(r, key+".inCluster", a.InCluster)
-	case data.External:
-		validateExternal(r, key+".external", a.External)
-	}
+	}, a.InCluster, a.External)
 }
 
 func validateRedis(r *reader, key string, a data.RedisArgs) {
-	validMode(r, key, a.Mode)
-	switch a.Mode {
-	case data.Managed:
-		m := a.Managed
-		if m == nil {
-			r.Problem(key+".managed", "is required in managed mode")
-			break
-		}
+	validateService(r, key, a.Mode, a.Managed != nil, func() {
+		m, key := a.Managed, key+".managed"
 		if !redisVersionRe.MatchString(m.EngineVersion) {
-			r.Problem(key+".managed.engineVersion", "%q is not a Redis version such as 7.1", m.EngineVersion)
+			r.Problem(key+".engineVersion", "%q is not a Redis version such as 7.1", m.EngineVersion)
 		}
 		if !cacheNodeTypeRe.MatchString(m.NodeType) {
-			r.Problem(key+".managed.nodeType", "%q is not an ElastiCache node type such as cache.t4g.small", m.NodeType)
+			r.Problem(key+".nodeType", "%q is not an ElastiCache node type such as cache.t4g.small", m.NodeType)
 		}
 		if m.Replicas < 0 || m.Replicas > 5 {
-			r.Problem(key+".managed.replicas", "%d: a replication group has 0..5 replicas", m.Replicas)
+			r.Problem(key+".replicas", "%d: a replication group has 0..5 replicas", m.Replicas)
 		}
 		if m.HighAvailability && m.Replicas < 1 {
-			r.Problem(key+".managed.replicas", "%d: automatic failover and Multi-AZ (highAvailability) need at least one replica", m.Replicas)
+			r.Problem(key+".replicas", "%d: automatic failover and Multi-AZ (highAvailability) need at least one replica", m.Replicas)
 		}
 		if m.SnapshotRetentionDays < 0 || m.SnapshotRetentionDays > 35 {
-			r.Problem(key+".managed.snapshotRetentionDays", "%d: ElastiCache keeps snapshots 0..35 days", m.SnapshotRetentionDays)
+			r.Problem(key+".snapshotRetentionDays", "%d: ElastiCache keeps snapshots 0..35 days", m.SnapshotRetentionDays)
 		}
-	case data.InCluster:
-		validateInCluster(r, key+".inCluster", a.InCluster)
-	case data.External:
-		validateExternal(r, key+".external", a.External)
-	}
+	}, a.InCluster, a.External)
 }
 
 func validateObjectStore(r *reader, key string, a data.ObjectStoreArgs) {
