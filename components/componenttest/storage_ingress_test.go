@@ -42,7 +42,7 @@ func TestStorage(t *testing.T) {
 	gp2 := find(t, m, "kubernetes:storage.k8s.io/v1:StorageClassPatch", "st-gp2")
 	gp2Class := decode[storagev1.StorageClass](t, gp2)
 	require.Equal(t, "gp2", gp2Class.Name)
-	require.Equal(t, map[string]string{storage.DefaultClassKey: "false"}, gp2Class.Annotations)
+	require.Equal(t, "false", gp2Class.Annotations[storage.DefaultClassKey])
 
 	for _, c := range []struct{ name, reclaim, isDefault string }{
 		{"gp3", "Delete", "true"},
