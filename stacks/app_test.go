@@ -205,7 +205,7 @@ func TestEachInvalidAppValueIsReportedWithItsKeyAndReason(t *testing.T) {
 		{map[string]string{"linkage:api": `{"maxReplicas": 1}`}, "linkage:api.maxReplicas", "less than replicas"},
 		{map[string]string{"linkage:api": `{"preStopSeconds": 90}`}, "linkage:api.terminationGracePeriodSeconds", "must exceed preStopSeconds"},
 		{map[string]string{"linkage:api": `{"resources": {"cpuRequest": "4"}}`}, "linkage:api.resources.cpuRequest", "exceeds the limit"},
-		{map[string]string{"linkage:api": `{"resources": {"memoryLimit": "lots"}}`}, "linkage:api.resources.memoryLimit", "not a Kubernetes quantity"},
+		{map[string]string{"linkage:api": `{"resources": {"memoryLimit": "lots"}}`}, "linkage:api.resources.memoryLimit", "not a positive Kubernetes quantity"},
 		{map[string]string{"linkage:workers": `{"resources": {"cpuRequest": "1500m", "cpuLimit": "1500m"}}`}, "linkage:workers.resources.cpuLimit", "whole cores"},
 		{map[string]string{"linkage:workers": `{"minReplicas": 0}`}, "linkage:workers.minReplicas", "at least 1"},
 		{map[string]string{"linkage:workers": `{"terminationGracePeriodSeconds": 300}`}, "linkage:workers.terminationGracePeriodSeconds", "spot nodes are reclaimed"},

@@ -85,6 +85,7 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		AdminArns:         p.Cluster.AdminArns,
 		VpcCniVersion:     p.Addons.VpcCni,
 		KubeProxyVersion:  p.Addons.KubeProxy,
+		AWSProvider:       awsProvider,
 	}, onAWS)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
@@ -38,6 +39,9 @@ type ClusterArgs struct {
 	// VpcCniVersion and KubeProxyVersion pin the core add-ons (CoreDNS needs nodes: see nodegroups).
 	VpcCniVersion    string
 	KubeProxyVersion string
+	// AWSProvider, when set, is handed to the eks remote component by name: a remote component does
+	// not inherit its parent's providers, and the stack's provider carries the default tags.
+	AWSProvider *aws.Provider
 }
 
 // Cluster is the control plane and what other components need from it.
@@ -98,6 +102,10 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		}
 	}
 	mode := eks.AuthenticationModeApi
+	eksOpts := []pulumi.ResourceOption{parent}
+	if args.AWSProvider != nil {
+		eksOpts = append(eksOpts, pulumi.Providers(args.AWSProvider))
+	}
 	control, err := eks.NewCluster(ctx, name, &eks.ClusterArgs{
 		Name:                 pulumi.String(args.Name),
 		Version:              pulumi.String(args.KubernetesVersion),
@@ -118,7 +126,7 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		// Created below from the cluster's issuer so that its ARN is ours to pass to IRSA roles.
 		CreateOidcProvider:           pulumi.Bool(false),
 		NodeAssociatePublicIpAddress: pulumi.BoolRef(false),
-	}, parent)
+	}, eksOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: eks: %w", name, err)
 	}
