@@ -1,9 +1,11 @@
 package http_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -233,4 +235,116 @@ func TestExternalCopyBudget(t *testing.T) {
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	object = func() io.Reader { return &repeatReader{c: 0xff, n: 64 * 10} }
 	requireProblem(t, e.do("POST", path, p.UpdateTokens[1], ref, "Hash-Size", "64"), 400, "differs from the 128-byte CLKs")
+}
+
+// startUpload opens a connection and sends the head and the first bytes of a JSON upload of
+// length bytes, then nothing more.
+func startUpload(t *testing.T, e *env, p project, party int, length int) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	_, err = fmt.Fprintf(c, "POST /api/v1/projects/%s/clks HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Length: %d\r\n\r\n{\"clks\":[",
+		p.ID, p.UpdateTokens[party], length)
+	require.NoError(t, err)
+	return c
+}
+
+// answer reads the status line and problem of the response on c.
+func answer(t *testing.T, c net.Conn) (int, string) {
+	t.Helper()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(30*time.Second)))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	require.NoError(t, err, "no answer to a stalled upload")
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// A client that stops sending (or trickles) loses its upload with 408 instead of holding a
+// goroutine, the token's claim and buffers for ever; the token can be used again.
+func TestSlowUploadsTimeOut(t *testing.T) {
+	e := newEnv(t, false, func(c *linkhttp.Config, _ *worker.Config) {
+		c.UploadIdleTimeout, c.UploadTimeout, c.BodyTimeout = 300*time.Millisecond, 2*time.Second, time.Second
+	})
+	p := e.createProject("groups", 2, false)
+
+	c := startUpload(t, e, p, 0, 1<<20)
+	status, detail := answer(t, c)
+	require.Equal(t, http.StatusRequestTimeout, status, detail)
+	require.Contains(t, detail, "upload-idle-timeout")
+
+	// Trickling one byte every 100 ms keeps it from being idle but not from the total.
+	c = startUpload(t, e, p, 0, 1<<20)
+	stop := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := c.Write([]byte(" ")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	status, detail = answer(t, c)
+	close(stop)
+	require.Equal(t, http.StatusRequestTimeout, status, detail)
+	require.Contains(t, detail, "upload-timeout")
+
+	// Other bodies: --body-timeout.
+	c, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = fmt.Fprintf(c, "POST /api/v1/projects HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+	require.NoError(t, err)
+	status, detail = answer(t, c)
+	require.Equal(t, http.StatusRequestTimeout, status, detail)
+	require.Contains(t, detail, "body-timeout")
+
+	e.upload(p, 0, readFile(t, "binary/clks_128B_1k.json"))
+}
+
+// One client address runs at most max-uploads-per-client uploads at once.
+func TestUploadsPerClient(t *testing.T) {
+	e := newEnv(t, false, withLimits(linkhttp.Limits{MaxUploadsPerClient: 2}))
+	p := e.createProject("groups", 3, false)
+	a := startUpload(t, e, p, 0, 1<<20)
+	b := startUpload(t, e, p, 1, 1<<20)
+	// Wait until both are being received: a third upload (with a wrong token, so that it
+	// would spend nothing) is then refused before its token is even checked.
+	deadline := time.Now().Add(10 * time.Second)
+	var r response
+	for {
+		r = e.do("POST", "/projects/"+p.ID+"/clks", "wrong", `{"clks":[]}`)
+		if r.status == http.StatusTooManyRequests || time.Now().After(deadline) {
+			break
+		}
+		require.Equal(t, http.StatusForbidden, r.status)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r.status != http.StatusTooManyRequests {
+		for _, c := range []net.Conn{a, b} {
+			_ = c.SetReadDeadline(time.Now().Add(time.Second))
+			got, _ := io.ReadAll(c)
+			t.Logf("stalled upload got: %q", got)
+		}
+	}
+	pr := requireProblem(t, r, http.StatusTooManyRequests, "max-uploads-per-client")
+	require.Equal(t, "max-uploads-per-client", pr["limit"])
+	require.NotEmpty(t, r.header.Get("Retry-After"))
+	a.Close()
+	b.Close()
+	for deadline = time.Now().Add(10 * time.Second); ; {
+		r = e.do("POST", "/projects/"+p.ID+"/clks", p.UpdateTokens[2], readFile(t, "binary/clks_128B_1k.json"))
+		if r.status != http.StatusTooManyRequests || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 }

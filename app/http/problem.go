@@ -90,10 +90,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 
 // decodeBody decodes a small JSON request body into v.
 func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	body := http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxBodyBytes)
+	body := http.MaxBytesReader(w, timedBody(w, r, 0, s.cfg.BodyTimeout, "", "body-timeout"), s.cfg.Limits.MaxBodyBytes)
 	dec := json.NewDecoder(body)
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
+		var p *problem
+		if errors.As(err, &p) {
+			return p
+		}
 		if errors.As(err, &mbe) {
 			return limitProblem(&linkage.LimitError{Limit: "max-body-bytes", Max: mbe.Limit}, "request body too large")
 		}

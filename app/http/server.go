@@ -18,6 +18,7 @@ import (
 
 	"github.com/linkage-platform/linkage/app/engine"
 	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/ratelimit"
 )
 
 // Scheduler starts queued runs (app/worker.Scheduler).
@@ -39,6 +40,9 @@ type Limits struct {
 	// the blocks of one record, so that the rows of a chunk keep their blocks in bounded memory.
 	MaxBlocksPerRecord int
 	MaxBlockIDBytes    int
+	// MaxUploadsPerClient (max-uploads-per-client) bounds the uploads one client address runs
+	// at once; beyond it 429.
+	MaxUploadsPerClient int
 }
 
 // Base64Len is the length of the standard (padded) base64 of n bytes.
@@ -69,6 +73,9 @@ func (l *Limits) defaults() {
 	if l.MaxBlockIDBytes <= 0 {
 		l.MaxBlockIDBytes = 128
 	}
+	if l.MaxUploadsPerClient <= 0 {
+		l.MaxUploadsPerClient = 4
+	}
 }
 
 // Config wires a Server.
@@ -88,9 +95,16 @@ type Config struct {
 	RateLimit interface {
 		Check(r *http.Request) (retryAfter time.Duration, ok bool)
 	}
+	// UploadTimeout bounds an upload's body (default 1h), UploadIdleTimeout the time without a
+	// byte of it (default 2m), BodyTimeout the body of any other request (default 30s).
+	UploadTimeout, UploadIdleTimeout, BodyTimeout time.Duration
 	// UploadClaimTimeout is how long an unfinished upload holds its update token before another
-	// upload with the token may take over (the first one's process died). Default 1h.
+	// upload with the token may take over (the first one's process died). It is at least
+	// UploadTimeout plus 5 minutes, so a live upload's claim is never taken over.
 	UploadClaimTimeout time.Duration
+	// ClientAddr names the client of a request for per-client limits (default: the connection's
+	// address).
+	ClientAddr func(*http.Request) string
 }
 
 // Server is the API.
@@ -102,6 +116,7 @@ type Server struct {
 	metrics *metrics
 	handler http.Handler
 	rate    *progressRate
+	uploads *clientUploads
 	now     func() time.Time
 }
 
@@ -114,11 +129,22 @@ func New(cfg Config) *Server {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	if cfg.UploadClaimTimeout <= 0 {
-		cfg.UploadClaimTimeout = time.Hour
+	if cfg.UploadTimeout <= 0 {
+		cfg.UploadTimeout = time.Hour
+	}
+	if cfg.UploadIdleTimeout <= 0 {
+		cfg.UploadIdleTimeout = 2 * time.Minute
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 30 * time.Second
+	}
+	cfg.UploadClaimTimeout = max(cfg.UploadClaimTimeout, cfg.UploadTimeout+5*time.Minute)
+	if cfg.ClientAddr == nil {
+		cfg.ClientAddr = func(r *http.Request) string { return ratelimit.ClientAddr(r, false) }
 	}
 	s := &Server{cfg: cfg, store: cfg.Store, blobs: cfg.Blobs, log: cfg.Logger, now: time.Now,
-		rate: &progressRate{store: cfg.Store, now: time.Now}}
+		rate:    &progressRate{store: cfg.Store, now: time.Now},
+		uploads: &clientUploads{max: cfg.Limits.MaxUploadsPerClient, n: map[string]int{}}}
 	s.metrics = newMetrics(cfg.Registry, cfg.Store)
 	mux := http.NewServeMux()
 	s.routes(mux, promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry}))

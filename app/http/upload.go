@@ -102,6 +102,12 @@ func expectedSize(a *access) int {
 
 // upload runs receive under the claim of a's party and records the result.
 func (s *Server) upload(w http.ResponseWriter, r *http.Request, form string, receive func(ctx context.Context, a *access) (uploaded, error)) error {
+	client := s.cfg.ClientAddr(r)
+	if !s.uploads.acquire(client) {
+		w.Header().Set("Retry-After", "10")
+		return tooManyUploads(s.cfg.Limits.MaxUploadsPerClient)
+	}
+	defer s.uploads.release(client)
 	a, err := s.authorizeUpload(r)
 	if err != nil {
 		return err
@@ -241,7 +247,7 @@ func (s *Server) uploadBinary(w http.ResponseWriter, r *http.Request) error {
 		if want := expectedSize(a); want != 0 && want != size {
 			return uploaded{}, badRequest("Hash-Size %d differs from the %d-byte CLKs other parties uploaded", size, want)
 		}
-		n, err := s.blobs.Put(ctx, linkage.UploadKey(a.project.ID, a.party), &exactReader{r: r.Body, n: total})
+		n, err := s.blobs.Put(ctx, linkage.UploadKey(a.project.ID, a.party), &exactReader{r: s.uploadBody(w, r), n: total})
 		if err != nil {
 			var p *problem
 			if errors.As(err, &p) {
@@ -291,9 +297,14 @@ func (e *exactReader) Read(p []byte) (int, error) {
 }
 
 func (s *Server) uploadJSON(w http.ResponseWriter, r *http.Request) error {
-	body := newTokenLimit(http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxUploadBytes), s.cfg.Limits.MaxTokenBytes)
+	body := newTokenLimit(http.MaxBytesReader(w, s.uploadBody(w, r), s.cfg.Limits.MaxUploadBytes), s.cfg.Limits.MaxTokenBytes)
 	return s.upload(w, r, "json", func(ctx context.Context, a *access) (uploaded, error) {
 		p := &jsonUpload{s: s, ctx: ctx, a: a, lim: body, dec: json.NewDecoder(body), r: r}
 		return p.parse()
 	})
+}
+
+// uploadBody is r's body under the upload deadlines.
+func (s *Server) uploadBody(w http.ResponseWriter, r *http.Request) io.ReadCloser {
+	return timedBody(w, r, s.cfg.UploadIdleTimeout, s.cfg.UploadTimeout, "upload-idle-timeout", "upload-timeout")
 }
