@@ -313,38 +313,36 @@ func TestSlowUploadsTimeOut(t *testing.T) {
 func TestUploadsPerClient(t *testing.T) {
 	e := newEnv(t, false, withLimits(linkhttp.Limits{MaxUploadsPerClient: 2}))
 	p := e.createProject("groups", 3, false)
-	a := startUpload(t, e, p, 0, 1<<20)
-	b := startUpload(t, e, p, 1, 1<<20)
-	// Wait until both are being received: a third upload (with a wrong token, so that it
-	// would spend nothing) is then refused before its token is even checked.
-	deadline := time.Now().Add(10 * time.Second)
-	var r response
-	for {
-		r = e.do("POST", "/projects/"+p.ID+"/clks", "wrong", `{"clks":[]}`)
-		if r.status == http.StatusTooManyRequests || time.Now().After(deadline) {
-			break
-		}
-		require.Equal(t, http.StatusForbidden, r.status)
-		time.Sleep(10 * time.Millisecond)
+	var stalled []net.Conn
+	for party := range 2 {
+		stalled = append(stalled, startUpload(t, e, p, party, 1<<20))
+		// The upload holds its slot once it has claimed the token.
+		require.Eventually(t, func() bool {
+			parties, err := e.store.ListParties(t.Context(), p.ID)
+			require.NoError(t, err)
+			return parties[party].State == linkage.UploadUploading
+		}, 10*time.Second, 5*time.Millisecond)
 	}
-	if r.status != http.StatusTooManyRequests {
-		for _, c := range []net.Conn{a, b} {
-			_ = c.SetReadDeadline(time.Now().Add(time.Second))
-			got, _ := io.ReadAll(c)
-			t.Logf("stalled upload got: %q", got)
-		}
-	}
+	// A third is refused before its token is even checked (a wrong one here, spending nothing).
+	r := e.do("POST", "/projects/"+p.ID+"/clks", "wrong", `{"clks":[]}`)
 	pr := requireProblem(t, r, http.StatusTooManyRequests, "max-uploads-per-client")
 	require.Equal(t, "max-uploads-per-client", pr["limit"])
 	require.NotEmpty(t, r.header.Get("Retry-After"))
-	a.Close()
-	b.Close()
-	for deadline = time.Now().Add(10 * time.Second); ; {
-		r = e.do("POST", "/projects/"+p.ID+"/clks", p.UpdateTokens[2], readFile(t, "binary/clks_128B_1k.json"))
-		if r.status != http.StatusTooManyRequests || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
+	// Once they are gone (the clients closed the connections), the slots are free.
+	for _, c := range stalled {
+		c.Close()
 	}
+	for party := range 2 {
+		require.Eventually(t, func() bool {
+			parties, err := e.store.ListParties(t.Context(), p.ID)
+			require.NoError(t, err)
+			return parties[party].State == linkage.UploadPending
+		}, 10*time.Second, 5*time.Millisecond)
+	}
+	// (The slot is given back just after the claim: retry while the answer is 429.)
+	require.Eventually(t, func() bool {
+		r = e.do("POST", "/projects/"+p.ID+"/clks", p.UpdateTokens[2], readFile(t, "binary/clks_128B_1k.json"))
+		return r.status != http.StatusTooManyRequests
+	}, 10*time.Second, 5*time.Millisecond)
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 }

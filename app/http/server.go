@@ -74,7 +74,7 @@ func (l *Limits) defaults() {
 		l.MaxBlockIDBytes = 128
 	}
 	if l.MaxUploadsPerClient <= 0 {
-		l.MaxUploadsPerClient = 4
+		l.MaxUploadsPerClient = 32
 	}
 }
 

@@ -72,7 +72,7 @@ func registerAPI(f *flags) *apiFlags {
 	a.limits.tokenBytes = f.Int64("max-json-token-bytes", 64<<10, "longest string or number in a JSON upload (at least the base64 of --max-hash-size bytes)")
 	a.limits.blocksPerRecord = f.Int("max-blocks-per-record", 100, "most blocks one record may belong to")
 	a.limits.blockID = f.Int("max-block-id-bytes", 128, "longest block id in bytes")
-	a.limits.uploadsPerClient = f.Int("max-uploads-per-client", 4, "uploads one client address may run at once (beyond: 429)")
+	a.limits.uploadsPerClient = f.Int("max-uploads-per-client", 32, "uploads one client address may run at once (beyond: 429)")
 	a.uploadTimeout = f.Duration("upload-timeout", time.Hour, "longest time an upload's body may take (an update token's claim lasts 5 minutes longer)")
 	a.uploadIdle = f.Duration("upload-idle-timeout", 2*time.Minute, "longest time an upload may send nothing")
 	a.bodyTimeout = f.Duration("body-timeout", 30*time.Second, "longest time the body of any other request may take")
