@@ -245,7 +245,7 @@ func startUpload(t *testing.T, e *env, p project, party int, length int) net.Con
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	_, err = fmt.Fprintf(c, "POST /api/v1/projects/%s/clks HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Length: %d\r\n\r\n{\"clks\":[",
-		p.ID, p.UpdateTokens[party], length)
+		p.ProjectID, p.UpdateTokens[party], length)
 	require.NoError(t, err)
 	return c
 }
@@ -318,13 +318,13 @@ func TestUploadsPerClient(t *testing.T) {
 		stalled = append(stalled, startUpload(t, e, p, party, 1<<20))
 		// The upload holds its slot once it has claimed the token.
 		require.Eventually(t, func() bool {
-			parties, err := e.store.ListParties(t.Context(), p.ID)
+			parties, err := e.store.ListParties(t.Context(), p.ProjectID)
 			require.NoError(t, err)
 			return parties[party].State == linkage.UploadUploading
 		}, 10*time.Second, 5*time.Millisecond)
 	}
 	// A third is refused before its token is even checked (a wrong one here, spending nothing).
-	r := e.do("POST", "/projects/"+p.ID+"/clks", "wrong", `{"clks":[]}`)
+	r := e.do("POST", "/projects/"+p.ProjectID+"/clks", "wrong", `{"clks":[]}`)
 	pr := requireProblem(t, r, http.StatusTooManyRequests, "max-uploads-per-client")
 	require.Equal(t, "max-uploads-per-client", pr["limit"])
 	require.NotEmpty(t, r.header.Get("Retry-After"))
@@ -334,14 +334,14 @@ func TestUploadsPerClient(t *testing.T) {
 	}
 	for party := range 2 {
 		require.Eventually(t, func() bool {
-			parties, err := e.store.ListParties(t.Context(), p.ID)
+			parties, err := e.store.ListParties(t.Context(), p.ProjectID)
 			require.NoError(t, err)
 			return parties[party].State == linkage.UploadPending
 		}, 10*time.Second, 5*time.Millisecond)
 	}
 	// (The slot is given back just after the claim: retry while the answer is 429.)
 	require.Eventually(t, func() bool {
-		r = e.do("POST", "/projects/"+p.ID+"/clks", p.UpdateTokens[2], readFile(t, "binary/clks_128B_1k.json"))
+		r = e.do("POST", "/projects/"+p.ProjectID+"/clks", p.UpdateTokens[2], readFile(t, "binary/clks_128B_1k.json"))
 		return r.status != http.StatusTooManyRequests
 	}, 10*time.Second, 5*time.Millisecond)
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
