@@ -194,15 +194,15 @@ func (x externalBlobs) DownloadAccess(context.Context, string) (linkage.Credenti
 	return linkage.Credentials{}, linkage.ObjectRef{}, fmt.Errorf("not in this test")
 }
 
-func (x externalBlobs) OpenExternal(context.Context, linkage.ObjectRef, *linkage.Credentials, string) (io.ReadCloser, error) {
-	return io.NopCloser(x.object()), nil
+func (x externalBlobs) OpenExternal(context.Context, linkage.ObjectRef, string) (*linkage.ExternalObject, error) {
+	return &linkage.ExternalObject{ReadCloser: io.NopCloser(x.object())}, nil
 }
 
 // An object-store upload is copied under the limits of a direct one: bytes, records, CLK size,
 // and the CLK size the other parties used.
 func TestExternalCopyBudget(t *testing.T) {
 	var object func() io.Reader
-	e := newEnv(t, false, withLimits(linkhttp.Limits{MaxUploadBytes: 1 << 20, MaxUploadRecords: 10_000}),
+	e := newEnv(t, false, withLimits(linkhttp.Limits{MaxUploadBytes: 1 << 20, MaxUploadRecords: 10_000, MaxHashSize: 512}),
 		func(c *linkhttp.Config, _ *worker.Config) {
 			c.Blobs = externalBlobs{Store: c.Blobs.(*fs.Store), object: func() io.Reader { return object() }}
 		})
@@ -215,7 +215,7 @@ func TestExternalCopyBudget(t *testing.T) {
 		status int
 		detail string
 	}{
-		"CLK size":    {fmt.Sprint(64 << 20), 64 << 20, 413, "max-hash-size"},
+		"CLK size":    {"1024", 1024 * 4, 413, "max-hash-size"},
 		"upload size": {"128", 2 << 20, 413, "max-upload-bytes"},
 		"records":     {"8", 10_001 * 8, 413, "max-upload-records"},
 	} {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/linkage-platform/linkage/app/linkage"
 	"github.com/linkage-platform/linkage/app/tracing"
@@ -238,7 +237,9 @@ func (s *Server) getRunResult(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	key := linkage.ResultKey(a.project.ID, run.ID, part)
-	if rt == linkage.ResultSimilarityScores && strings.EqualFold(r.Header.Get("RETURN-OBJECT-STORE-ADDRESS"), "true") {
+	// Any value asks for the address, as the reference's clients send it.
+	if _, ok := r.Header[http.CanonicalHeaderKey("RETURN-OBJECT-STORE-ADDRESS")]; ok && rt == linkage.ResultSimilarityScores {
+		key = linkage.ResultKey(a.project.ID, run.ID, linkage.PartScoresFile)
 		ext, ok := s.blobs.(linkage.ExternalAccess)
 		if !ok {
 			return problemf(http.StatusInternalServerError, "Not enabled", "object-store results are not enabled on this server (it stores blobs locally); request the result without RETURN-OBJECT-STORE-ADDRESS")

@@ -59,7 +59,7 @@ func (l *Limits) defaults() {
 		l.MaxParties = 100
 	}
 	if l.MaxHashSize <= 0 {
-		l.MaxHashSize = 8192
+		l.MaxHashSize = 1024
 	}
 	if l.MaxBodyBytes <= 0 {
 		l.MaxBodyBytes = 1 << 20

@@ -13,6 +13,8 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrInvalid: the input is malformed or out of range.
 	ErrInvalid = errors.New("invalid")
+	// ErrForbidden: the caller may not touch this object (e.g. outside its upload area).
+	ErrForbidden = errors.New("forbidden")
 	// ErrLimit: a configured limit was exceeded; see LimitError for which.
 	ErrLimit = errors.New("limit exceeded")
 	// ErrUnavailable: a backing service (database, queue, object store) cannot be reached now;

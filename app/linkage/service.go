@@ -185,9 +185,16 @@ type ExternalAccess interface {
 	UploadAccess(ctx context.Context, prefix string) (Credentials, ObjectRef, error)
 	// DownloadAccess returns credentials allowing to read the blob key, and where it is.
 	DownloadAccess(ctx context.Context, key string) (Credentials, ObjectRef, error)
-	// OpenExternal streams an object named by a client in an upload, with the client's
-	// credentials if given. Without them it reads with the service's own credentials, and so
-	// only objects under the blob key prefix ownPrefix (the uploading party's own area):
-	// anything else could be another project's data.
-	OpenExternal(ctx context.Context, ref ObjectRef, creds *Credentials, ownPrefix string) (io.ReadCloser, error)
+	// OpenExternal streams an object a client named in an upload. It reads with the service's
+	// own access, whatever credentials the client sent, and only objects of this store's
+	// endpoint and bucket under the blob key prefix ownPrefix (the uploading party's own area):
+	// anything else is ErrForbidden, and no other endpoint is ever contacted.
+	OpenExternal(ctx context.Context, ref ObjectRef, ownPrefix string) (*ExternalObject, error)
+}
+
+// ExternalObject is an object a client put in its upload area, with its user metadata (keys
+// lower-case, without the x-amz-meta- prefix: "hash-count", "hash-size").
+type ExternalObject struct {
+	io.ReadCloser
+	Metadata map[string]string
 }

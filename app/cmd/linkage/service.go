@@ -67,7 +67,7 @@ func registerAPI(f *flags) *apiFlags {
 	a.limits.uploadBytes = f.Int64("max-upload-bytes", 8<<30, "largest upload request body in bytes")
 	a.limits.uploadRecords = f.Int64("max-upload-records", 50_000_000, "most CLKs in one upload")
 	a.limits.parties = f.Int("max-parties", 100, "most parties of a project")
-	a.limits.hashSize = f.Int("max-hash-size", 8192, "largest CLK in bytes")
+	a.limits.hashSize = f.Int("max-hash-size", 1024, "largest CLK in bytes (the reference allows 1..1024)")
 	a.limits.bodyBytes = f.Int64("max-body-bytes", 1<<20, "largest JSON body of requests other than uploads")
 	a.limits.tokenBytes = f.Int64("max-json-token-bytes", 64<<10, "longest string or number in a JSON upload (at least the base64 of --max-hash-size bytes)")
 	a.limits.blocksPerRecord = f.Int("max-blocks-per-record", 100, "most blocks one record may belong to")
