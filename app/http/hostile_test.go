@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -345,4 +346,46 @@ func TestUploadsPerClient(t *testing.T) {
 		return r.status != http.StatusTooManyRequests
 	}, 10*time.Second, 5*time.Millisecond)
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+}
+
+// countRuns counts the scans CountRuns makes.
+type countRuns struct {
+	linkage.Store
+	n atomic.Int64
+}
+
+func (c *countRuns) CountRuns(ctx context.Context) (map[linkage.RunState]int, error) {
+	c.n.Add(1)
+	return c.Store.CountRuns(ctx)
+}
+
+// /metrics can be scraped in a flood: the runs are counted at most every few seconds and each
+// client is limited (503 with Retry-After beyond the burst).
+func TestMetricsFloodIsBounded(t *testing.T) {
+	var store *countRuns
+	e := newEnv(t, false, func(c *linkhttp.Config, _ *worker.Config) {
+		store = &countRuns{Store: c.Store}
+		c.Store = store
+	})
+	get := func() *http.Response {
+		resp, err := http.Get(e.srv.URL + "/metrics")
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	var refused *http.Response
+	ok := 0
+	for range 50 {
+		if resp := get(); resp.StatusCode == http.StatusOK {
+			ok++
+		} else {
+			refused = resp
+		}
+	}
+	require.NotNil(t, refused, "50 scrapes at once all answered")
+	require.Equal(t, http.StatusServiceUnavailable, refused.StatusCode)
+	require.NotEmpty(t, refused.Header.Get("Retry-After"))
+	require.GreaterOrEqual(t, ok, 10, "the burst is answered")
+	require.EqualValues(t, 1, store.n.Load(), "runs counted once for %d scrapes", ok)
 }

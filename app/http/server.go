@@ -5,11 +5,13 @@ package http
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
 	"path"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -91,7 +93,7 @@ type Config struct {
 	// nil estimates it from the progress of the active runs in the database.
 	Rate func() float64
 	// RateLimit admits requests (app/ratelimit); a refused one gets 503 with Retry-After.
-	// Probes and /metrics are never limited. Nil admits everything.
+	// Probes and /metrics are not limited by it. Nil admits everything.
 	RateLimit interface {
 		Check(r *http.Request) (retryAfter time.Duration, ok bool)
 	}
@@ -102,6 +104,10 @@ type Config struct {
 	// upload with the token may take over (the first one's process died). It is at least
 	// UploadTimeout plus 5 minutes, so a live upload's claim is never taken over.
 	UploadClaimTimeout time.Duration
+	// MetricsRate is the /metrics scrapes per second allowed per client address (burst 10;
+	// default 1; below 0 unlimited): Prometheus scrapes every few seconds, a flood is refused
+	// with 503.
+	MetricsRate float64
 	// ClientAddr names the client of a request for per-client limits (default: the connection's
 	// address).
 	ClientAddr func(*http.Request) string
@@ -139,6 +145,9 @@ func New(cfg Config) *Server {
 		cfg.BodyTimeout = 30 * time.Second
 	}
 	cfg.UploadClaimTimeout = max(cfg.UploadClaimTimeout, cfg.UploadTimeout+5*time.Minute)
+	if cfg.MetricsRate == 0 {
+		cfg.MetricsRate = 1
+	}
 	if cfg.ClientAddr == nil {
 		cfg.ClientAddr = func(r *http.Request) string { return ratelimit.ClientAddr(r, false) }
 	}
@@ -177,7 +186,7 @@ func (s *Server) routes(mux *http.ServeMux, metrics http.Handler) {
 	handle("GET /projects/{pid}/runs/{rid}/status", s.getRunStatus)
 	handle("GET /projects/{pid}/runs/{rid}/result", s.getRunResult)
 	handle("GET /projects/{pid}/runs/{rid}/histogram", s.getRunHistogram)
-	mux.Handle("GET /metrics", metrics)
+	mux.Handle("GET /metrics", s.limitMetrics(metrics))
 	mux.Handle("GET /healthz", s.route("GET /healthz", func(w http.ResponseWriter, r *http.Request) error {
 		return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))
@@ -231,5 +240,21 @@ func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) error {
 		"entityservice": s.cfg.Version,
 		"python":        "none (Go implementation)",
 		"go":            runtime.Version(),
+	})
+}
+
+// limitMetrics admits MetricsRate scrapes per second per client address.
+func (s *Server) limitMetrics(h http.Handler) http.Handler {
+	l := ratelimit.New(ratelimit.Config{Rate: max(s.cfg.MetricsRate, 0), Burst: 10})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if l != nil {
+			if wait, ok := l.Check(r); !ok {
+				w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfterSeconds(wait)))
+				s.writeProblem(w, r, problem{Status: http.StatusServiceUnavailable, Title: "Rate limited",
+					Detail: fmt.Sprintf("more than %g scrapes per second from this client; retry after %s", s.cfg.MetricsRate, wait.Round(time.Millisecond))})
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
 	})
 }

@@ -54,7 +54,7 @@ type apiFlags struct {
 		uploadsPerClient           *int
 	}
 	uploadTimeout, uploadIdle, bodyTimeout *time.Duration
-	rateLimit                              *float64
+	rateLimit, metricsRate                 *float64
 	rateBurst                              *int
 	forwardedFor                           *bool
 }
@@ -77,6 +77,7 @@ func registerAPI(f *flags) *apiFlags {
 	a.uploadIdle = f.Duration("upload-idle-timeout", 2*time.Minute, "longest time an upload may send nothing")
 	a.bodyTimeout = f.Duration("body-timeout", 30*time.Second, "longest time the body of any other request may take")
 	a.rateLimit = f.Float64("rate-limit", 200, "requests per second allowed per client address and per token (0: no limit); beyond it 503 with Retry-After")
+	a.metricsRate = f.Float64("metrics-rate-limit", 1, "/metrics scrapes per second allowed per client address, burst 10 (0: no limit)")
 	a.rateBurst = f.Int("rate-burst", 400, "requests a client may make at once above --rate-limit")
 	a.forwardedFor = f.Bool("rate-limit-forwarded-for", false, "take the client address from the last X-Forwarded-For entry (only behind a load balancer that sets it)")
 	return a
@@ -111,6 +112,9 @@ func (a *apiFlags) validate() error {
 	if *a.rateLimit < 0 || math.IsNaN(*a.rateLimit) || math.IsInf(*a.rateLimit, 0) {
 		errs = append(errs, errors.New("--rate-limit must be a finite number ≥ 0"))
 	}
+	if *a.metricsRate < 0 || math.IsNaN(*a.metricsRate) || math.IsInf(*a.metricsRate, 0) {
+		errs = append(errs, errors.New("--metrics-rate-limit must be a finite number ≥ 0"))
+	}
 	if *a.rateBurst < 1 {
 		errs = append(errs, errors.New("--rate-burst must be at least 1"))
 	}
@@ -129,8 +133,17 @@ func (a *apiFlags) serverConfig(p *process, reg *prometheus.Registry, rate func(
 			MaxUploadsPerClient: *a.limits.uploadsPerClient,
 		},
 		UploadTimeout: *a.uploadTimeout, UploadIdleTimeout: *a.uploadIdle, BodyTimeout: *a.bodyTimeout,
-		ClientAddr: func(r *http.Request) string { return ratelimit.ClientAddr(r, *a.forwardedFor) },
+		MetricsRate: metricsRate(*a.metricsRate),
+		ClientAddr:  func(r *http.Request) string { return ratelimit.ClientAddr(r, *a.forwardedFor) },
 	}
+}
+
+// metricsRate maps the flag's 0 (no limit) to the server's (below 0).
+func metricsRate(f float64) float64 {
+	if f == 0 {
+		return -1
+	}
+	return f
 }
 
 // rateLimiter is nil (no limit) when --rate-limit is 0.
