@@ -333,6 +333,12 @@ func (u *jsonUpload) blockMap() error {
 		if k == "file" {
 			return u.blocksFile()
 		}
+		if k == "credentials" { // of {"credentials": ..., "file": ...} (any key order): not used
+			if err := u.skip(); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := u.blockEntry(k, "blocks: ", ""); err != nil {
 			return err
 		}
