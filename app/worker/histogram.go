@@ -46,7 +46,7 @@ func (w *Worker) chunkHistogram(ctx context.Context, run *linkage.Run, parties [
 	if err != nil {
 		return fmt.Errorf("histogram of chunk %d: %w", c.Index, err)
 	}
-	err = h.Sample(ctx, a, b, histogram.SampleOptions{RowOffset: int(c.ALo), BlocksA: opt.BlocksA, BlocksB: opt.BlocksB, Workers: w.cfg.CompareWorkers})
+	err = h.Sample(ctx, a, b, opt)
 	if err != nil {
 		return fmt.Errorf("histogram of chunk %d: %w", c.Index, err)
 	}

@@ -135,11 +135,6 @@ func (w *Worker) chunk(ctx context.Context, p payload) error {
 	if err != nil {
 		return fmt.Errorf("compare chunk %d: %w", c.Index, err)
 	}
-	// The rows were read from offset ALo/BLo: make them absolute.
-	for i := range cands {
-		cands[i].A.Row += int32(c.ALo)
-		cands[i].B.Row += int32(c.BLo)
-	}
 	if err := w.chunkHistogram(ctx, run, parties, c, a, b, opt, cands); err != nil {
 		return err
 	}
@@ -179,7 +174,7 @@ func (w *Worker) progress(ctx context.Context, c *linkage.Chunk) func(int64) {
 	}
 }
 
-// readRows reads rows lo..hi-1 of a party's upload.
+// readRows reads rows lo..hi-1 of a party's upload, numbered from lo.
 func (w *Worker) readRows(ctx context.Context, projectID string, party, size int, lo, hi int64) (*engine.CLKs, error) {
 	key := linkage.UploadKey(projectID, party)
 	var rc io.ReadCloser
@@ -200,7 +195,7 @@ func (w *Worker) readRows(ctx context.Context, projectID string, party, size int
 	if err != nil {
 		return nil, fmt.Errorf("read upload of party %d rows %d..%d: %w", party, lo, hi, err)
 	}
-	return clks, nil
+	return clks.WithOffset(int(lo)), nil // rows keep their numbers in the upload
 }
 
 // implicitBlock is the block of every record of a party that uploaded no blocks.
