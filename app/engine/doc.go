@@ -56,6 +56,7 @@
 //   - [Permutations]: 2 parties, 1:1 greedy matching; the reference's layout
 //     (m = the smaller size rows, matched pairs on the same random row below
 //     m, mask[row] = 1 there), random rows from a seed string (the run id).
-//   - [SimilarityScores]: every candidate, ordered like the groups solver
+//   - similarity_scores: every candidate, in [SortCandidates] order (the order
+//     the groups solver takes them)
 //     considers them.
 package engine
