@@ -389,3 +389,51 @@ func TestMetricsFloodIsBounded(t *testing.T) {
 	require.GreaterOrEqual(t, ok, 10, "the burst is answered")
 	require.EqualValues(t, 1, store.n.Load(), "runs counted once for %d scrapes", ok)
 }
+
+// ambiguousCommit fails CompleteUpload: after committing (the answer to COMMIT was lost) when
+// committed is true, before it otherwise.
+type ambiguousCommit struct {
+	linkage.Store
+	committed bool
+}
+
+func (a *ambiguousCommit) CompleteUpload(ctx context.Context, u linkage.Party) ([]string, error) {
+	if a.committed {
+		if _, err := a.Store.CompleteUpload(ctx, u); err != nil {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("commit: connection reset by peer")
+}
+
+// An error answering the upload's COMMIT is resolved by reading the party back: a recorded
+// upload keeps its blob (it used to be deleted, losing accepted data) and is acknowledged; an
+// unrecorded one is cleaned up and the token can be used again.
+func TestAmbiguousUploadCommit(t *testing.T) {
+	for _, committed := range []bool{true, false} {
+		t.Run(fmt.Sprint("committed=", committed), func(t *testing.T) {
+			var store *ambiguousCommit
+			e := newEnv(t, true, func(c *linkhttp.Config, _ *worker.Config) {
+				store = &ambiguousCommit{Store: c.Store, committed: committed}
+				c.Store = store
+			})
+			p := e.createProject("groups", 2, false)
+			body := readFile(t, "binary/clks_128B_1k.json")
+			r := e.do("POST", "/projects/"+p.ProjectID+"/clks", p.UpdateTokens[0], body)
+			_, err := e.blobs.Get(t.Context(), linkage.UploadKey(p.ProjectID, 0))
+			if !committed {
+				require.Equal(t, http.StatusInternalServerError, r.status, "%s", r.body)
+				require.ErrorIs(t, err, linkage.ErrNotFound, "the unrecorded upload's blob is removed")
+				store.committed = true // the database is back: the token still works
+				r = e.do("POST", "/projects/"+p.ProjectID+"/clks", p.UpdateTokens[0], body)
+				_, err = e.blobs.Get(t.Context(), linkage.UploadKey(p.ProjectID, 0))
+			}
+			require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+			require.NoError(t, err, "the recorded upload's blob is kept")
+			require.NotEmpty(t, r.json(t)["receipt_token"])
+			e.upload(p, 1, body)
+			run := e.createRun(p, 0.99)
+			require.Equal(t, "completed", e.wait(p, run).State)
+		})
+	}
+}

@@ -267,6 +267,12 @@ func (w *Worker) solve(ctx context.Context, p payload) error {
 		cands = append(cands, chunk...)
 	}
 	engine.SortCandidates(cands)
+	// A second solve (a duplicate task) must not rewrite a finished result under its readers.
+	if run, err := w.store.GetRun(ctx, p.ProjectID, p.RunID); err != nil {
+		return err
+	} else if run.State.Terminal() {
+		return nil
+	}
 	if err := w.writeResult(ctx, project, p.RunID, cands); err != nil {
 		return err
 	}

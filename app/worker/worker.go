@@ -261,9 +261,18 @@ func (w *Worker) Handle(ctx context.Context, t linkage.Task) error {
 		return nil
 	}
 	if errors.Is(err, linkage.ErrNotFound) {
-		// The project or run was deleted meanwhile: nothing left to do.
-		w.log.Info("task for a deleted run", "task", t.ID)
-		return nil
+		switch _, gerr := w.store.GetRun(ctx, p.ProjectID, p.RunID); {
+		case errors.Is(gerr, linkage.ErrNotFound):
+			// The project or run was deleted meanwhile: nothing left to do.
+			w.log.Info("task for a deleted run", "task", t.ID)
+			return nil
+		case gerr == nil:
+			// The run exists but something it needs is gone (an upload blob lost by the
+			// store): no retry can succeed, and the run must say why it ended.
+			err = w.fail(ctx, p.RunID, fmt.Sprintf("cannot continue: %v", err))
+		default:
+			err = errors.Join(err, gerr) // cannot tell: retried
+		}
 	}
 	w.metrics.tasks.WithLabelValues(t.Kind, outcome(err)).Inc()
 	w.log.DebugContext(ctx, "task done", "task", t.ID, "duration", time.Since(start), "err", err)
