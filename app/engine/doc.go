@@ -58,5 +58,4 @@
 //     m, mask[row] = 1 there), random rows from a seed string (the run id).
 //   - similarity_scores: every candidate, in [SortCandidates] order (the order
 //     the groups solver takes them)
-//     considers them.
 package engine
