@@ -16,7 +16,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ACTIONLINT  := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 IMAGE       ?= linkage:$(VERSION)
 
-.PHONY: image manifests run build test test-app test-infra bench lint fmt plan preview up services services-env test-faults fuzz load
+.PHONY: image manifests run build test test-app test-infra bench lint fmt plan preview up services services-env test-faults test-hostile fuzz load
 
 run: ## the service with its embedded defaults (SQLite, in-process queue, ./data)
 	$(GO) run ./app/cmd/linkage all-in-one
@@ -40,6 +40,9 @@ services-env: ## print the environment the backend tests read: eval "$$(make -s 
 
 test-faults: ## API + 2 worker processes on Postgres/Redis/S3 with workers killed and servers restarted
 	$(GO) test -tags faults -count=1 -timeout 20m -v ./app/faulttest
+
+test-hostile: ## hostile requests and runs against all-in-one and serve + worker: answers, peak RSS, goroutines/fds back to baseline
+	$(GO) test -tags hostile -count=1 -timeout 15m -v ./app/hostiletest
 
 image: ## the container image linkage:$(VERSION) from app/Dockerfile (needs a Docker engine)
 	@docker info >/dev/null 2>&1 || { echo "make image: no Docker engine reachable (docker info failed). Start Docker, or let the stack build it: pulumi up builds app/Dockerfile and pushes it to ECR." >&2; exit 1; }
