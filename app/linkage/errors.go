@@ -2,6 +2,7 @@ package linkage
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 )
 
@@ -41,3 +42,11 @@ func (e *LimitError) Error() string {
 func (e *LimitError) Unwrap() error { return ErrLimit }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// HashSizeError refuses an upload of size-byte CLKs into a project where party uploaded
+// partySize-byte ones: the stores check it when they record the upload, so that concurrent
+// uploads cannot both be accepted.
+func HashSizeError(size, party, partySize int) error {
+	return fmt.Errorf("CLKs of %d bytes, but party %d uploaded %d-byte CLKs: every party must use the same size: %w",
+		size, party, partySize, ErrInvalid)
+}

@@ -298,6 +298,14 @@ func (db *DB) CompleteUpload(ctx context.Context, u linkage.Party) ([]string, er
 		if err := lockProject(ctx, tx, u.ProjectID, what); err != nil {
 			return err
 		}
+		var other, size int
+		switch err := tx.QueryRow(ctx, `SELECT idx, hash_size FROM parties WHERE project_id = $1 AND idx != $2 AND state = 'done'
+			AND hash_size > 0 AND $3 > 0 AND hash_size != $3 LIMIT 1`, u.ProjectID, u.Index, u.HashSize).Scan(&other, &size); {
+		case err == nil:
+			return fmt.Errorf("%s: %w", what, linkage.HashSizeError(u.HashSize, other, size))
+		case !errors.Is(err, pgx.ErrNoRows):
+			return wrap(what, err)
+		}
 		tag, err := tx.Exec(ctx, `UPDATE parties SET state = 'done', records = $1, hash_size = $2, has_blocks = $3,
 			receipt_token_hash = $4, uploaded_at = $5, problem = $6 WHERE project_id = $7 AND idx = $8 AND state = 'uploading'`,
 			u.Records, u.HashSize, u.HasBlocks, u.ReceiptTokenHash, ts(u.UploadedAt), u.Problem, u.ProjectID, u.Index)

@@ -255,10 +255,22 @@ func (db *DB) ReleaseUpload(ctx context.Context, projectID string, party int) er
 	return nil
 }
 
+// sizeDiffers finds a done party whose CLK size differs from the one being recorded (sizes 0:
+// uploads in error, which hold no one to a size).
+const sizeDiffers = `SELECT idx, hash_size FROM parties WHERE project_id = ? AND idx != ? AND state = 'done'
+	AND hash_size > 0 AND ? > 0 AND hash_size != ? LIMIT 1`
+
 func (db *DB) CompleteUpload(ctx context.Context, u linkage.Party) ([]string, error) {
 	what := fmt.Sprintf("complete upload %s/%d", u.ProjectID, u.Index)
 	var queued []string
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
+		var other, size int
+		switch err := tx.QueryRowContext(ctx, sizeDiffers, u.ProjectID, u.Index, u.HashSize, u.HashSize).Scan(&other, &size); {
+		case err == nil:
+			return fmt.Errorf("%s: %w", what, linkage.HashSizeError(u.HashSize, other, size))
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("%s: %w", what, err)
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE parties SET state = 'done', records = ?, hash_size = ?, has_blocks = ?,
 			receipt_token_hash = ?, uploaded_at = ?, problem = ? WHERE project_id = ? AND idx = ? AND state = 'uploading'`,
 			u.Records, u.HashSize, b2i(u.HasBlocks), u.ReceiptTokenHash, nanos(u.UploadedAt), u.Problem, u.ProjectID, u.Index)

@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) linkage.Store) {
 		{"ListAndCountProjects", testListAndCountProjects},
 		{"UploadClaimIsSingleUse", testUploadClaimIsSingleUse},
 		{"UploadClaimRace", testUploadClaimRace},
+		{"UploadSizesAgree", testUploadSizesAgree},
 		{"StaleClaimIsRetaken", testStaleClaimIsRetaken},
 		{"RunsWaitForUploads", testRunsWaitForUploads},
 		{"RunOnCompleteProjectIsQueued", testRunOnCompleteProjectIsQueued},
@@ -175,6 +176,30 @@ func testUploadClaimIsSingleUse(t *testing.T, s linkage.Store) {
 	require.Equal(t, "record 3 is 12 bytes", parties[0].Problem)
 	require.Equal(t, linkage.UploadPending, parties[1].State)
 	require.Empty(t, parties[1].Problem)
+}
+
+// The CLK size is checked when an upload is recorded, so that two concurrent uploads of
+// different sizes (each checked against no done party before) cannot both be accepted.
+func testUploadSizesAgree(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	p := newProject(t, s, 3, t0)
+	stale := t0.Add(-time.Hour)
+	for i := range 3 {
+		require.NoError(t, s.ClaimUpload(ctx, p.ID, i, t0, stale))
+	}
+	_, err := s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 0, Records: 5, HashSize: 128, UploadedAt: t0})
+	require.NoError(t, err)
+	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 1, Records: 5, HashSize: 64, UploadedAt: t0})
+	require.ErrorIs(t, err, linkage.ErrInvalid)
+	require.ErrorContains(t, err, "party 0 uploaded 128-byte CLKs")
+	// An upload in error (size 0) holds no one to a size and is held to none.
+	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 2, Records: 5, HashSize: 0, Problem: "odd size", UploadedAt: t0})
+	require.NoError(t, err)
+	parties, err := s.ListParties(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, linkage.UploadUploading, parties[1].State, "the refused upload keeps its claim for the caller to release")
+	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 1, Records: 5, HashSize: 128, UploadedAt: t0})
+	require.NoError(t, err)
 }
 
 func testUploadClaimRace(t *testing.T, s linkage.Store) {
