@@ -17,7 +17,7 @@ type metrics struct {
 	uploads     *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer, store linkage.Store) *metrics {
+func newMetrics(reg prometheus.Registerer, store linkage.Store, rate func() float64) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "linkage_http_requests_total", Help: "API requests by method, route and status code.",
@@ -33,7 +33,10 @@ func newMetrics(reg prometheus.Registerer, store linkage.Store) *metrics {
 			Name: "linkage_uploads_total", Help: "Uploads by form and outcome.",
 		}, []string{"form", "outcome"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.uploadBytes, m.uploads, &runsCollector{store: store, ttl: 5 * time.Second})
+	comparisonRate := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "linkage_comparison_rate", Help: "Comparisons per second over the last minute (the /status rate).",
+	}, rate)
+	reg.MustRegister(m.requests, m.latency, m.uploadBytes, m.uploads, comparisonRate, &runsCollector{store: store, ttl: 5 * time.Second})
 	return m
 }
 

@@ -89,8 +89,9 @@ type Config struct {
 	Registry  *prometheus.Registry // metrics are registered here and served at /metrics
 	Limits    Limits
 	Version   string // the service version reported by /version
-	// Rate is the recent comparisons per second for /status (the in-process workers' meter);
-	// nil estimates it from the progress of the active runs in the database.
+	// Rate is the recent comparisons per second (app/rate: the in-process workers' Meter, or
+	// in an API-only process a Sampler of the database), served as the /status rate and the
+	// linkage_comparison_rate metric. Nil reports 0: no workers are measured.
 	Rate func() float64
 	// RateLimit admits requests (app/ratelimit); a refused one gets 503 with Retry-After.
 	// Probes and /metrics are not limited by it. Nil admits everything.
@@ -121,7 +122,6 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	handler http.Handler
-	rate    *progressRate
 	uploads *clientUploads
 	now     func() time.Time
 }
@@ -145,6 +145,9 @@ func New(cfg Config) *Server {
 		cfg.BodyTimeout = 30 * time.Second
 	}
 	cfg.UploadClaimTimeout = max(cfg.UploadClaimTimeout, cfg.UploadTimeout+5*time.Minute)
+	if cfg.Rate == nil {
+		cfg.Rate = func() float64 { return 0 }
+	}
 	if cfg.MetricsRate == 0 {
 		cfg.MetricsRate = 1
 	}
@@ -152,9 +155,8 @@ func New(cfg Config) *Server {
 		cfg.ClientAddr = func(r *http.Request) string { return ratelimit.ClientAddr(r, false) }
 	}
 	s := &Server{cfg: cfg, store: cfg.Store, blobs: cfg.Blobs, log: cfg.Logger, now: time.Now,
-		rate:    &progressRate{store: cfg.Store, now: time.Now},
 		uploads: &clientUploads{max: cfg.Limits.MaxUploadsPerClient, n: map[string]int{}}}
-	s.metrics = newMetrics(cfg.Registry, cfg.Store)
+	s.metrics = newMetrics(cfg.Registry, cfg.Store, cfg.Rate)
 	mux := http.NewServeMux()
 	s.routes(mux, promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry}))
 	s.handler = s.middleware(mux)
@@ -224,14 +226,8 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var rate float64
-	if s.cfg.Rate != nil {
-		rate = s.cfg.Rate()
-	} else if rate, err = s.rate.Rate(r.Context()); err != nil {
-		return err
-	}
 	// An integer, as the reference reports it (clients parse it as one).
-	return writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "project_count": n, "rate": int64(math.Round(rate))})
+	return writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "project_count": n, "rate": int64(math.Round(s.cfg.Rate()))})
 }
 
 func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) error {

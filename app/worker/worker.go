@@ -19,6 +19,7 @@ import (
 
 	"github.com/linkage-platform/linkage/app/histogram"
 	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/rate"
 	"github.com/linkage-platform/linkage/app/tracing"
 )
 
@@ -130,7 +131,7 @@ type Worker struct {
 	log     *slog.Logger
 	cfg     Config
 	metrics *metrics
-	rate    *RateMeter
+	rate    *rate.Meter
 	now     func() time.Time
 }
 
@@ -142,7 +143,7 @@ func New(store linkage.Store, blobs linkage.BlobStore, queue linkage.Queue, log 
 	}
 	return &Worker{
 		store: store, blobs: blobs, queue: queue, log: log, cfg: cfg,
-		metrics: newMetrics(reg), rate: NewRateMeter(time.Minute), now: time.Now,
+		metrics: newMetrics(reg), rate: rate.NewMeter(time.Minute), now: time.Now,
 	}
 }
 
