@@ -278,7 +278,7 @@ func TestSlowUploadsTimeOut(t *testing.T) {
 	// Trickling one byte every 100 ms keeps it from being idle but not from the total.
 	c = startUpload(t, e, p, 0, 1<<20)
 	stop := make(chan struct{})
-	go func() {
+	go func(c net.Conn) { // c is reassigned below
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
@@ -291,7 +291,7 @@ func TestSlowUploadsTimeOut(t *testing.T) {
 				}
 			}
 		}
-	}()
+	}(c)
 	status, detail = answer(t, c)
 	close(stop)
 	require.Equal(t, http.StatusRequestTimeout, status, detail)
