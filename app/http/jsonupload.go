@@ -457,9 +457,6 @@ func (u *jsonUpload) encodingsFile() error {
 		return badRequest("the encodings file has %d bytes, not hash-count × hash-size = %d × %d", n, count, size)
 	}
 	u.records = n / size
-	if size%8 != 0 {
-		u.problem = fmt.Sprintf("Hash-Size %d is not a multiple of 8 bytes", size)
-	}
 	return nil
 }
 

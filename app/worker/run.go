@@ -174,6 +174,28 @@ func (w *Worker) progress(ctx context.Context, c *linkage.Chunk) func(int64) {
 	}
 }
 
+// padReader pads every size-byte record of r with zero bytes to len(rec), a multiple of 8: zero
+// bits change neither popcounts nor Dice scores, so binary CLKs of any byte length (the reference
+// accepts 1..1024) link as they are.
+type padReader struct {
+	r    io.Reader
+	rec  []byte // one padded record; the padding stays zero
+	size int
+	left []byte // the unread part of rec
+}
+
+func (p *padReader) Read(b []byte) (int, error) {
+	if len(p.left) == 0 {
+		if _, err := io.ReadFull(p.r, p.rec[:p.size]); err != nil {
+			return 0, err
+		}
+		p.left = p.rec
+	}
+	n := copy(b, p.left)
+	p.left = p.left[n:]
+	return n, nil
+}
+
 // readRows reads rows lo..hi-1 of a party's upload, numbered from lo.
 func (w *Worker) readRows(ctx context.Context, projectID string, party, size int, lo, hi int64) (*engine.CLKs, error) {
 	key := linkage.UploadKey(projectID, party)
@@ -191,7 +213,12 @@ func (w *Worker) readRows(ctx context.Context, projectID string, party, size int
 		return nil, fmt.Errorf("read upload of party %d: %w", party, err)
 	}
 	defer rc.Close()
-	clks, err := engine.ReadBinary(bufio.NewReaderSize(rc, 1<<20), size, int(hi-lo))
+	var in io.Reader = bufio.NewReaderSize(rc, 1<<20)
+	if size%8 != 0 {
+		padded := (size + 7) / 8 * 8
+		in, size = &padReader{r: in, rec: make([]byte, padded), size: size}, padded
+	}
+	clks, err := engine.ReadBinary(in, size, int(hi-lo))
 	if err != nil {
 		return nil, fmt.Errorf("read upload of party %d rows %d..%d: %w", party, lo, hi, err)
 	}
