@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 
 	"github.com/linkage-platform/linkage/app/linkage"
 	"github.com/linkage-platform/linkage/app/tracing"
 )
 
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // runAccess authorizes a run request and loads the run; a run of another project, or none, is
 // the same 403 as a wrong token.
@@ -229,11 +227,11 @@ func (s *Server) getRunResult(w http.ResponseWriter, r *http.Request) error {
 		}
 		return &problem{Status: http.StatusNotFound, Title: "Result not ready", Detail: detail}
 	}
-	part := ""
+	part := linkage.PartResult
 	if rt == linkage.ResultPermutations {
-		part = "mask"
+		part = linkage.PartMask
 		if !a.result {
-			part = "party-" + itoa(a.party)
+			part = linkage.PartParty(a.party)
 		}
 	}
 	key := linkage.ResultKey(a.project.ID, run.ID, part)

@@ -135,8 +135,23 @@ func ExternalUploadPrefix(projectID string, party int) string {
 func RunPrefix(projectID, runID string) string {
 	return ProjectPrefix(projectID) + "runs/" + runID + "/"
 }
+
+// ChunksPrefix holds the per-chunk blobs of a run, removed once the run is solved.
+func ChunksPrefix(projectID, runID string) string { return RunPrefix(projectID, runID) + "chunks/" }
+
+// ChunkKey is the blob of one chunk's candidates.
 func ChunkKey(projectID, runID string, index int) string {
-	return RunPrefix(projectID, runID) + "chunks/" + itoa(index) + ".cand"
+	return ChunksPrefix(projectID, runID) + itoa(index) + ".cand"
+}
+
+// ChunkHistogramKey is the blob of one chunk's part of the run's score histogram.
+func ChunkHistogramKey(projectID, runID string, index int) string {
+	return ChunksPrefix(projectID, runID) + itoa(index) + ".hist"
+}
+
+// HistogramKey is the blob of a completed run's score histogram (app/histogram's JSON).
+func HistogramKey(projectID, runID string) string {
+	return RunPrefix(projectID, runID) + "result-histogram.json"
 }
 
 // The documents of a run's result, by part name: what each reader is handed.

@@ -317,7 +317,7 @@ func (w *Worker) solve(ctx context.Context, p payload) error {
 	}
 	w.metrics.runs.WithLabelValues(string(linkage.RunCompleted)).Inc()
 	w.log.InfoContext(ctx, "run completed", "run", p.RunID, "project", p.ProjectID, "candidates", len(cands))
-	if err := w.blobs.DeletePrefix(ctx, linkage.RunPrefix(p.ProjectID, p.RunID)+"chunks/"); err != nil {
+	if err := w.blobs.DeletePrefix(ctx, linkage.ChunksPrefix(p.ProjectID, p.RunID)); err != nil {
 		w.log.Warn("delete chunk candidates", "run", p.RunID, "err", err)
 	}
 	return nil
