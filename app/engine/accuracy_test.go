@@ -17,15 +17,7 @@ func loadTutorial(tb testing.TB) []*CLKs {
 	dir := testdata(tb, "tutorial")
 	var parties []*CLKs
 	for p := 1; p <= 5; p++ {
-		raw, err := os.ReadFile(filepath.Join(dir, "clks-"+strconv.Itoa(p)+".json"))
-		require.NoError(tb, err)
-		var f struct {
-			CLKs []string `json:"clks"`
-		}
-		require.NoError(tb, json.Unmarshal(raw, &f))
-		c, err := DecodeBase64(f.CLKs)
-		require.NoError(tb, err)
-		parties = append(parties, c)
+		parties = append(parties, readCLKFile(tb, filepath.Join(dir, "clks-"+strconv.Itoa(p)+".json")))
 	}
 	return parties
 }
@@ -119,14 +111,7 @@ func TestAccuracyTutorial(t *testing.T) {
 // TestBinaryTestdata: the same 1,000 CLKs uploaded by 3 parties link into
 // 1,000 groups of 3 at threshold 0.99 (the shared test data's README).
 func TestBinaryTestdata(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(testdata(t, "binary"), "clks_128B_1k.json"))
-	require.NoError(t, err)
-	var f struct {
-		CLKs []string `json:"clks"`
-	}
-	require.NoError(t, json.Unmarshal(raw, &f))
-	c, err := DecodeBase64(f.CLKs)
-	require.NoError(t, err)
+	c := readCLKFile(t, filepath.Join(testdata(t, "binary"), "clks_128B_1k.json"))
 	cands, err := CompareAll(context.Background(), []*CLKs{c, c, c}, nil, Options{Threshold: 0.99})
 	require.NoError(t, err)
 	groups := Groups(cands)

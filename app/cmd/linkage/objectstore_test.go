@@ -95,14 +95,7 @@ func startServeAndWorker(t *testing.T) string {
 		done <- run(ctx, append([]string{"worker", "--metrics-addr", "", "--shutdown-grace", "1s", "--log-level", "warn"}, backends...), io.Discard, os.Stderr)
 	}()
 	base := "http://" + addr
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 30*time.Second, 50*time.Millisecond)
+	waitReady(t, base)
 	return base
 }
 
@@ -161,11 +154,7 @@ func s3As(c tempCredentials, o objectRef) *awss3.Client {
 // "meta"), POST naming the files, a run, the result through RETURN-OBJECT-STORE-ADDRESS, and the
 // binary candidate-pair file read back and compared with the reference's own pairs.
 func TestObjectStoreFlow(t *testing.T) {
-	dir := sharedTestdata(t, "reference")
-	raw, err := os.ReadFile(filepath.Join(dir, "reference.json"))
-	require.NoError(t, err)
-	var ref referenceFile
-	require.NoError(t, json.Unmarshal(raw, &ref))
+	dir, ref := loadReference(t)
 	base := startServeAndWorker(t) + "/api/v1"
 	ctx := t.Context()
 
