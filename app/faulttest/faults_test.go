@@ -96,7 +96,7 @@ func TestFaults(t *testing.T) {
 		require.Equal(t, 201, status, "%s", body)
 		require.NotEmpty(t, access.Credentials.SessionToken)
 		require.False(t, access.Upload.Secure)
-		key := access.Upload.Path + "encodings.bin"
+		key := access.Upload.Path + "/encodings.bin" // clients append "/<file name>"
 		client := awss3.New(awss3.Options{
 			Region:       "us-east-1",
 			BaseEndpoint: aws.String("http://" + access.Upload.Endpoint),
