@@ -330,14 +330,12 @@ func (u *jsonUpload) blockMap() error {
 			return err
 		}
 		k, _ := t.(string)
-		if k == "file" {
-			return u.blocksFile()
-		}
-		if k == "credentials" { // of {"credentials": ..., "file": ...} (any key order): not used
-			if err := u.skip(); err != nil {
+		if k == "file" || k == "credentials" { // {"file": ..., "credentials": ...}: in the object store
+			file, err := u.objectFile(k, "blocks")
+			if err != nil {
 				return err
 			}
-			continue
+			return u.blocksFile(file)
 		}
 		if err := u.blockEntry(k, "blocks: ", ""); err != nil {
 			return err
@@ -379,16 +377,10 @@ func (u *jsonUpload) blockEntry(k, keyWhere, arrayWhere string) error {
 	return nil
 }
 
-// objectRef is the {"file": {...}, "credentials": {...}} form of an object-store upload.
-type objectRef struct {
-	File        *linkage.ObjectRef   `json:"file"`
-	Credentials *linkage.Credentials `json:"credentials"`
-}
-
 func (u *jsonUpload) external() (linkage.ExternalAccess, error) {
 	ext, ok := u.s.blobs.(linkage.ExternalAccess)
 	if !ok {
-		return nil, badRequest("object-store uploads are not enabled on this server; send the encodings inline or to /binaryclks")
+		return nil, notEnabled("object-store uploads are not enabled on this server (it stores blobs locally); send the encodings inline or to /binaryclks")
 	}
 	return ext, nil
 }
@@ -399,23 +391,23 @@ func (u *jsonUpload) external() (linkage.ExternalAccess, error) {
 // size and count come from the object's metadata (hash-size, hash-count), else from the
 // request's Hash-Size and Hash-Count headers (api.md, "Object-store uploads").
 func (u *jsonUpload) encodingsFile() error {
-	ref, err := u.refRest()
+	file, err := u.objectFile("", "encodings")
 	if err != nil {
 		return err
 	}
-	obj, err := u.openExternal(*ref.File, "encodings")
+	obj, err := u.openExternal(file, "encodings")
 	if err != nil {
 		return err
 	}
 	defer obj.Close()
 	l := u.s.cfg.Limits
-	if strings.HasSuffix(ref.File.Path, ".json") {
+	if strings.HasSuffix(file.Path, ".json") {
 		in := newTokenLimit(&capReader{r: obj, max: l.MaxUploadBytes, limit: "max-upload-bytes"}, l.MaxTokenBytes)
 		err := engine.ScanCLKJSON(in, func(s string) error { return u.record(s) })
 		var p *problem
 		var le *linkage.LimitError
 		if err != nil && !errors.As(err, &p) && !errors.As(err, &le) {
-			return badRequest("encodings file %s: %v", ref.File.Path, err)
+			return badRequest("encodings file %s: %v", file.Path, err)
 		}
 		return err
 	}
@@ -428,7 +420,7 @@ func (u *jsonUpload) encodingsFile() error {
 		size = int64(want)
 	}
 	if size == 0 {
-		return badRequest("the encodings file %s needs its CLK size: object metadata hash-size or the Hash-Size header", ref.File.Path)
+		return badRequest("the encodings file %s needs its CLK size: object metadata hash-size or the Hash-Size header", file.Path)
 	}
 	if size < 1 || size > maxCLKBytes {
 		return badRequest("Hash-Size must be an integer from 1 to %d (bytes per CLK), got %d", maxCLKBytes, size)
@@ -521,24 +513,9 @@ func (c *capReader) Read(p []byte) (int, error) {
 	return k, err
 }
 
-// blocksFile reads the blocks object the party put in its upload area ("file" consumed): it
-// holds {"blocks": {"<row>": ["block", ...]}, ...}; other keys (the client's "meta") are skipped.
-func (u *jsonUpload) blocksFile() error {
-	var file linkage.ObjectRef
-	if err := u.decodeRef(&file, "blocks file"); err != nil {
-		return err
-	}
-	for u.dec.More() { // "credentials" and anything else: the service reads with its own access
-		if _, err := u.dec.Token(); err != nil {
-			return err
-		}
-		if err := u.skip(); err != nil {
-			return err
-		}
-	}
-	if _, err := u.dec.Token(); err != nil { // '}'
-		return err
-	}
+// blocksFile reads the blocks object the party put in its upload area: it holds
+// {"blocks": {"<row>": ["block", ...]}, ...}; other keys (the client's "meta") are skipped.
+func (u *jsonUpload) blocksFile(file linkage.ObjectRef) error {
 	obj, err := u.openExternal(file, "blocks")
 	if err != nil {
 		return err
@@ -604,34 +581,37 @@ func (u *jsonUpload) decodeRef(v any, what string) error {
 	return nil
 }
 
-// refRest reads the rest of an object-store reference object whose '{' was consumed.
-func (u *jsonUpload) refRest() (objectRef, error) {
-	var ref objectRef
-	for u.dec.More() {
-		t, err := u.dec.Token()
-		if err != nil {
-			return ref, err
+// objectFile reads the rest of an object-store reference, {"file": {...}, "credentials"?: {...}}
+// in any key order, whose '{' (and, when first is not empty, first key) was consumed: the one
+// parser of that shape, for encodings and blocks. Only "file" is kept: the service reads with its
+// own access, whatever credentials the client passes back.
+func (u *jsonUpload) objectFile(first, what string) (linkage.ObjectRef, error) {
+	var file *linkage.ObjectRef
+	k, have := first, first != ""
+	for have || u.dec.More() {
+		if !have {
+			t, err := u.dec.Token()
+			if err != nil {
+				return linkage.ObjectRef{}, err
+			}
+			k, _ = t.(string)
 		}
-		switch k, _ := t.(string); k {
-		case "file":
-			if err := u.decodeRef(&ref.File, "encodings file"); err != nil {
-				return ref, err
-			}
-		case "credentials":
-			if err := u.decodeRef(&ref.Credentials, "encodings credentials"); err != nil {
-				return ref, err
-			}
-		default:
-			if err := u.skip(); err != nil {
-				return ref, err
-			}
+		have = false
+		var err error
+		if k == "file" {
+			err = u.decodeRef(&file, what+" file")
+		} else {
+			err = u.skip()
+		}
+		if err != nil {
+			return linkage.ObjectRef{}, err
 		}
 	}
 	if _, err := u.dec.Token(); err != nil { // '}'
-		return ref, err
+		return linkage.ObjectRef{}, err
 	}
-	if ref.File == nil || ref.File.Bucket == "" || ref.File.Path == "" {
-		return ref, badRequest(`encodings "file" needs bucket and path`)
+	if file == nil || file.Bucket == "" || file.Path == "" {
+		return linkage.ObjectRef{}, badRequest(`%s "file" needs bucket and path`, what)
 	}
-	return ref, nil
+	return *file, nil
 }

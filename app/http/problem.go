@@ -29,6 +29,12 @@ func badRequest(format string, args ...any) *problem {
 	return problemf(http.StatusBadRequest, "Bad Request", format, args...)
 }
 
+// notEnabled answers a request for a feature this server lacks (object-store access needs the S3
+// blob store): one status for the kind, the 500 api.md gives authorize-external-upload.
+func notEnabled(format string, args ...any) *problem {
+	return problemf(http.StatusInternalServerError, "Not enabled", format, args...)
+}
+
 // errForbidden is the one answer to an unknown project, a wrong or a missing token: it never
 // reveals which.
 var errForbidden = &problem{Status: http.StatusForbidden, Title: "Forbidden",

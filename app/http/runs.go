@@ -10,7 +10,6 @@ import (
 	"github.com/linkage-platform/linkage/app/tracing"
 )
 
-
 // runAccess authorizes a run request and loads the run; a run of another project, or none, is
 // the same 403 as a wrong token.
 func (s *Server) runAccess(r *http.Request, allowed func(*access) error) (*access, *linkage.Run, error) {
@@ -46,7 +45,7 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.need(true, false, false); err != nil {
+	if err := a.needResult(); err != nil {
 		return err
 	}
 	var req createRunRequest
@@ -93,7 +92,7 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.need(true, false, false); err != nil {
+	if err := a.needResult(); err != nil {
 		return err
 	}
 	runs, err := s.store.ListRuns(r.Context(), a.project.ID)
@@ -240,7 +239,7 @@ func (s *Server) getRunResult(w http.ResponseWriter, r *http.Request) error {
 		key = linkage.ResultKey(a.project.ID, run.ID, linkage.PartScoresFile)
 		ext, ok := s.blobs.(linkage.ExternalAccess)
 		if !ok {
-			return problemf(http.StatusInternalServerError, "Not enabled", "object-store results are not enabled on this server (it stores blobs locally); request the result without RETURN-OBJECT-STORE-ADDRESS")
+			return notEnabled("object-store results are not enabled on this server (it stores blobs locally); request the result without RETURN-OBJECT-STORE-ADDRESS")
 		}
 		creds, obj, err := ext.DownloadAccess(r.Context(), key)
 		if err != nil {

@@ -79,7 +79,7 @@ func (s *Server) authorizeUpload(r *http.Request) (*access, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.need(false, true, false); err != nil {
+	if err := a.needUpdate(); err != nil {
 		return nil, err
 	}
 	now := s.now()
