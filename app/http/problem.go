@@ -45,7 +45,14 @@ func limitProblem(l *linkage.LimitError, detail string) *problem {
 		Detail: fmt.Sprintf("%s: %v (configurable with --%s)", detail, l, l.Limit)}
 }
 
+// writeError answers err as a problem. After the header was written (a client that went away
+// mid-answer, most often) it only logs at debug: a second answer cannot be sent, and the failure
+// is rarely the server's.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if headerWritten(w) {
+		s.log.Debug("response interrupted", "request_id", requestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
+		return
+	}
 	var p *problem
 	var le *linkage.LimitError
 	var mbe *http.MaxBytesError
