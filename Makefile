@@ -39,7 +39,7 @@ services-env: ## print the environment the backend tests read: eval "$$(make -s 
 	@bash scripts/services.sh env
 
 test-faults: ## API + 2 worker processes on Postgres/Redis/S3 with workers killed and servers restarted
-	$(GO) test -tags faults -count=1 -timeout 20m -v ./app/faulttest
+	$(GO) test -race -tags faults -count=1 -timeout 25m -v ./app/faulttest
 
 test-hostile: ## hostile requests and runs against all-in-one and serve + worker: answers, peak RSS, goroutines/fds back to baseline
 	$(GO) test -tags hostile -count=1 -timeout 15m -v ./app/hostiletest

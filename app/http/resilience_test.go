@@ -112,3 +112,39 @@ func TestResultPairsLimit(t *testing.T) {
 	require.Contains(t, st.Message, "max-solver-pairs")
 	requireProblem(t, e.do("GET", "/projects/"+p.ProjectID+"/runs/"+run+"/result", p.ResultToken, nil), http.StatusNotFound, "max-solver-pairs")
 }
+
+// A spot interruption (graceful shutdown) hands the running chunk back without spending one of
+// its attempts: with --max-attempts 1 the run still completes on the next worker. The worker is
+// held at the fault point "chunk compared" until its shutdown, so the test does not depend on
+// timing.
+func TestHandBackSpendsNoAttempt(t *testing.T) {
+	cfg := fastWorkers
+	cfg.MaxAttempts, cfg.ShutdownGrace = 1, 10*time.Millisecond
+	reached := make(chan struct{})
+	var once sync.Once
+	held := cfg
+	held.Fault = func(ctx context.Context, point string, _ int) error {
+		if point != worker.FaultChunkCompared {
+			return nil
+		}
+		once.Do(func() { close(reached) })
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	e := newEnv(t, true, withWorkerConfig(func(c *worker.Config) { *c = held }))
+	p := e.createProject("groups", 2, false)
+	body := readFile(t, "binary/clks_128B_1k.json")
+	e.upload(p, 0, body)
+	e.upload(p, 1, body)
+	run := e.createRun(p, 0.99)
+	<-reached
+	e.stopWorkers()
+	c, err := e.store.GetChunk(t.Context(), run, 0)
+	require.NoError(t, err)
+	require.Zero(t, c.Attempts, "the handed-back chunk's attempt was given back")
+
+	e.startWorkers(cfg)
+	st := e.wait(p, run)
+	require.Equal(t, "completed", st.State, st.Message)
+	require.Contains(t, string(e.result(p, run, p.ResultToken)), "[[0,999],[1,999]]")
+}

@@ -60,6 +60,9 @@ type Store interface {
 	GetChunk(ctx context.Context, runID string, index int) (*Chunk, error)
 	// BeginChunk counts an attempt at computing the chunk and returns the attempt number (1-based).
 	BeginChunk(ctx context.Context, runID string, index int) (attempt int, err error)
+	// ReturnChunkAttempt gives back the attempt counted by BeginChunk of a chunk not done: the
+	// worker handed the chunk back at shutdown (a spot interruption), which is no failure.
+	ReturnChunkAttempt(ctx context.Context, runID string, index int) error
 	// ChunkProgress raises the chunk's progress to progress (never lowers it).
 	ChunkProgress(ctx context.Context, runID string, index int, progress int64) error
 	// CompleteChunk marks the chunk done with its full comparisons as progress and its number of
@@ -69,6 +72,8 @@ type Store interface {
 	// BeginSolve moves a running run to StageSolve, counts an attempt and returns its number.
 	// ErrConflict if the run is not running.
 	BeginSolve(ctx context.Context, runID string) (attempt int, err error)
+	// ReturnSolveAttempt gives back the attempt counted by BeginSolve (a hand-back at shutdown).
+	ReturnSolveAttempt(ctx context.Context, runID string) error
 	// CompleteRun moves a running run to RunCompleted. ErrConflict if it is not running.
 	CompleteRun(ctx context.Context, runID string, now time.Time) error
 	// FailRun moves a non-terminal run to RunError with message. ErrConflict if it is terminal.

@@ -490,6 +490,22 @@ func (db *DB) BeginChunk(ctx context.Context, runID string, index int) (int, err
 	return attempts, nil
 }
 
+func (db *DB) ReturnChunkAttempt(ctx context.Context, runID string, index int) error {
+	if _, err := db.pool.Exec(ctx, `UPDATE chunks SET attempts = attempts - 1 WHERE run_id = $1 AND idx = $2 AND attempts > 0 AND NOT done`,
+		runID, index); err != nil {
+		return wrap(fmt.Sprintf("return attempt at chunk %s/%d", runID, index), err)
+	}
+	return nil
+}
+
+func (db *DB) ReturnSolveAttempt(ctx context.Context, runID string) error {
+	if _, err := db.pool.Exec(ctx, `UPDATE runs SET solve_attempts = solve_attempts - 1 WHERE id = $1 AND state = 'running' AND solve_attempts > 0`,
+		runID); err != nil {
+		return wrap("return solve attempt "+runID, err)
+	}
+	return nil
+}
+
 func (db *DB) ChunkProgress(ctx context.Context, runID string, index int, progress int64) error {
 	tag, err := db.pool.Exec(ctx, `UPDATE chunks SET progress = greatest(progress, $1) WHERE run_id = $2 AND idx = $3`, progress, runID, index)
 	if err != nil {

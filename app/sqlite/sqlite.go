@@ -500,6 +500,22 @@ func (db *DB) BeginChunk(ctx context.Context, runID string, index int) (int, err
 	return attempts, nil
 }
 
+func (db *DB) ReturnChunkAttempt(ctx context.Context, runID string, index int) error {
+	if _, err := db.db.ExecContext(ctx, `UPDATE chunks SET attempts = attempts - 1 WHERE run_id = ? AND idx = ? AND attempts > 0 AND NOT done`,
+		runID, index); err != nil {
+		return fmt.Errorf("return attempt at chunk %s/%d: %w", runID, index, err)
+	}
+	return nil
+}
+
+func (db *DB) ReturnSolveAttempt(ctx context.Context, runID string) error {
+	if _, err := db.db.ExecContext(ctx, `UPDATE runs SET solve_attempts = solve_attempts - 1 WHERE id = ? AND state = 'running' AND solve_attempts > 0`,
+		runID); err != nil {
+		return fmt.Errorf("return solve attempt %s: %w", runID, err)
+	}
+	return nil
+}
+
 func (db *DB) ChunkProgress(ctx context.Context, runID string, index int, progress int64) error {
 	res, err := db.db.ExecContext(ctx, `UPDATE chunks SET progress = max(progress, ?) WHERE run_id = ? AND idx = ?`, progress, runID, index)
 	if err != nil {

@@ -66,6 +66,9 @@ func (w *Worker) start(ctx context.Context, p payload) error {
 		if err != nil && !errors.Is(err, linkage.ErrConflict) { // conflict: started by another worker
 			return err
 		}
+		if err := w.fault(ctx, FaultStartCommitted, 0); err != nil {
+			return err
+		}
 		w.log.InfoContext(ctx, "run started", "run", run.ID, "project", run.ProjectID)
 	} else if run.State != linkage.RunRunning {
 		return nil
@@ -74,7 +77,7 @@ func (w *Worker) start(ctx context.Context, p payload) error {
 }
 
 // chunk computes one chunk's candidates into the blob store.
-func (w *Worker) chunk(ctx context.Context, p payload) error {
+func (w *Worker) chunk(ctx context.Context, p payload) (err error) {
 	run, err := w.store.GetRun(ctx, p.ProjectID, p.RunID)
 	if err != nil {
 		return err
@@ -93,6 +96,7 @@ func (w *Worker) chunk(ctx context.Context, p payload) error {
 	if err != nil {
 		return err
 	}
+	defer w.handBack(ctx, &err, "chunk", func(ctx context.Context) error { return w.store.ReturnChunkAttempt(ctx, p.RunID, p.Chunk) })
 	if attempt > w.cfg.MaxAttempts {
 		return w.fail(ctx, run.ID, fmt.Sprintf("comparing chunk %d (parties %d and %d) failed %d times", c.Index, c.PartyA, c.PartyB, attempt-1))
 	}
@@ -134,6 +138,9 @@ func (w *Worker) chunk(ctx context.Context, p payload) error {
 	}
 	if err != nil {
 		return fmt.Errorf("compare chunk %d: %w", c.Index, err)
+	}
+	if err := w.fault(ctx, FaultChunkCompared, c.Index); err != nil {
+		return err
 	}
 	if err := w.chunkHistogram(ctx, run, parties, c, a, b, opt, cands); err != nil {
 		return err
@@ -250,7 +257,7 @@ func (w *Worker) readBlocks(ctx context.Context, projectID string, party linkage
 }
 
 // solve merges the chunks' candidates and writes the result.
-func (w *Worker) solve(ctx context.Context, p payload) error {
+func (w *Worker) solve(ctx context.Context, p payload) (err error) {
 	chunks, err := w.store.ListChunks(ctx, p.RunID)
 	if err != nil {
 		return err
@@ -269,8 +276,12 @@ func (w *Worker) solve(ctx context.Context, p payload) error {
 	if err != nil {
 		return err
 	}
+	defer w.handBack(ctx, &err, "solve", func(ctx context.Context) error { return w.store.ReturnSolveAttempt(ctx, p.RunID) })
 	if attempt > w.cfg.MaxAttempts {
 		return w.fail(ctx, p.RunID, fmt.Sprintf("solving failed %d times", attempt-1))
+	}
+	if err := w.fault(ctx, FaultSolveStarted, 0); err != nil {
+		return err
 	}
 	project, err := w.store.GetProject(ctx, p.ProjectID)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -85,6 +86,37 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// Histogram sets the score histogram recorded with each run (off when Floor is 0).
 	Histogram HistogramConfig
+	// Fault, when set, is called at each fault point (FaultChunkCompared with the chunk index,
+	// FaultSolveStarted, FaultStartCommitted): fault tests block a worker there, or make the
+	// step fail with the error returned, instead of relying on timing.
+	Fault func(ctx context.Context, point string, index int) error
+}
+
+// Fault points.
+const (
+	FaultStartCommitted = "start-committed" // the run's chunks are in the database, not yet enqueued
+	FaultChunkCompared  = "chunk-compared"  // a chunk's candidates are computed, not yet stored
+	FaultSolveStarted   = "solve-started"   // the solve attempt is counted, nothing written
+)
+
+func (w *Worker) fault(ctx context.Context, point string, index int) error {
+	if w.cfg.Fault == nil {
+		return nil
+	}
+	return w.cfg.Fault(ctx, point, index)
+}
+
+// handBack gives back the attempt of a task cut short by this worker's shutdown (the queue
+// hands the task to another worker): only failures count against MaxAttempts.
+func (w *Worker) handBack(ctx context.Context, err *error, what string, giveBack func(context.Context) error) {
+	if *err == nil || ctx.Err() == nil || !w.stopping.Load() {
+		return
+	}
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if gerr := giveBack(gctx); gerr != nil {
+		w.log.Warn("give back the attempt of a handed-back task", "what", what, "err", gerr)
+	}
 }
 
 func (c *Config) defaults() {
@@ -133,6 +165,8 @@ type Worker struct {
 	metrics *metrics
 	rate    *rate.Meter
 	now     func() time.Time
+	// stopping is set when shutdown begins: tasks cancelled from then on are hand-backs.
+	stopping atomic.Bool
 }
 
 // New returns a worker; reg (may be nil) receives its metrics.
@@ -156,7 +190,10 @@ func (w *Worker) Rate() float64 { return w.rate.Rate() }
 func (w *Worker) Run(ctx context.Context) error {
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHard()
-	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(w.cfg.ShutdownGrace, cancelHard) })
+	stopGrace := context.AfterFunc(ctx, func() {
+		w.stopping.Store(true)
+		time.AfterFunc(w.cfg.ShutdownGrace, cancelHard)
+	})
 	defer stopGrace()
 	handle := func(tctx context.Context, t linkage.Task) error {
 		hctx, cancel := context.WithCancel(tracing.WithSpan(hard, tctx)) // the task's trace, not its cancellation

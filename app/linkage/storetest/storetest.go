@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) linkage.Store) {
 		{"RunLifecycle", testRunLifecycle},
 		{"StartRunOnce", testStartRunOnce},
 		{"ProgressNeverDecreases", testProgressNeverDecreases},
+		{"AttemptsGivenBack", testAttemptsGivenBack},
 		{"FailRun", testFailRun},
 		{"DeleteRun", testDeleteRun},
 		{"DeleteProjectCascades", testDeleteProjectCascades},
@@ -366,6 +367,36 @@ func testStartRunOnce(t *testing.T, s linkage.Store) {
 	r2 := newRun(t, s, newProject(t, s, 2, t0).ID, t0)
 	require.ErrorIs(t, s.StartRun(ctx, r2.ID, chunksFor(r2.ID), t0), linkage.ErrConflict)
 	_ = p
+}
+
+// A hand-back at shutdown gives its attempt back; a done chunk or a finished run keeps its count.
+func testAttemptsGivenBack(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	_, r := readyRun(t, s)
+	require.NoError(t, s.StartRun(ctx, r.ID, chunksFor(r.ID), t0))
+	a, err := s.BeginChunk(ctx, r.ID, 0)
+	require.NoError(t, err)
+	require.Equal(t, 1, a)
+	require.NoError(t, s.ReturnChunkAttempt(ctx, r.ID, 0))
+	a, err = s.BeginChunk(ctx, r.ID, 0)
+	require.NoError(t, err)
+	require.Equal(t, 1, a, "the handed-back attempt was not counted")
+	_, err = s.CompleteChunk(ctx, r.ID, 0, 3)
+	require.NoError(t, err)
+	require.NoError(t, s.ReturnChunkAttempt(ctx, r.ID, 0))
+	c, err := s.GetChunk(ctx, r.ID, 0)
+	require.NoError(t, err)
+	require.Equal(t, 1, c.Attempts, "a done chunk keeps its attempts")
+
+	_, err = s.CompleteChunk(ctx, r.ID, 1, 0)
+	require.NoError(t, err)
+	a, err = s.BeginSolve(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, a)
+	require.NoError(t, s.ReturnSolveAttempt(ctx, r.ID))
+	a, err = s.BeginSolve(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, a)
 }
 
 func testProgressNeverDecreases(t *testing.T, s linkage.Store) {
