@@ -41,6 +41,27 @@
 	VSHUFI64X2 $0xdd, Zb, Za, Z27 \
 	VPADDQ     Z27, Z26, Zd
 
+// COUNT8AVX512 writes the counts of the 8 rows at SI to (DI) and leaves them
+// in Y2. Needs Z0:Z1 = q.
+#define COUNT8AVX512 \
+	ANDPOP(0, Z2, Z3)             \
+	ANDPOP(128, Z4, Z5)           \
+	ANDPOP(256, Z6, Z7)           \
+	ANDPOP(384, Z8, Z9)           \
+	ANDPOP(512, Z10, Z11)         \
+	ANDPOP(640, Z12, Z13)         \
+	ANDPOP(768, Z14, Z15)         \
+	ANDPOP(896, Z16, Z17)         \
+	PAIRSUM(Z2, Z4, Z18, Z19)     \
+	PAIRSUM(Z6, Z8, Z20, Z21)     \
+	PAIRSUM(Z10, Z12, Z22, Z23)   \
+	PAIRSUM(Z14, Z16, Z24, Z25)   \
+	LANESUM(Z18, Z20, Z18)        \
+	LANESUM(Z22, Z24, Z22)        \
+	LANESUM(Z18, Z22, Z28)        \
+	VPMOVQD Z28, Y2               \
+	VMOVDQU Y2, (DI)
+
 // func scan1024AVX512(q, rows *uint64, pops *uint32, n int, qpop, t float64, counts *uint32, mask *uint8)
 TEXT ·scan1024AVX512(SB), NOSPLIT, $0-64
 	MOVQ q+0(FP), AX
@@ -57,23 +78,7 @@ TEXT ·scan1024AVX512(SB), NOSPLIT, $0-64
 	JZ   done1024
 
 loop1024:
-	ANDPOP(0, Z2, Z3)
-	ANDPOP(128, Z4, Z5)
-	ANDPOP(256, Z6, Z7)
-	ANDPOP(384, Z8, Z9)
-	ANDPOP(512, Z10, Z11)
-	ANDPOP(640, Z12, Z13)
-	ANDPOP(768, Z14, Z15)
-	ANDPOP(896, Z16, Z17)
-	PAIRSUM(Z2, Z4, Z18, Z19)
-	PAIRSUM(Z6, Z8, Z20, Z21)
-	PAIRSUM(Z10, Z12, Z22, Z23)
-	PAIRSUM(Z14, Z16, Z24, Z25)
-	LANESUM(Z18, Z20, Z18)
-	LANESUM(Z22, Z24, Z22)
-	LANESUM(Z18, Z22, Z28)
-	VPMOVQD Z28, Y2
-	VMOVDQU Y2, (DI)
+	COUNT8AVX512
 	DICE8
 	ADDQ $1024, SI
 	ADDQ $32, BX
