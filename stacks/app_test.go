@@ -149,7 +149,7 @@ func TestAppDefaults(t *testing.T) {
 	require.False(t, a.HighMemWorkers.Enabled, "follows linkage:highMemNodes")
 	require.True(t, a.SmokeTest)
 
-	cfg, err = load(t, map[string]string{"linkage:platform": "kubeconfig"})
+	cfg, err = load(t, map[string]string{"linkage:platform": "kubeconfig", "linkage:plainHttp": "true"})
 	require.NoError(t, err)
 	require.Equal(t, 1, cfg.App.API.Replicas)
 	require.Equal(t, 30851, cfg.App.API.NodePort)
@@ -185,6 +185,14 @@ func TestEachInvalidAppValueIsReportedWithItsKeyAndReason(t *testing.T) {
 		{map[string]string{"linkage:domain": "a.example.org", "linkage:certificateArn": "arn:aws:acm:cert"}, "linkage:certificateArn", "not an ACM certificate ARN"},
 		{map[string]string{"linkage:hostedZoneId": "Z0123456789ABCDEFGHIJ"}, "linkage:hostedZoneId", "only used with linkage:domain"},
 		{map[string]string{"linkage:smokeTestTimeoutSeconds": "10"}, "linkage:smokeTestTimeoutSeconds", "at least 60"},
+		{map[string]string{"linkage:promoteOnly": "true"}, "linkage:image", "never builds"},
+		{map[string]string{"linkage:promoteOnly": "true", "linkage:image": "ghcr.io/x/linkage:1.4.2"}, "linkage:image", "never builds"},
+		{map[string]string{"linkage:imageTag": "latest"}, "linkage:imageTag", "not a fixed image tag"},
+		{map[string]string{"linkage:ingress": `{"scheme": "internet-facing"}`}, "linkage:domain", "must not cross the internet in clear text"},
+		{map[string]string{"linkage:ingress": `{"inboundCidrs": ["198.51.100.0/24"]}`}, "linkage:ingress.inboundCidrs[0]", "documentation range"},
+		{map[string]string{"linkage:ingress": `{"inboundCidrs": ["0.0.0.0/0"]}`}, "linkage:ingress.inboundCidrs[0]", "the whole internet"},
+		{map[string]string{"linkage:plainHttp": "true"}, "linkage:plainHttp", "only the kubeconfig platform may serve plain HTTP"},
+		{map[string]string{"linkage:smokeTestTimeoutSeconds": "120"}, "linkage:smokeTestTimeoutSeconds", "starts at zero nodes"},
 		{map[string]string{"linkage:settings": `{"LOG_LEVEL": "debug"}`}, "linkage:settings.LOG_LEVEL", "not a LINKAGE_* setting"},
 		{map[string]string{"linkage:settings": `{"LINKAGE_DATABASE_URL": "postgres://x"}`}, "linkage:settings.LINKAGE_DATABASE_URL", "set by the stack"},
 		{map[string]string{"linkage:api": `{"replica": 3}`}, "linkage:api", "unknown field"},
@@ -206,6 +214,11 @@ func TestEachInvalidAppValueIsReportedWithItsKeyAndReason(t *testing.T) {
 		}
 		require.True(t, found, "want %s: …%s…, got %v", c.key, c.words, err)
 	}
+}
+
+func TestLocalServesPlainHTTPOnlyWhenItSaysSo(t *testing.T) {
+	_, err := load(t, map[string]string{"linkage:platform": "kubeconfig"})
+	require.ErrorContains(t, err, "linkage:plainHttp: the kubeconfig platform serves the API over plain HTTP")
 }
 
 func TestLocalRefusesTheALBKeys(t *testing.T) {

@@ -20,9 +20,12 @@ type DataConfig struct {
 
 // Default images of the in-cluster services; pin by digest in a stack file for byte-for-byte rollouts.
 const (
-	PostgresImage    = "postgres:17.6"
-	RedisImage       = "redis:7.4.5-alpine"
-	MinioImage       = "minio/minio:RELEASE.2025-09-07T16-13-09Z"
+	PostgresImage = "postgres:17.6"
+	RedisImage    = "redis:7.4.5-alpine"
+	// MinIO publishes source only since its CVE-2025-62506 fix (RELEASE.2025-10-15T17-29-55Z): the last
+	// minio/minio image predates the fix. alpine/minio is built by CI from the release's source (go
+	// install at the tag) as soon as a release appears; same entrypoint (minio) and arguments.
+	MinioImage       = "alpine/minio:RELEASE.2025-10-15T17-29-55Z"
 	MinioClientImage = "minio/mc:RELEASE.2025-08-13T08-35-41Z"
 )
 
@@ -45,7 +48,7 @@ func defaultData(p PlatformConfig) DataConfig {
 			Database: "linkage",
 			Username: "linkage",
 			Managed: &data.ManagedPostgresArgs{
-				EngineVersion: "17.6", InstanceClass: "db.t4g.medium",
+				EngineVersion: "17", InstanceClass: "db.t4g.medium",
 				AllocatedStorageGiB: 50, MaxAllocatedStorageGiB: 500,
 				DeletionProtection: true, BackupRetentionDays: 7,
 			},

@@ -2,10 +2,12 @@ package stacks
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/linkage-platform/linkage/components/autoscaling"
 	"github.com/linkage-platform/linkage/components/cluster"
 	"github.com/linkage-platform/linkage/components/ingress"
 	"github.com/linkage-platform/linkage/components/network"
@@ -34,6 +36,7 @@ type Platform struct {
 	NodeGroups *nodegroups.NodeGroups
 	Storage    *storage.Storage
 	Ingress    *ingress.Ingress
+	Scaling    *autoscaling.Autoscaling
 }
 
 // deployPlatform declares the cluster side of the stack.
@@ -53,6 +56,7 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 	name := cfg.Project
 	net, err := network.NewNetwork(ctx, name, &network.NetworkArgs{
 		ClusterName:          p.ClusterName,
+		Region:               p.Region,
 		CidrBlock:            p.Network.VpcCidr,
 		AzCount:              p.Network.AzCount,
 		NatGatewayPerAz:      p.Network.NatGatewayPerAz,
@@ -64,18 +68,20 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		return nil, err
 	}
 	cl, err := cluster.NewCluster(ctx, name, &cluster.ClusterArgs{
-		Name:              p.ClusterName,
-		KubernetesVersion: p.Cluster.KubernetesVersion,
-		VpcId:             net.VpcId,
-		PublicSubnetIds:   net.PublicSubnetIds,
-		PrivateSubnetIds:  net.PrivateSubnetIds,
-		ServiceCidr:       p.Cluster.ServiceCidr,
-		PublicAccessCidrs: p.Cluster.PublicAccessCidrs,
-		LogTypes:          p.Cluster.LogTypes,
-		AdminArns:         p.Cluster.AdminArns,
-		VpcCniVersion:     p.Addons.VpcCni,
-		KubeProxyVersion:  p.Addons.KubeProxy,
-		Tags:              cfg.Tags,
+		Name:               p.ClusterName,
+		KubernetesVersion:  p.Cluster.KubernetesVersion,
+		VpcId:              net.VpcId,
+		PublicSubnetIds:    net.PublicSubnetIds,
+		PrivateSubnetIds:   net.PrivateSubnetIds,
+		ServiceCidr:        p.Cluster.ServiceCidr,
+		PublicAccessCidrs:  p.Cluster.PublicAccessCidrs,
+		PrivateAccessCidrs: p.Cluster.PrivateAccessCidrs,
+		LogTypes:           p.Cluster.LogTypes,
+		AdminArns:          nonEmpty(append([]string{p.Cluster.CI.DeployRoleArn}, p.Cluster.AdminArns...)),
+		ViewerArns:         nonEmpty([]string{p.Cluster.CI.PreviewRoleArn}),
+		VpcCniVersion:      p.Addons.VpcCni,
+		KubeProxyVersion:   p.Addons.KubeProxy,
+		Tags:               cfg.Tags,
 	})
 	if err != nil {
 		return nil, err
@@ -87,6 +93,7 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		System:            groupArgs(p.SystemNodes),
 		Worker:            groupArgs(p.WorkerNodes),
 		CoreDNSVersion:    p.Addons.CoreDNS,
+		After:             []pulumi.Resource{cl.Control, cl.VpcCni},
 		Tags:              cfg.Tags,
 	}
 	if p.HighMemNodes.Enabled {
@@ -122,7 +129,23 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		return nil, err
 	}
 
-	ready := []pulumi.Resource{ng.System, ng.Worker, ng.CoreDNS}
+	sc, err := autoscaling.NewAutoscaling(ctx, name, &autoscaling.AutoscalingArgs{
+		ClusterName:               p.ClusterName,
+		Region:                    p.Region,
+		OIDC:                      cl.OIDC,
+		AutoscalerChartVersion:    p.Autoscaling.AutoscalerChartVersion,
+		AutoscalerImageTag:        p.Autoscaling.AutoscalerImageTag,
+		MetricsServerChartVersion: p.Autoscaling.MetricsServerChartVersion,
+		NodeSelector:              map[string]string{nodegroups.RoleLabel: nodegroups.SystemRole},
+		Provider:                  cl.Provider,
+		Tags:                      cfg.Tags,
+	}, nodesReady)
+	if err != nil {
+		return nil, err
+	}
+
+	// The worker groups are not here: they may be at zero nodes until the autoscaler adds one.
+	ready := []pulumi.Resource{ng.System, ng.CoreDNS, sc.Autoscaler, sc.MetricsServer}
 	ready = append(ready, st.Ready...)
 	ready = append(ready, in.Ready...)
 	return &Platform{
@@ -138,6 +161,7 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		NodeGroups:           ng,
 		Storage:              st,
 		Ingress:              in,
+		Scaling:              sc,
 	}, nil
 }
 
@@ -170,6 +194,10 @@ func exportPlatform(ctx *pulumi.Context, p *Platform) {
 	ctx.Export("nodeGroupNames", p.NodeGroups.Names)
 	ctx.Export("storageClassNames", pulumi.ToStringArray([]string{p.StorageClass, p.RetainedStorageClass}))
 	ctx.Export("ingressClassName", pulumi.String(p.IngressClass))
+}
+
+func nonEmpty(ss []string) []string {
+	return slices.DeleteFunc(ss, func(s string) bool { return s == "" })
 }
 
 func stringPtrOrNil(s string) pulumi.StringPtrInput {

@@ -109,7 +109,7 @@ func TestPlatformOutputs(t *testing.T) {
 }
 
 func TestKubeconfigPlatformDeclaresOnlyAProvider(t *testing.T) {
-	values := map[string]string{"linkage:platform": "kubeconfig", "linkage:kubeContext": "kind-linkage"}
+	values := map[string]string{"linkage:platform": "kubeconfig", "linkage:kubeContext": "kind-linkage", "linkage:plainHttp": "true"}
 	m := pulumimock.Run(t, "linkage", "local", values, stacks.Run)
 	var providers []pulumimock.Resource
 	for _, r := range m.Resources() {

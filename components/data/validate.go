@@ -67,7 +67,7 @@ func joinProblems(ps []Problem) error {
 
 var (
 	sqlNameRe       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
-	pgVersionRe     = regexp.MustCompile(`^(\d+)(\.\d+)?$`)
+	pgVersionRe     = regexp.MustCompile(`^(\d+)$`)
 	rdsClassRe      = regexp.MustCompile(`^db\.[a-z0-9]+\.[a-z0-9]+$`)
 	redisVersionRe  = regexp.MustCompile(`^\d+\.\d+$`)
 	cacheNodeTypeRe = regexp.MustCompile(`^cache\.[a-z0-9]+\.[a-z0-9]+$`)
@@ -106,7 +106,9 @@ func (a *PostgresArgs) Validate() []Problem {
 			break
 		}
 		if v := pgVersionRe.FindStringSubmatch(m.EngineVersion); v == nil {
-			ps.add("managed.engineVersion", "%q is not a Postgres version such as 17 or 17.6", m.EngineVersion)
+			// A minor version would fight the automatic minor upgrades: after RDS moves to 17.7 the
+			// next update would try to downgrade to the pinned 17.6.
+			ps.add("managed.engineVersion", "%q is not a Postgres major version such as 17 (minor versions are upgraded automatically)", m.EngineVersion)
 		} else if major, _ := strconv.Atoi(v[1]); major < minPostgresMajor {
 			ps.add("managed.engineVersion", "%s is out of RDS standard support; use %d or newer", m.EngineVersion, minPostgresMajor)
 		}
