@@ -72,14 +72,13 @@ func secretRefs(spec map[string]any) map[string]string {
 func TestProdRunsTheWholeAppOnTheClusterWiredToManagedData(t *testing.T) {
 	p := appPlan(t, "prod")
 
-	repo := resourceOf(t, p, "aws:ecr/repository:Repository", "linkage")
-	require.Equal(t, "linkage-prod", repo.Input("name"))
-	require.Equal(t, "IMMUTABLE", repo.Input("imageTagMutability"))
-
+	// Prod builds nothing: it runs the digest dev built and tested (linkage:promoteOnly).
+	require.Empty(t, p.Mocks.ByType("aws:ecr/repository:Repository"))
+	require.Empty(t, p.Mocks.ByType("docker:index/image:Image"))
 	api := podSpec(t, p, "linkage-api")
 	require.Equal(t, map[string]any{"role": "system"}, api["nodeSelector"])
 	image := api["containers"].([]any)[0].(map[string]any)["image"].(string)
-	require.Regexp(t, `^123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com/linkage-prod@sha256:[0-9a-f]{64}$`, image, "deployed by digest")
+	require.Regexp(t, `^123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com/linkage-dev@sha256:[0-9a-f]{64}$`, image, "dev's digest")
 	require.EqualValues(t, 3, resourceOf(t, p, "kubernetes:apps/v1:Deployment", "linkage-api").Input("spec.replicas"))
 
 	postgres := resourceOf(t, p, "linkage:components:Postgres", "linkage-postgres")
@@ -109,7 +108,8 @@ func TestProdRunsTheWholeAppOnTheClusterWiredToManagedData(t *testing.T) {
 
 	smoke := resourceOf(t, p, "kubernetes:batch/v1:Job", "linkage-smoke")
 	args := smoke.Input("spec.template.spec.containers").([]any)[0].(map[string]any)["args"].([]any)
-	require.Regexp(t, `^http://k8s-linkage-api-[0-9a-f]+\.us-east-1\.elb\.amazonaws\.com$`, args[2], "through the public ALB")
+	require.Equal(t, "https://linkage.example.org", args[2], "through the public ALB, over HTTPS")
+	require.Equal(t, "linkage-smoke", smoke.Input("spec.template.spec.serviceAccountName"), "not the app's S3 role")
 }
 
 func TestLocalStackUsesANodePortAndInClusterData(t *testing.T) {

@@ -56,7 +56,7 @@ func (d *deployer) podTemplate(component string, c corev1.ContainerArgs, volumes
 const skipAwait = "pulumi.com/skipAwait"
 
 func (d *deployer) deployment(component string, replicas int, tmpl *corev1.PodTemplateSpecArgs, strategy *appsv1.DeploymentStrategyArgs, noWait bool) (*appsv1.Deployment, error) {
-	var annotations pulumi.StringMap
+	var annotations pulumi.StringMapInput
 	if noWait {
 		annotations = pulumi.StringMap{skipAwait: pulumi.String("true")}
 	}
