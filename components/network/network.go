@@ -33,10 +33,10 @@ var DocumentationRanges = []netip.Prefix{
 	netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("2001:db8::/32"),
 }
 
-// IsDocumentationRange reports whether p overlaps a documentation range.
+// IsDocumentationRange reports whether p lies inside a documentation range.
 func IsDocumentationRange(p netip.Prefix) bool {
 	for _, d := range DocumentationRanges {
-		if d.Overlaps(p) {
+		if p.Bits() >= d.Bits() && d.Contains(p.Addr()) {
 			return true
 		}
 	}

@@ -162,9 +162,11 @@ func TestRulesCatchBadInputs(t *testing.T) {
 			sub(in, "parameters")["encrypted"] = "false"
 		}, "not encrypted"},
 		{"private-cluster-endpoint", "no CIDRs", eks, "linkage", func(_ *pulumimock.Resource, in map[string]any) {
+			in["endpointPublicAccess"] = true
 			delete(in, "publicAccessCidrs")
 		}, "open to the internet"},
 		{"private-cluster-endpoint", "whole internet", eks, "linkage", func(_ *pulumimock.Resource, in map[string]any) {
+			in["endpointPublicAccess"] = true
 			in["publicAccessCidrs"] = []any{"0.0.0.0/0"}
 		}, "public endpoint open to 0.0.0.0/0"},
 		{"private-cluster-endpoint", "no private endpoint", eks, "linkage", func(_ *pulumimock.Resource, in map[string]any) {
@@ -193,6 +195,7 @@ func TestRulesCatchBadInputs(t *testing.T) {
 		}, "missing taint"},
 		{"worker-group-spot-r3-first", "no worker group", ng, "linkage-worker", func(_ *pulumimock.Resource, in map[string]any) {
 			in["labels"] = map[string]any{"role": "system"}
+			sub(in, "scalingConfig")["minSize"] = 1.0 // not empty: its scale-from-zero tags no longer apply
 		}, "0 node groups labelled role=linkage-worker"},
 		{"node-groups-managed-al2023", "AL2", ng, "linkage-highmem", func(_ *pulumimock.Resource, in map[string]any) {
 			in["amiType"] = "AL2_x86_64"
