@@ -7,6 +7,9 @@ FORMAT    ?= tree
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 BIN       := bin/linkage
+# The oldest CPU in the worker pools is r3's Ivy Bridge (POPCNT, no AVX2): x86-64-v2. Faster
+# kernels are chosen at run time (README, "Dice kernel tiers").
+GOAMD64   ?= v2
 
 # The Pulumi packages are tested without -race: it would recompile the huge SDKs.
 APP_PKGS   = ./app/...
@@ -16,13 +19,13 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ACTIONLINT  := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 IMAGE       ?= linkage:$(VERSION)
 
-.PHONY: image manifests run build test test-app test-infra bench lint fmt plan preview up services services-env test-faults fuzz load
+.PHONY: image manifests run build test test-app test-infra bench bench-kernels lint fmt plan preview up services services-env test-faults test-hostile fuzz load
 
 run: ## the service with its embedded defaults (SQLite, in-process queue, ./data)
 	$(GO) run ./app/cmd/linkage all-in-one
 
 build: ## the one binary, static
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./app/cmd/linkage
+	CGO_ENABLED=0 GOAMD64=$(GOAMD64) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./app/cmd/linkage
 
 test: test-app test-infra ## all tests
 
@@ -39,7 +42,10 @@ services-env: ## print the environment the backend tests read: eval "$$(make -s 
 	@bash scripts/services.sh env
 
 test-faults: ## API + 2 worker processes on Postgres/Redis/S3 with workers killed and servers restarted
-	$(GO) test -tags faults -count=1 -timeout 20m -v ./app/faulttest
+	$(GO) test -race -tags faults -count=1 -timeout 25m -v ./app/faulttest
+
+test-hostile: ## hostile requests and runs against all-in-one and serve + worker: answers, peak RSS, goroutines/fds back to baseline
+	$(GO) test -tags hostile -count=1 -timeout 15m -v ./app/hostiletest
 
 image: ## the container image linkage:$(VERSION) from app/Dockerfile (needs a Docker engine)
 	@docker info >/dev/null 2>&1 || { echo "make image: no Docker engine reachable (docker info failed). Start Docker, or let the stack build it: pulumi up builds app/Dockerfile and pushes it to ECR." >&2; exit 1; }
@@ -52,6 +58,15 @@ manifests: ## every Kubernetes object STACK declares, strictly checked, as YAML 
 
 bench: ## engine and service benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem $(APP_PKGS)
+
+bench-kernels: ## every Dice kernel tier this CPU runs, side by side: kernel alone, Compare on 1 and all cores, `linkage link` on 1 core
+	@grep -m1 'model name' /proc/cpuinfo 2>/dev/null || true
+	GOAMD64=$(GOAMD64) $(GO) test -run '^$$' -bench '^BenchmarkScan$$' -count 1 ./app/engine
+	GOAMD64=$(GOAMD64) $(GO) test -run '^$$' -bench '^BenchmarkKernel$$' -benchtime 2x -count 1 ./app/engine
+	@$(MAKE) -s build BIN=bin/linkage-bench
+	CGO_ENABLED=0 GOAMD64=v1 $(GO) build -trimpath -o bin/linkage-bench-v1 ./app/cmd/linkage
+	LINKAGE_BENCH_BIN=$(CURDIR)/bin/linkage-bench LINKAGE_BENCH_BASELINE=$(CURDIR)/bin/linkage-bench-v1 \
+		$(GO) test -run '^$$' -bench '^BenchmarkLink$$' -benchtime 2x -count 1 -timeout 30m ./app/cmd/linkage
 
 # Every parser: package and target. `make test` runs their seeds; `make fuzz` mutates.
 FUZZ_TARGETS := ./app/http:FuzzJSONUpload ./app/http:FuzzBinaryUpload ./app/linkage:FuzzBlocks \

@@ -24,7 +24,7 @@ type App struct {
 
 // deployNamespace declares the app's namespace first: the data services put their Secrets in it.
 func deployNamespace(ctx *pulumi.Context, cfg *Config, p *Platform) (*corev1.Namespace, error) {
-	return linkage.NewNamespace(ctx, cfg.Project, cfg.App.Namespace, pulumi.Provider(p.Kubernetes))
+	return linkage.NewNamespace(ctx, cfg.Project, cfg.App.Namespace, p.IngressClass != "", pulumi.Provider(p.Kubernetes))
 }
 
 // deployApp declares the image and the app, wired to the data services' Secrets.
@@ -40,6 +40,7 @@ func deployApp(ctx *pulumi.Context, cfg *Config, p *Platform, ns *corev1.Namespa
 		Push:           p.Kind == PlatformEKS,
 		RepositoryName: a.ImageRepository,
 		KeepImages:     a.ImageKeep,
+		Tag:            a.ImageTag,
 		Platform:       "linux/amd64",
 	}, p.providers())
 	if err != nil {
@@ -137,6 +138,7 @@ func workerPool(name string, w WorkerConfig, p *Platform, role, taint string) li
 		TerminationGracePeriodSeconds: w.TerminationGracePeriodSeconds,
 	}
 	if p.Kind == PlatformEKS {
+		pool.NodesOnDemand = true
 		pool.NodeSelector = map[string]string{nodegroups.RoleLabel: role}
 		pool.Tolerations = []linkage.Toleration{{Key: nodegroups.WorkerTaintKey, Value: taint, Effect: "NoSchedule"}}
 	}

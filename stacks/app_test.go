@@ -98,14 +98,13 @@ func secretRefs(c corev1.Container) map[string]string {
 func TestProdRunsTheWholeAppOnTheClusterWiredToManagedData(t *testing.T) {
 	p := appPlan(t, "prod")
 
-	repo := resourceOf(t, p, "aws:ecr/repository:Repository", "linkage")
-	require.Equal(t, "linkage-prod", repo.Input("name"))
-	require.Equal(t, "IMMUTABLE", repo.Input("imageTagMutability"))
-
+	// Prod builds nothing: it runs the digest dev built and tested (linkage:promoteOnly).
+	require.Empty(t, p.Mocks.ByType("aws:ecr/repository:Repository"))
+	require.Empty(t, p.Mocks.ByType("docker:index/image:Image"))
 	apiDeployment := deployment(t, p, "linkage-api")
 	api := apiDeployment.Spec.Template.Spec
 	require.Equal(t, map[string]string{"role": "system"}, api.NodeSelector)
-	require.Regexp(t, `^123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com/linkage-prod@sha256:[0-9a-f]{64}$`, firstContainer(t, api).Image, "deployed by digest")
+	require.Regexp(t, `^123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com/linkage-dev@sha256:[0-9a-f]{64}$`, firstContainer(t, api).Image, "dev's digest")
 	require.NotNil(t, apiDeployment.Spec.Replicas)
 	require.Equal(t, int32(3), *apiDeployment.Spec.Replicas)
 
@@ -142,7 +141,8 @@ func TestProdRunsTheWholeAppOnTheClusterWiredToManagedData(t *testing.T) {
 	args := firstContainer(t, smoke.Spec.Template.Spec).Args
 	require.Len(t, args, 5)
 	require.Equal(t, "--api-url", args[1])
-	require.Regexp(t, `^http://k8s-linkage-api-[0-9a-f]+\.us-east-1\.elb\.amazonaws\.com$`, args[2], "through the public ALB")
+	require.Equal(t, "https://linkage.example.org", args[2], "through the public ALB, over HTTPS")
+	require.Equal(t, "linkage-smoke", smoke.Spec.Template.Spec.ServiceAccountName, "not the app's S3 role")
 }
 
 func TestLocalStackUsesANodePortAndInClusterData(t *testing.T) {
@@ -184,7 +184,7 @@ func TestAppDefaults(t *testing.T) {
 	require.False(t, a.HighMemWorkers.Enabled, "follows linkage:highMemNodes")
 	require.True(t, a.SmokeTest)
 
-	cfg, err = load(t, map[string]string{"linkage:platform": "kubeconfig"})
+	cfg, err = load(t, map[string]string{"linkage:platform": "kubeconfig", "linkage:plainHttp": "true"})
 	require.NoError(t, err)
 	require.Equal(t, 1, cfg.App.API.Replicas)
 	require.Equal(t, 30851, cfg.App.API.NodePort)
@@ -220,6 +220,14 @@ func TestEachInvalidAppValueIsReportedWithItsKeyAndReason(t *testing.T) {
 		{map[string]string{"linkage:domain": "a.example.org", "linkage:certificateArn": "arn:aws:acm:cert"}, "linkage:certificateArn", "not an ACM certificate ARN"},
 		{map[string]string{"linkage:hostedZoneId": "Z0123456789ABCDEFGHIJ"}, "linkage:hostedZoneId", "only used with linkage:domain"},
 		{map[string]string{"linkage:smokeTestTimeoutSeconds": "10"}, "linkage:smokeTestTimeoutSeconds", "at least 60"},
+		{map[string]string{"linkage:promoteOnly": "true"}, "linkage:image", "never builds"},
+		{map[string]string{"linkage:promoteOnly": "true", "linkage:image": "ghcr.io/x/linkage:1.4.2"}, "linkage:image", "never builds"},
+		{map[string]string{"linkage:imageTag": "latest"}, "linkage:imageTag", "not a fixed image tag"},
+		{map[string]string{"linkage:ingress": `{"scheme": "internet-facing"}`}, "linkage:domain", "must not cross the internet in clear text"},
+		{map[string]string{"linkage:ingress": `{"inboundCidrs": ["198.51.100.0/24"]}`}, "linkage:ingress.inboundCidrs[0]", "documentation range"},
+		{map[string]string{"linkage:ingress": `{"inboundCidrs": ["0.0.0.0/0"]}`}, "linkage:ingress.inboundCidrs[0]", "the whole internet"},
+		{map[string]string{"linkage:plainHttp": "true"}, "linkage:plainHttp", "only the kubeconfig platform may serve plain HTTP"},
+		{map[string]string{"linkage:smokeTestTimeoutSeconds": "120"}, "linkage:smokeTestTimeoutSeconds", "starts at zero nodes"},
 		{map[string]string{"linkage:settings": `{"LOG_LEVEL": "debug"}`}, "linkage:settings.LOG_LEVEL", "not a LINKAGE_* setting"},
 		{map[string]string{"linkage:settings": `{"LINKAGE_DATABASE_URL": "postgres://x"}`}, "linkage:settings.LINKAGE_DATABASE_URL", "set by the stack"},
 		{map[string]string{"linkage:api": `{"replica": 3}`}, "linkage:api", "unknown field"},
@@ -241,6 +249,11 @@ func TestEachInvalidAppValueIsReportedWithItsKeyAndReason(t *testing.T) {
 		}
 		require.True(t, found, "want %s: …%s…, got %v", c.key, c.words, err)
 	}
+}
+
+func TestLocalServesPlainHTTPOnlyWhenItSaysSo(t *testing.T) {
+	_, err := load(t, map[string]string{"linkage:platform": "kubeconfig"})
+	require.ErrorContains(t, err, "linkage:plainHttp: the kubeconfig platform serves the API over plain HTTP")
 }
 
 func TestLocalRefusesTheALBKeys(t *testing.T) {

@@ -3,7 +3,6 @@ package stacks
 import (
 	"fmt"
 	"maps"
-	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -25,6 +24,10 @@ type AppConfig struct {
 	Image           string
 	ImageRepository string // linkage:imageRepository, the ECR repository
 	ImageKeep       int    // linkage:imageKeep, images the ECR lifecycle policy keeps
+	ImageTag        string // linkage:imageTag: the built image's tag (CI: the commit); empty: a hash of its sources
+	// PromoteOnly says the stack never builds: it runs linkage:image, a digest another stack (dev)
+	// built and tested (linkage:promoteOnly).
+	PromoteOnly bool
 
 	API            APIConfig           // linkage:api
 	Workers        WorkerConfig        // linkage:workers
@@ -35,6 +38,8 @@ type AppConfig struct {
 	Domain         string        // linkage:domain: serve https://<domain>
 	HostedZoneID   string        // linkage:hostedZoneId: Route 53 zone of the domain
 	CertificateArn string        // linkage:certificateArn: existing ACM certificate for the domain
+	// PlainHTTP accepts an API without TLS: only the kubeconfig platform (a laptop's NodePort) may.
+	PlainHTTP bool // linkage:plainHttp
 
 	SmokeTest        bool // linkage:smokeTest: run a linkage through the public API after each rollout
 	SmokeTestTimeout int  // linkage:smokeTestTimeoutSeconds
@@ -75,6 +80,10 @@ type IngressConfig struct {
 // spotNoticeSeconds is the warning EC2 gives before reclaiming a spot instance.
 const spotNoticeSeconds = 120
 
+// minScaleUpSeconds is what a node from an empty group needs: the autoscaler's scan, the spot request,
+// boot, joining and pulling the image.
+const minScaleUpSeconds = 300
+
 func defaultApp(p PlatformConfig, stack string) AppConfig {
 	a := AppConfig{
 		Namespace:       "linkage",
@@ -98,8 +107,9 @@ func defaultApp(p PlatformConfig, stack string) AppConfig {
 			TerminationGracePeriodSeconds: 110,
 		},
 		Migration: container.Resources{CPURequest: "100m", CPULimit: "1", MemoryRequest: "128Mi", MemoryLimit: "512Mi"},
+		// Internal unless a stack publishes the API with a domain (and so HTTPS).
 		Ingress: IngressConfig{
-			Scheme: "internet-facing", GroupName: "linkage", IdleTimeoutSeconds: 600,
+			Scheme: "internal", GroupName: "linkage", IdleTimeoutSeconds: 600,
 		},
 		SmokeTest:        true,
 		SmokeTestTimeout: 600,
@@ -121,6 +131,8 @@ func loadApp(r *reader, p PlatformConfig, stack string) AppConfig {
 	a.Image = r.String("image", a.Image)
 	a.ImageRepository = r.String("imageRepository", a.ImageRepository)
 	a.ImageKeep = r.Int("imageKeep", a.ImageKeep)
+	a.ImageTag = r.String("imageTag", a.ImageTag)
+	a.PromoteOnly = r.Bool("promoteOnly", a.PromoteOnly)
 	r.Object("api", &a.API)
 	r.Object("workers", &a.Workers)
 	a.Workers.Enabled = true
@@ -130,6 +142,7 @@ func loadApp(r *reader, p PlatformConfig, stack string) AppConfig {
 	a.Domain = r.String("domain", a.Domain)
 	a.HostedZoneID = r.String("hostedZoneId", a.HostedZoneID)
 	a.CertificateArn = r.String("certificateArn", a.CertificateArn)
+	a.PlainHTTP = r.Bool("plainHttp", a.PlainHTTP)
 	a.SmokeTest = r.Bool("smokeTest", a.SmokeTest)
 	a.SmokeTestTimeout = r.Int("smokeTestTimeoutSeconds", a.SmokeTestTimeout)
 	a.Settings = r.StringMap("settings", nil)
@@ -146,6 +159,7 @@ var (
 	hostedZoneRe   = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 	certificateRe  = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$`)
 	settingKeyRe   = regexp.MustCompile(`^LINKAGE_[A-Z0-9_]+$`)
+	ecrTagRe       = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 	albGroupNameRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$`)
 )
 
@@ -160,6 +174,14 @@ var stackSettings = []string{
 func validateApp(r *reader, p PlatformConfig, a *AppConfig) {
 	if !dnsLabelRe.MatchString(a.Namespace) {
 		r.Problem("namespace", "%q is not a Kubernetes namespace name (lower-case letters, digits and dashes, at most 63)", a.Namespace)
+	}
+	switch {
+	case a.PromoteOnly && !strings.Contains(a.Image, "@sha256:"):
+		r.Problem("image", "%q: with linkage:promoteOnly the stack never builds; set the digest (repo@sha256:…) of the image another stack built and tested", a.Image)
+	case a.PromoteOnly && a.ImageTag != "":
+		r.Problem("imageTag", "names a build, but linkage:promoteOnly stacks never build")
+	case a.ImageTag != "" && (!ecrTagRe.MatchString(a.ImageTag) || a.ImageTag == "latest"):
+		r.Problem("imageTag", "%q is not a fixed image tag such as a commit SHA (letters, digits, _ . -; at most 128; not latest)", a.ImageTag)
 	}
 	if a.Image != "" {
 		validateImageRef(r, a.Image)
@@ -211,11 +233,21 @@ func validateApp(r *reader, p PlatformConfig, a *AppConfig) {
 				r.Problem(key, "needs the eks platform (an ALB); on %s the API is a NodePort Service", p.Kind)
 			}
 		}
+		if !a.PlainHTTP {
+			r.Problem("plainHttp", "the %s platform serves the API over plain HTTP (a NodePort Service, no TLS): set linkage:plainHttp: true to accept that for this cluster", p.Kind)
+		}
 	} else {
+		if a.PlainHTTP {
+			r.Problem("plainHttp", "only the kubeconfig platform may serve plain HTTP; on eks the ALB serves HTTPS for linkage:domain")
+		}
 		validateIngress(r, a)
 	}
-	if a.SmokeTest && a.SmokeTestTimeout < 60 {
+	switch {
+	case !a.SmokeTest:
+	case a.SmokeTestTimeout < 60:
 		r.Problem("smokeTestTimeoutSeconds", "%d: allow at least 60 s (a new load balancer takes a while to resolve)", a.SmokeTestTimeout)
+	case p.Kind == PlatformEKS && p.WorkerNodes.MinSize == 0 && a.SmokeTestTimeout < minScaleUpSeconds:
+		r.Problem("smokeTestTimeoutSeconds", "%d: the worker group starts at zero nodes and the test needs a worker: allow at least %d s for the autoscaler to add a spot node", a.SmokeTestTimeout, minScaleUpSeconds)
 	}
 	for _, k := range slices.Sorted(maps.Keys(a.Settings)) {
 		switch {
@@ -306,9 +338,10 @@ func validateIngress(r *reader, a *AppConfig) {
 		r.Problem("ingress.idleTimeoutSeconds", "%d: must be between 600 (large uploads) and 4000 (the ALB maximum)", in.IdleTimeoutSeconds)
 	}
 	for i, cidr := range in.InboundCidrs {
-		if _, err := netip.ParsePrefix(cidr); err != nil {
-			r.Problem(fmt.Sprintf("ingress.inboundCidrs[%d]", i), "%q is not a CIDR block", cidr)
-		}
+		validateSourceCidr(r, fmt.Sprintf("ingress.inboundCidrs[%d]", i), cidr)
+	}
+	if in.Scheme == "internet-facing" && a.Domain == "" {
+		r.Problem("domain", "is required with ingress.scheme internet-facing: tokens, CLK uploads and results must not cross the internet in clear text (set linkage:domain with linkage:hostedZoneId or linkage:certificateArn for HTTPS, or use ingress.scheme internal)")
 	}
 	if a.Domain == "" {
 		for key, v := range map[string]string{"hostedZoneId": a.HostedZoneID, "certificateArn": a.CertificateArn} {

@@ -27,9 +27,12 @@ type DataConfig struct {
 
 // Default images of the in-cluster services; pin by digest in a stack file for byte-for-byte rollouts.
 const (
-	PostgresImage    = "postgres:17.6"
-	RedisImage       = "redis:7.4.5-alpine"
-	MinioImage       = "minio/minio:RELEASE.2025-09-07T16-13-09Z"
+	PostgresImage = "postgres:17.6"
+	RedisImage    = "redis:7.4.5-alpine"
+	// MinIO publishes source only since its CVE-2025-62506 fix (RELEASE.2025-10-15T17-29-55Z): the last
+	// minio/minio image predates the fix. alpine/minio is built by CI from the release's source (go
+	// install at the tag) as soon as a release appears; same entrypoint (minio) and arguments.
+	MinioImage       = "alpine/minio:RELEASE.2025-10-15T17-29-55Z"
 	MinioClientImage = "minio/mc:RELEASE.2025-08-13T08-35-41Z"
 )
 
@@ -52,7 +55,7 @@ func defaultData(p PlatformConfig) DataConfig {
 			Database: "linkage",
 			Username: "linkage",
 			Managed: &data.ManagedPostgresArgs{
-				EngineVersion: "17.6", InstanceClass: "db.t4g.medium",
+				EngineVersion: "17", InstanceClass: "db.t4g.medium",
 				AllocatedStorageGiB: 50, MaxAllocatedStorageGiB: 500,
 				DeletionProtection: true, BackupRetentionDays: 7,
 			},
@@ -97,7 +100,7 @@ func loadData(r *reader, p PlatformConfig) DataConfig {
 
 var (
 	sqlNameRe       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
-	pgVersionRe     = regexp.MustCompile(`^(\d+)(\.\d+)?$`)
+	pgVersionRe     = regexp.MustCompile(`^(\d+)$`)
 	rdsClassRe      = regexp.MustCompile(`^db\.[a-z0-9]+\.[a-z0-9]+$`)
 	redisVersionRe  = regexp.MustCompile(`^\d+\.\d+$`)
 	cacheNodeTypeRe = regexp.MustCompile(`^cache\.[a-z0-9]+\.[a-z0-9]+$`)
@@ -159,7 +162,9 @@ func validatePostgres(r *reader, key string, a data.PostgresArgs) {
 	validateService(r, key, a.Mode, a.Managed != nil, func() {
 		m, key := a.Managed, key+".managed"
 		if v := pgVersionRe.FindStringSubmatch(m.EngineVersion); v == nil {
-			r.Problem(key+".engineVersion", "%q is not a Postgres version such as 17 or 17.6", m.EngineVersion)
+			// A minor version would fight the automatic minor upgrades: after RDS moves to 17.7 the
+			// next update would try to downgrade to the pinned 17.6.
+			r.Problem(key+".engineVersion", "%q is not a Postgres major version such as 17 (minor versions are upgraded automatically)", m.EngineVersion)
 		} else if major, _ := strconv.Atoi(v[1]); major < minPostgresMajor {
 			r.Problem(key+".engineVersion", "%s is out of RDS standard support; use %d or newer", m.EngineVersion, minPostgresMajor)
 		}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/linkage-platform/linkage/components/network"
 )
 
 // PlatformKind says where the stack deploys to.
@@ -39,6 +41,17 @@ type PlatformConfig struct {
 	Addons AddonVersions // linkage:addons
 
 	LBControllerChartVersion string // linkage:lbControllerChartVersion
+
+	Autoscaling AutoscalingConfig // linkage:autoscaling
+}
+
+// AutoscalingConfig pins the cluster autoscaler and metrics-server.
+type AutoscalingConfig struct {
+	AutoscalerChartVersion string `json:"autoscalerChartVersion"`
+	// AutoscalerImageTag defaults to v<kubernetesVersion>.0: the autoscaler's minor version must be the
+	// cluster's.
+	AutoscalerImageTag        string `json:"autoscalerImageTag"`
+	MetricsServerChartVersion string `json:"metricsServerChartVersion"`
 }
 
 // NetworkConfig shapes the VPC.
@@ -52,11 +65,30 @@ type NetworkConfig struct {
 
 // ClusterConfig shapes the EKS control plane.
 type ClusterConfig struct {
-	KubernetesVersion string   // linkage:kubernetesVersion
-	ServiceCidr       string   // linkage:serviceCidr
-	PublicAccessCidrs []string // linkage:endpointPublicAccessCidrs; empty: private endpoint only
-	LogTypes          []string // linkage:clusterLogTypes
-	AdminArns         []string // linkage:clusterAdmins: IAM roles/users granted cluster admin
+	KubernetesVersion string // linkage:kubernetesVersion
+	ServiceCidr       string // linkage:serviceCidr
+	// EndpointAccess says how clients (people, CI) reach the API server: EndpointPrivate (from the VPC
+	// and the networks in PrivateAccessCidrs, e.g. a CI runner's VPC routed to it) or EndpointPublic
+	// (the public endpoint, only for PublicAccessCidrs).
+	EndpointAccess     string   // linkage:endpointAccess
+	PublicAccessCidrs  []string // linkage:endpointPublicAccessCidrs
+	PrivateAccessCidrs []string // linkage:endpointPrivateAccessCidrs
+	LogTypes           []string // linkage:clusterLogTypes
+	AdminArns          []string // linkage:clusterAdmins: IAM roles/users granted cluster admin
+	CI                 CIConfig // linkage:ci
+}
+
+// Endpoint access modes.
+const (
+	EndpointPrivate = "private"
+	EndpointPublic  = "public"
+)
+
+// CIConfig names the roles the workflows assume through GitHub's OIDC provider: the deploy role runs
+// `pulumi up` (cluster admin), the preview role `pulumi preview` on pull requests (read-only view).
+type CIConfig struct {
+	DeployRoleArn  string `json:"deployRoleArn"`
+	PreviewRoleArn string `json:"previewRoleArn"`
 }
 
 // NodeGroupConfig is one managed node group.
@@ -91,6 +123,7 @@ func defaultPlatform(stack string) PlatformConfig {
 		Cluster: ClusterConfig{
 			KubernetesVersion: "1.33",
 			ServiceCidr:       "172.20.0.0/16",
+			EndpointAccess:    EndpointPrivate,
 			LogTypes:          []string{"api", "audit", "authenticator"},
 		},
 		SystemNodes: NodeGroupConfig{
@@ -109,6 +142,9 @@ func defaultPlatform(stack string) PlatformConfig {
 			EbsCsiDriver: "v1.45.0-eksbuild.2",
 		},
 		LBControllerChartVersion: "1.13.3",
+		// Chart 9.59.0 ships cluster-autoscaler 1.35.0 and runs the image of any supported minor;
+		// metrics-server chart 3.13.0 is metrics-server 0.8.0.
+		Autoscaling: AutoscalingConfig{AutoscalerChartVersion: "9.59.0", MetricsServerChartVersion: "3.13.0"},
 	}
 }
 
@@ -133,7 +169,10 @@ func loadPlatform(r *reader, stack string) PlatformConfig {
 	c := &p.Cluster
 	c.KubernetesVersion = r.String("kubernetesVersion", c.KubernetesVersion)
 	c.ServiceCidr = r.String("serviceCidr", c.ServiceCidr)
+	c.EndpointAccess = r.Enum("endpointAccess", c.EndpointAccess, EndpointPrivate, EndpointPublic)
 	c.PublicAccessCidrs = r.StringList("endpointPublicAccessCidrs", c.PublicAccessCidrs)
+	c.PrivateAccessCidrs = r.StringList("endpointPrivateAccessCidrs", c.PrivateAccessCidrs)
+	r.Object("ci", &c.CI)
 	c.LogTypes = r.StringList("clusterLogTypes", c.LogTypes)
 	c.AdminArns = r.StringList("clusterAdmins", c.AdminArns)
 
@@ -143,6 +182,10 @@ func loadPlatform(r *reader, stack string) PlatformConfig {
 	p.SystemNodes.Enabled, p.WorkerNodes.Enabled = true, true
 	r.Object("addons", &p.Addons)
 	p.LBControllerChartVersion = r.String("lbControllerChartVersion", p.LBControllerChartVersion)
+	r.Object("autoscaling", &p.Autoscaling)
+	if p.Autoscaling.AutoscalerImageTag == "" {
+		p.Autoscaling.AutoscalerImageTag = "v" + p.Cluster.KubernetesVersion + ".0"
+	}
 
 	validatePlatform(r, &p)
 	return p
@@ -155,6 +198,7 @@ var (
 	instanceTypeRe = regexp.MustCompile(`^([a-z]+)(\d+)([a-z-]*)\.([0-9a-z]+)$`)
 	addonVersionRe = regexp.MustCompile(`^v(\d+)\.(\d+)\.\d+-eksbuild\.\d+$`)
 	semverRe       = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
+	autoscalerTag  = regexp.MustCompile(`^v1\.(\d+)\.\d+$`)
 	principalRe    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$`)
 )
 
@@ -215,10 +259,25 @@ func validatePlatform(r *reader, p *PlatformConfig) {
 	case vpcErr == nil && vpc.Overlaps(svc):
 		r.Problem("serviceCidr", "%s overlaps vpcCidr %s: Service IPs would shadow node and pod IPs", c.ServiceCidr, n.VpcCidr)
 	}
+	switch {
+	case c.EndpointAccess == EndpointPublic && len(c.PublicAccessCidrs) == 0:
+		r.Problem("endpointPublicAccessCidrs", "is required with endpointAccess public: list the office, VPN and CI runner ranges (EKS would open an endpoint without them to the whole internet)")
+	case c.EndpointAccess == EndpointPrivate && len(c.PublicAccessCidrs) > 0:
+		r.Problem("endpointPublicAccessCidrs", "is only used with endpointAccess public; the endpoint is private (reach it from the VPC or endpointPrivateAccessCidrs)")
+	}
 	for i, cidr := range c.PublicAccessCidrs {
-		if _, err := netip.ParsePrefix(cidr); err != nil {
-			r.Problem(fmt.Sprintf("endpointPublicAccessCidrs[%d]", i), "%q is not a CIDR block", cidr)
+		validateSourceCidr(r, fmt.Sprintf("endpointPublicAccessCidrs[%d]", i), cidr)
+	}
+	for i, cidr := range c.PrivateAccessCidrs {
+		validateSourceCidr(r, fmt.Sprintf("endpointPrivateAccessCidrs[%d]", i), cidr)
+	}
+	for key, arn := range map[string]string{"ci.deployRoleArn": c.CI.DeployRoleArn, "ci.previewRoleArn": c.CI.PreviewRoleArn} {
+		if arn != "" && !principalRe.MatchString(arn) {
+			r.Problem(key, "%q is not an IAM role or user ARN", arn)
 		}
+	}
+	if c.CI.PreviewRoleArn != "" && c.CI.PreviewRoleArn == c.CI.DeployRoleArn {
+		r.Problem("ci.previewRoleArn", "is the deploy role: pull-request previews must run with a read-only role")
 	}
 	for i, lt := range c.LogTypes {
 		if !slices.Contains(logTypes, lt) {
@@ -247,6 +306,19 @@ func validatePlatform(r *reader, p *PlatformConfig) {
 	}
 	if !semverRe.MatchString(p.LBControllerChartVersion) {
 		r.Problem("lbControllerChartVersion", "%q is not a chart version such as 1.13.3", p.LBControllerChartVersion)
+	}
+	as := p.Autoscaling
+	for key, v := range map[string]string{
+		"autoscaling.autoscalerChartVersion": as.AutoscalerChartVersion, "autoscaling.metricsServerChartVersion": as.MetricsServerChartVersion,
+	} {
+		if !semverRe.MatchString(v) {
+			r.Problem(key, "%q is not a chart version such as 9.59.0", v)
+		}
+	}
+	if m := autoscalerTag.FindStringSubmatch(as.AutoscalerImageTag); m == nil {
+		r.Problem("autoscaling.autoscalerImageTag", "%q is not a cluster-autoscaler release such as v1.35.0", as.AutoscalerImageTag)
+	} else if k := k8sVersionRe.FindStringSubmatch(c.KubernetesVersion); k != nil && k[1] != m[1] {
+		r.Problem("autoscaling.autoscalerImageTag", "%s does not match kubernetesVersion %s (the autoscaler's minor version must be the cluster's)", as.AutoscalerImageTag, c.KubernetesVersion)
 	}
 }
 
@@ -285,6 +357,20 @@ func validateNodeGroup(r *reader, key string, g NodeGroupConfig, region string, 
 	}
 	if g.DiskSizeGiB < 20 {
 		r.Problem(key+".diskSizeGiB", "%d: the AL2023 root volume needs at least 20 GiB", g.DiskSizeGiB)
+	}
+}
+
+// validateSourceCidr checks a block that clients come from: a CIDR, not the whole internet (leave the
+// list empty for that where it is allowed) and not a documentation range.
+func validateSourceCidr(r *reader, key, cidr string) {
+	p, err := netip.ParsePrefix(cidr)
+	switch {
+	case err != nil:
+		r.Problem(key, "%q is not a CIDR block", cidr)
+	case p.Bits() == 0:
+		r.Problem(key, "%s is the whole internet", cidr)
+	case network.IsDocumentationRange(p):
+		r.Problem(key, "%s is a documentation range (RFC 5737/3849), not a real network: list your office, VPN or CI runner addresses", cidr)
 	}
 }
 

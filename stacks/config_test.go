@@ -75,6 +75,8 @@ var invalid = []struct {
 	{"bad instance type", map[string]string{"linkage:systemNodes": `{"instanceTypes": ["large"]}`}, "linkage:systemNodes.instanceTypes[0]", "not an EC2 instance type"},
 	{"unknown field", map[string]string{"linkage:workerNodes": `{"maxNodes": 3}`}, "linkage:workerNodes", `unknown field "maxNodes"`},
 	{"one AZ", map[string]string{"linkage:azCount": "1"}, "linkage:azCount", "at least 2 availability zones"},
+	{"autoscaler of another minor", map[string]string{"linkage:autoscaling": `{"autoscalerImageTag": "v1.20.3"}`}, "linkage:autoscaling.autoscalerImageTag", "the autoscaler's minor version must be the cluster's"},
+	{"autoscaler chart range", map[string]string{"linkage:autoscaling": `{"autoscalerChartVersion": "9.x"}`}, "linkage:autoscaling.autoscalerChartVersion", "not a chart version"},
 	{"AZ count not a number", map[string]string{"linkage:azCount": "three"}, "linkage:azCount", `"three" is not an integer`},
 	{"bool", map[string]string{"linkage:natGatewayPerAz": "yes"}, "linkage:natGatewayPerAz", `"yes" is not true or false`},
 	{"public VPC range", map[string]string{"linkage:vpcCidr": "8.8.0.0/16"}, "linkage:vpcCidr", "not in a private (RFC 1918) range"},
@@ -84,7 +86,14 @@ var invalid = []struct {
 	{"old Kubernetes", map[string]string{"linkage:kubernetesVersion": "1.25"}, "linkage:kubernetesVersion", "out of EKS standard support"},
 	{"kube-proxy skew", map[string]string{"linkage:addons": `{"kubeProxy": "v1.32.0-eksbuild.1"}`}, "linkage:addons.kubeProxy", "does not match kubernetesVersion 1.33"},
 	{"add-on version", map[string]string{"linkage:addons": `{"coreDns": "latest"}`}, "linkage:addons.coreDns", "not an EKS add-on version"},
-	{"public CIDR", map[string]string{"linkage:endpointPublicAccessCidrs": `["office"]`}, "linkage:endpointPublicAccessCidrs[0]", "not a CIDR block"},
+	{"public CIDR", map[string]string{"linkage:endpointAccess": "public", "linkage:endpointPublicAccessCidrs": `["office"]`}, "linkage:endpointPublicAccessCidrs[0]", "not a CIDR block"},
+	{"documentation range", map[string]string{"linkage:endpointAccess": "public", "linkage:endpointPublicAccessCidrs": `["203.0.113.0/24"]`}, "linkage:endpointPublicAccessCidrs[0]", "is a documentation range"},
+	{"public without CIDRs", map[string]string{"linkage:endpointAccess": "public"}, "linkage:endpointPublicAccessCidrs", "is required with endpointAccess public"},
+	{"public CIDRs on a private endpoint", map[string]string{"linkage:endpointPublicAccessCidrs": `["10.1.0.0/16"]`}, "linkage:endpointPublicAccessCidrs", "only used with endpointAccess public"},
+	{"runner documentation range", map[string]string{"linkage:endpointPrivateAccessCidrs": `["192.0.2.0/25"]`}, "linkage:endpointPrivateAccessCidrs[0]", "is a documentation range"},
+	{"endpoint access mode", map[string]string{"linkage:endpointAccess": "vpn"}, "linkage:endpointAccess", `"vpn" is not one of private, public`},
+	{"preview role is the deploy role", map[string]string{"linkage:ci": `{"deployRoleArn": "arn:aws:iam::123456789012:role/ci", "previewRoleArn": "arn:aws:iam::123456789012:role/ci"}`}, "linkage:ci.previewRoleArn", "read-only role"},
+	{"deploy role ARN", map[string]string{"linkage:ci": `{"deployRoleArn": "ci-deploy"}`}, "linkage:ci.deployRoleArn", "not an IAM role or user ARN"},
 	{"log type", map[string]string{"linkage:clusterLogTypes": `["api", "kubelet"]`}, "linkage:clusterLogTypes[1]", `"kubelet" is not one of`},
 	{"admin ARN", map[string]string{"linkage:clusterAdmins": `["alice"]`}, "linkage:clusterAdmins[0]", "not an IAM role or user ARN"},
 	{"cluster name", map[string]string{"linkage:clusterName": "linkage_prod!"}, "linkage:clusterName", "must start with a letter"},
@@ -118,6 +127,7 @@ func TestAllProblemsAreReportedAtOnceAndNothingIsDeclared(t *testing.T) {
 		"linkage:vpcCidr":                   "172.20.0.0/16",
 		"linkage:workerNodes":               `{"minSize": 3, "maxSize": 2, "desiredSize": 3}`,
 		"linkage:kubernetesVersion":         "1.25",
+		"linkage:endpointAccess":            "public",
 		"linkage:endpointPublicAccessCidrs": `["office"]`,
 	}
 	m, err := pulumimock.RunProgram("linkage", "test", pulumimock.Config{Values: values}, stacks.Run)
@@ -139,7 +149,7 @@ func TestAllProblemsAreReportedAtOnceAndNothingIsDeclared(t *testing.T) {
 }
 
 func TestKubeconfigPlatformIgnoresTheAWSKeys(t *testing.T) {
-	cfg, err := load(t, map[string]string{"linkage:platform": "kubeconfig", "linkage:kubeContext": "kind-linkage", "linkage:azCount": "1"})
+	cfg, err := load(t, map[string]string{"linkage:platform": "kubeconfig", "linkage:kubeContext": "kind-linkage", "linkage:azCount": "1", "linkage:plainHttp": "true"})
 	require.NoError(t, err)
 	require.Equal(t, stacks.PlatformKubeconfig, cfg.Platform.Kind)
 	require.Equal(t, "kind-linkage", cfg.Platform.KubeContext)

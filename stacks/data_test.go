@@ -156,6 +156,7 @@ func TestEachInvalidDataValueIsReportedWithItsKey(t *testing.T) {
 	}{
 		{map[string]string{"linkage:postgres": `{"mode": "cloud"}`}, "linkage:postgres.mode", `"cloud" is not one of managed, in-cluster, external`},
 		{map[string]string{"linkage:postgres": `{"mode": "managed", "managed": {"engineVersion": "12"}}`}, "linkage:postgres.managed.engineVersion", "out of RDS standard support"},
+		{map[string]string{"linkage:postgres": `{"mode": "managed", "managed": {"engineVersion": "17.6"}}`}, "linkage:postgres.managed.engineVersion", "is not a Postgres major version such as 17"},
 		{map[string]string{"linkage:postgres": `{"inCluster": {"resources": {"memoryRequest": "4Gi"}}}`}, "linkage:postgres.inCluster.resources.memoryRequest", "4Gi exceeds the limit 2Gi"},
 		{map[string]string{"linkage:redis": `{"inCluster": {"resources": {"cpuLimit": "0"}}}`}, "linkage:redis.inCluster.resources.cpuLimit", `"0" is not a positive Kubernetes quantity`},
 		{map[string]string{"linkage:postgres": `{"inCluster": {"storageSize": "lots"}}`}, "linkage:postgres.inCluster.storageSize", "is not a positive size"},
@@ -192,7 +193,7 @@ func TestDataDefaultsFollowThePlatform(t *testing.T) {
 	require.Equal(t, map[string]string{"role": "system"}, eks.Data.NodeSelector)
 	require.Equal(t, "eu-west-1", eks.Data.ObjectStore.InCluster.Region)
 
-	local, err := load(t, map[string]string{"linkage:platform": "kubeconfig"})
+	local, err := load(t, map[string]string{"linkage:platform": "kubeconfig", "linkage:plainHttp": "true"})
 	require.NoError(t, err)
 	require.Empty(t, local.Data.Redis.InCluster.StorageClass, "the cluster's default class")
 	require.Empty(t, local.Data.NodeSelector)

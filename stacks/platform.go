@@ -2,11 +2,13 @@ package stacks
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/linkage-platform/linkage/components/autoscaling"
 	"github.com/linkage-platform/linkage/components/cluster"
 	"github.com/linkage-platform/linkage/components/ingress"
 	"github.com/linkage-platform/linkage/components/network"
@@ -37,6 +39,7 @@ type Platform struct {
 	NodeGroups *nodegroups.NodeGroups
 	Storage    *storage.Storage
 	Ingress    *ingress.Ingress
+	Scaling    *autoscaling.Autoscaling
 }
 
 // deployPlatform declares the cluster side of the stack.
@@ -64,6 +67,7 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 	onAWS := pulumi.Provider(awsProvider)
 	net, err := network.NewNetwork(ctx, name, &network.NetworkArgs{
 		ClusterName:          p.ClusterName,
+		Region:               p.Region,
 		CidrBlock:            p.Network.VpcCidr,
 		AzCount:              p.Network.AzCount,
 		NatGatewayPerAz:      p.Network.NatGatewayPerAz,
@@ -74,18 +78,20 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		return nil, err
 	}
 	cl, err := cluster.NewCluster(ctx, name, &cluster.ClusterArgs{
-		Name:              p.ClusterName,
-		KubernetesVersion: p.Cluster.KubernetesVersion,
-		VpcId:             net.VpcId,
-		PublicSubnetIds:   net.PublicSubnetIds,
-		PrivateSubnetIds:  net.PrivateSubnetIds,
-		ServiceCidr:       p.Cluster.ServiceCidr,
-		PublicAccessCidrs: p.Cluster.PublicAccessCidrs,
-		LogTypes:          p.Cluster.LogTypes,
-		AdminArns:         p.Cluster.AdminArns,
-		VpcCniVersion:     p.Addons.VpcCni,
-		KubeProxyVersion:  p.Addons.KubeProxy,
-		AWSProvider:       awsProvider,
+		Name:               p.ClusterName,
+		KubernetesVersion:  p.Cluster.KubernetesVersion,
+		VpcId:              net.VpcId,
+		PublicSubnetIds:    net.PublicSubnetIds,
+		PrivateSubnetIds:   net.PrivateSubnetIds,
+		ServiceCidr:        p.Cluster.ServiceCidr,
+		PublicAccessCidrs:  p.Cluster.PublicAccessCidrs,
+		PrivateAccessCidrs: p.Cluster.PrivateAccessCidrs,
+		LogTypes:           p.Cluster.LogTypes,
+		AdminArns:          nonEmpty(append([]string{p.Cluster.CI.DeployRoleArn}, p.Cluster.AdminArns...)),
+		ViewerArns:         nonEmpty([]string{p.Cluster.CI.PreviewRoleArn}),
+		VpcCniVersion:      p.Addons.VpcCni,
+		KubeProxyVersion:   p.Addons.KubeProxy,
+		AWSProvider:        awsProvider,
 	}, onAWS)
 	if err != nil {
 		return nil, err
@@ -97,6 +103,7 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		System:            groupArgs(p.SystemNodes),
 		Worker:            groupArgs(p.WorkerNodes),
 		CoreDNSVersion:    p.Addons.CoreDNS,
+		After:             []pulumi.Resource{cl.Control, cl.VpcCni},
 		InstanceTags:      cfg.Tags,
 	}
 	if p.HighMemNodes.Enabled {
@@ -130,7 +137,22 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		return nil, err
 	}
 
-	ready := []pulumi.Resource{ng.System, ng.Worker, ng.CoreDNS}
+	sc, err := autoscaling.NewAutoscaling(ctx, name, &autoscaling.AutoscalingArgs{
+		ClusterName:               p.ClusterName,
+		Region:                    p.Region,
+		OIDC:                      cl.OIDC,
+		AutoscalerChartVersion:    p.Autoscaling.AutoscalerChartVersion,
+		AutoscalerImageTag:        p.Autoscaling.AutoscalerImageTag,
+		MetricsServerChartVersion: p.Autoscaling.MetricsServerChartVersion,
+		NodeSelector:              map[string]string{nodegroups.RoleLabel: nodegroups.SystemRole},
+		Provider:                  cl.Provider,
+	}, onAWS, nodesReady)
+	if err != nil {
+		return nil, err
+	}
+
+	// The worker groups are not here: they may be at zero nodes until the autoscaler adds one.
+	ready := []pulumi.Resource{ng.System, ng.CoreDNS, sc.Autoscaler, sc.MetricsServer}
 	ready = append(ready, st.Ready...)
 	ready = append(ready, in.Ready...)
 	return &Platform{
@@ -147,6 +169,7 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		NodeGroups:           ng,
 		Storage:              st,
 		Ingress:              in,
+		Scaling:              sc,
 	}, nil
 }
 
@@ -188,6 +211,10 @@ func exportPlatform(ctx *pulumi.Context, p *Platform) {
 	ctx.Export("nodeGroupNames", p.NodeGroups.Names)
 	ctx.Export("storageClassNames", pulumi.ToStringArray([]string{p.StorageClass, p.RetainedStorageClass}))
 	ctx.Export("ingressClassName", pulumi.String(p.IngressClass))
+}
+
+func nonEmpty(ss []string) []string {
+	return slices.DeleteFunc(ss, func(s string) bool { return s == "" })
 }
 
 func stringPtrOrNil(s string) pulumi.StringPtrInput {

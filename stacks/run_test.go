@@ -42,7 +42,8 @@ func TestDevAndProdStackFiles(t *testing.T) {
 		require.Equal(t, 1, c["aws:iam/openIdConnectProvider:OpenIdConnectProvider"])
 		require.Equal(t, 4, c["aws:eks/addon:Addon"], "vpc-cni, kube-proxy, coredns, aws-ebs-csi-driver")
 		require.Equal(t, 2, c["kubernetes:storage.k8s.io/v1:StorageClass"])
-		require.Equal(t, 1, c["kubernetes:helm.sh/v3:Release"])
+		require.Equal(t, 3, c["kubernetes:helm.sh/v3:Release"], "load balancer controller, cluster autoscaler, metrics-server")
+		require.Equal(t, 1, c["aws:ec2/vpcEndpoint:VpcEndpoint"], "the S3 gateway endpoint")
 		require.Equal(t, 1, c["kubernetes:networking.k8s.io/v1:IngressClass"])
 	}
 
@@ -134,7 +135,7 @@ func TestPlatformOutputs(t *testing.T) {
 }
 
 func TestKubeconfigPlatformDeclaresOnlyAProvider(t *testing.T) {
-	values := map[string]string{"linkage:platform": "kubeconfig", "linkage:kubeContext": "kind-linkage"}
+	values := map[string]string{"linkage:platform": "kubeconfig", "linkage:kubeContext": "kind-linkage", "linkage:plainHttp": "true"}
 	m := pulumimock.Run(t, "linkage", "local", values, stacks.Run)
 	var providers []pulumimock.Resource
 	for _, r := range m.Resources() {

@@ -6,15 +6,19 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
 
 // benchCompare runs Compare b.N times and reports comparisons (n1·n2) per
 // wall second, per CPU second (the machine is shared: wall time swings, CPU
-// time much less) and the CPU seconds used per run.
-func benchCompare(b *testing.B, x, y *CLKs, opt Options) {
+// time much less) and the CPU seconds used per run; it returns comparisons
+// per CPU second.
+func benchCompare(b *testing.B, x, y *CLKs, opt Options) float64 {
 	b.Helper()
 	opt.PartyB = 1
 	pairs := float64(x.Len()) * float64(y.Len())
@@ -36,26 +40,62 @@ func benchCompare(b *testing.B, x, y *CLKs, opt Options) {
 		b.ReportMetric(cpu/float64(b.N), "cpu-s/op")
 	}
 	b.ReportMetric(float64(found), "candidates")
+	if cpu <= 0 {
+		return 0
+	}
+	return pairs * float64(b.N) / cpu
 }
 
 // BenchmarkKernel: 20,000 × 20,000 random 1024-bit CLKs with bits set with
 // p = 0.5, threshold 0.8: popcount bounds prune almost nothing, so this
-// measures the kernel. Each kernel on 1 and 2 workers.
+// measures the kernel. Every tier this CPU runs, forced in turn, on 1 worker
+// and on all cores, with its speed-up over the portable tier in the same run
+// (x-portable) and, where /proc/cpuinfo gives the clock, CPU cycles per
+// comparison. make bench-kernels runs it.
 func BenchmarkKernel(b *testing.B) {
 	n := 20000
 	rng := rand.New(rand.NewPCG(1, 2))
 	x := mustNew(b, randomBytes(rng, n, 128, 0.5), 128)
 	y := mustNew(b, randomBytes(rng, n, 128, 0.5), 128)
-	for _, k := range kernels() {
-		for _, workers := range []int{1, 2} {
-			b.Run(fmt.Sprintf("%s/workers=%d", k.name, workers), func(b *testing.B) {
+	hz := cpuHz()
+	for _, workers := range slices.Compact([]int{1, runtime.GOMAXPROCS(0)}) {
+		var base float64 // the portable tier's comparisons per CPU second
+		for _, k := range kernels() {
+			b.Run(fmt.Sprintf("workers=%d/%s", workers, k.name), func(b *testing.B) {
 				old := active
 				active = k
 				defer func() { active = old }()
-				benchCompare(b, x, y, Options{Threshold: 0.8, Workers: workers})
+				perCPU := benchCompare(b, x, y, Options{Threshold: 0.8, Workers: workers})
+				if k.name == portable.name {
+					base = perCPU
+				} else if base > 0 {
+					b.ReportMetric(perCPU/base, "x-portable")
+				}
+				if hz > 0 && perCPU > 0 {
+					b.ReportMetric(hz/perCPU, "cycles/cmp")
+				}
 			})
 		}
 	}
+}
+
+// cpuHz is the clock of the first CPU in /proc/cpuinfo ("cpu MHz"; in a VM
+// the nominal clock), or 0.
+func cpuHz() float64 {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "cpu MHz" {
+			mhz, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return 0
+			}
+			return mhz * 1e6
+		}
+	}
+	return 0
 }
 
 // BenchmarkTutorial: the shared tutorial CLKs (real data), parties 1-3
@@ -136,14 +176,27 @@ func BenchmarkScan(b *testing.B) {
 	th := newThreshold(0.8, 128)
 	counts := make([]uint32, tileRows)
 	mask := make([]uint8, tileRows/8)
+	hz := cpuHz()
+	var base float64 // the portable tier's comparisons per CPU second
 	for _, k := range kernels() {
 		b.Run(k.name, func(b *testing.B) {
 			cpu0 := cpuTime()
 			for range b.N {
 				k.scan(q.row(0), rows.data, rows.pops, q.pops[0], th, counts, mask)
 			}
-			if cpu := (cpuTime() - cpu0).Seconds(); cpu > 0 {
-				b.ReportMetric(float64(b.N)*tileRows/cpu, "cmp/cpu-s")
+			cpu := (cpuTime() - cpu0).Seconds()
+			if cpu <= 0 {
+				return
+			}
+			perCPU := float64(b.N) * tileRows / cpu
+			b.ReportMetric(perCPU, "cmp/cpu-s")
+			if k.name == portable.name {
+				base = perCPU
+			} else if base > 0 {
+				b.ReportMetric(perCPU/base, "x-portable")
+			}
+			if hz > 0 {
+				b.ReportMetric(hz/perCPU, "cycles/cmp")
 			}
 		})
 	}

@@ -29,7 +29,8 @@ func compareBlocked(ctx context.Context, a, b *CLKs, th *threshold, opt *Options
 		}
 	}
 	maxPop := b.Size() * 8
-	chunks := (a.Len() + blockRows - 1) / blockRows
+	rows := sampledRows(a, opt.Stride)
+	chunks := (len(rows) + blockRows - 1) / blockRows
 	var next atomic.Int64
 	work := func(s *scratch) error {
 		stamp := make([]int32, b.Len()) // row of b → last row of a (+1) that gathered it
@@ -42,9 +43,11 @@ func compareBlocked(ctx context.Context, a, b *CLKs, th *threshold, opt *Options
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			hi := min((c+1)*blockRows, a.Len())
+			chunk := rows[c*blockRows : min((c+1)*blockRows, len(rows))]
 			before := s.held()
-			for i := c * blockRows; i < hi; i++ {
+			var compared int64
+			for _, r := range chunk {
+				i := int(r)
 				pa := a.pops[i]
 				plo, phi := th.popRange(int(pa), maxPop)
 				near = near[:0]
@@ -56,6 +59,7 @@ func compareBlocked(ctx context.Context, a, b *CLKs, th *threshold, opt *Options
 					for _, j := range members[bid] {
 						if stamp[j] != int32(i)+1 {
 							stamp[j] = int32(i) + 1
+							compared++
 							if pb := int(b.pops[j]); pb >= plo && pb <= phi {
 								near = append(near, j)
 							}
@@ -83,10 +87,11 @@ func compareBlocked(ctx context.Context, a, b *CLKs, th *threshold, opt *Options
 			if err := opt.budget.take(s.held() - before); err != nil {
 				return err
 			}
-			p.add(int64(hi-c*blockRows) * int64(b.Len()))
+			if opt.tally != nil {
+				opt.tally.compared.Add(compared)
+			}
+			p.add(int64(len(chunk)) * int64(b.Len()))
 		}
 	}
-	return runWorkers(opt.Workers, chunks, func() *scratch {
-		return &scratch{hits: make([][]Candidate, 1)}
-	}, work)
+	return runWorkers(opt.Workers, chunks, func() *scratch { return newScratch(opt, 1) }, work)
 }

@@ -220,6 +220,14 @@ func (c *CLKs) Slice(lo, hi int) *CLKs {
 	}
 }
 
+// WithOffset returns a view of c's rows numbered from offset: rows read from
+// the middle of an upload keep their absolute numbers.
+func (c *CLKs) WithOffset(offset int) *CLKs {
+	v := *c
+	v.offset = offset
+	return &v
+}
+
 // AppendRecord appends the bytes of row i (relative to the view) to dst.
 func (c *CLKs) AppendRecord(dst []byte, i int) []byte {
 	for _, w := range c.row(i) {

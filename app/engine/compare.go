@@ -33,6 +33,10 @@ type Options struct {
 	// (pairs of a×b covered, pruned ones included): nondecreasing, calls
 	// serialised, the last one equal to a.Len()·b.Len() on success.
 	Progress func(done int64)
+	// Stride > 1 compares only the rows of a whose absolute number is a
+	// multiple of Stride: a deterministic sample, the same rows whichever
+	// view of a a chunk holds. Progress then ends at (sampled rows)·b.Len().
+	Stride int
 	// MaxCandidates > 0 bounds the candidates Compare may collect: beyond it
 	// Compare stops and returns a *CandidateLimitError, so that a threshold
 	// too low for the data cannot exhaust memory (peak about 2 × 24 bytes per
@@ -40,6 +44,7 @@ type Options struct {
 	MaxCandidates int64
 
 	budget *budget
+	tally  *tally
 }
 
 // Work is split into groups of queries (rows of a, in popcount order) that
@@ -70,6 +75,28 @@ func Compare(ctx context.Context, a, b *CLKs, opt Options) ([]Candidate, error) 
 		return nil, err
 	}
 	return out, nil
+}
+
+// Tally compares as Compare does but keeps no candidates: each worker gets its
+// own count function from newCount and calls it with the score of every pair
+// at or above opt.Threshold (calls to one function are serial, to different
+// ones concurrent). It returns the number of pairs compared: sampled rows of a
+// × rows of b, or with blocking the pairs sharing a block. TopK must be 0.
+func Tally(ctx context.Context, a, b *CLKs, opt Options, newCount func() func(score float64)) (int64, error) {
+	if opt.TopK != 0 {
+		return 0, errors.New("tally: top-k does not apply")
+	}
+	opt.tally = &tally{newCount: newCount}
+	if _, err := Compare(ctx, a, b, opt); err != nil {
+		return 0, err
+	}
+	return opt.tally.compared.Load(), nil
+}
+
+// tally is the state of a Tally shared by its workers.
+type tally struct {
+	newCount func() func(score float64)
+	compared atomic.Int64
 }
 
 // CompareAll compares every party pair p<q of a multi-party linkage and
@@ -120,6 +147,9 @@ func checkOptions(a, b *CLKs, opt *Options) error {
 	}
 	if opt.TopK < 0 {
 		return fmt.Errorf("top-k %d is negative", opt.TopK)
+	}
+	if opt.Stride < 0 {
+		return fmt.Errorf("stride %d is negative", opt.Stride)
 	}
 	if opt.Workers < 0 {
 		return fmt.Errorf("workers %d is negative", opt.Workers)
@@ -227,6 +257,7 @@ func (s *sortedRows) span(th *threshold, pa int) (lo, hi int) {
 
 // scratch is one worker's reusable memory.
 type scratch struct {
+	count  func(score float64) // set in a Tally: hits are counted, not kept
 	counts []uint32
 	mask   []uint8
 	hits   [][]Candidate // per query of the current group
@@ -237,6 +268,26 @@ type scratch struct {
 
 // held is the number of candidates collected so far.
 func (s *scratch) held() int { return s.inFull + len(s.out) }
+
+// newScratch is a worker's scratch with room for hits of n queries.
+func newScratch(opt *Options, n int) *scratch {
+	s := &scratch{hits: make([][]Candidate, n)}
+	if opt.tally != nil {
+		s.count = opt.tally.newCount()
+	}
+	return s
+}
+
+// sampledRows lists the rows of a (relative) that opt.Stride selects.
+func sampledRows(a *CLKs, stride int) []int32 {
+	stride = max(stride, 1)
+	first := (stride - a.offset%stride) % stride
+	rows := make([]int32, 0, max(0, a.Len()-first+stride-1)/stride)
+	for i := first; i < a.Len(); i += stride {
+		rows = append(rows, int32(i))
+	}
+	return rows
+}
 
 // outBlock is the capacity of the blocks candidates are collected in: blocks
 // never move once allocated (no copying as the output grows) and are sorted
@@ -257,10 +308,7 @@ func (s *scratch) reserve(n int) {
 
 func compareAll(ctx context.Context, a, b *CLKs, th *threshold, opt *Options, p *progress) ([]Candidate, error) {
 	sb := sortByPopcount(b)
-	order := make([]int32, a.Len())
-	for i := range order {
-		order[i] = int32(i)
-	}
+	order := sampledRows(a, opt.Stride)
 	slices.SortStableFunc(order, func(x, y int32) int { return int(a.pops[x]) - int(a.pops[y]) })
 	groups := (len(order) + queryGroup - 1) / queryGroup
 	k := active
@@ -281,15 +329,17 @@ func compareAll(ctx context.Context, a, b *CLKs, th *threshold, opt *Options, p 
 			if err := opt.budget.take(s.held() - before); err != nil {
 				return err
 			}
-			p.add(int64(len(queries)) * int64(b.Len()))
+			compared := int64(len(queries)) * int64(b.Len())
+			if opt.tally != nil {
+				opt.tally.compared.Add(compared)
+			}
+			p.add(compared)
 		}
 	}
 	return runWorkers(opt.Workers, groups, func() *scratch {
-		return &scratch{
-			counts: make([]uint32, tileRows),
-			mask:   make([]uint8, tileRows/8),
-			hits:   make([][]Candidate, queryGroup),
-		}
+		s := newScratch(opt, queryGroup)
+		s.counts, s.mask = make([]uint32, tileRows), make([]uint8, tileRows/8)
+		return s
 	}, work)
 }
 
@@ -316,10 +366,14 @@ func scanGroup(k kernel, a *CLKs, sb *sortedRows, queries []int32, th *threshold
 			n := hi - lo
 			qpop := a.pops[q]
 			k.scan(a.row(int(q)), sb.data[lo*w:hi*w], sb.pops[lo:hi], qpop, th, s.counts[:n], s.mask[:n/8])
-			if opt.TopK == 0 {
+			switch {
+			case s.count != nil: // at most one tile of hits at a time
+				s.hits[qi] = collectHits(s.hits[qi][:0], s.mask[:n/8], s.counts, qpop, sb, lo, opt, int32(a.offset)+q)
+				s.appendTopK(s.hits[qi], 0)
+			case opt.TopK == 0:
 				s.reserve(n)
 				s.out = collectHits(s.out, s.mask[:n/8], s.counts, qpop, sb, lo, opt, int32(a.offset)+q)
-			} else {
+			default:
 				s.hits[qi] = collectHits(s.hits[qi], s.mask[:n/8], s.counts, qpop, sb, lo, opt, int32(a.offset)+q)
 			}
 		}
@@ -360,8 +414,14 @@ func collectHits(hits []Candidate, mask []uint8, counts []uint32, qpop uint32, s
 }
 
 // appendTopK appends hits (all for one record of a) to the output, only the
-// k best when k > 0.
+// k best when k > 0; in a Tally it counts them instead.
 func (s *scratch) appendTopK(hits []Candidate, k int) {
+	if s.count != nil {
+		for _, h := range hits {
+			s.count(h.Score)
+		}
+		return
+	}
 	if k > 0 && len(hits) > k {
 		SortCandidates(hits)
 		hits = hits[:k]

@@ -25,16 +25,19 @@
 // context cancellation. Memory grows with the number of candidates, not with
 // n1·n2. [CompareAll] runs every party pair p<q of a multi-party linkage.
 //
-// The kernel is chosen at start-up: AVX-512 (VPOPCNTQ) when the CPU has it,
-// else portable Go (math/bits). LINKAGE_KERNEL=portable forces the portable
-// path; [KernelName] tells which one runs. Both give identical results
-// (property tests and FuzzKernels: go test -run '^$' -fuzz FuzzKernels
-// -fuzzminimizetime 3s ./app/engine). The AVX-512 kernel scores 8 rows per
-// pass (one transposed horizontal sum for all 8) and decides the threshold
-// with VDIVPD, bit-identical to Go's float64 division; rows of any multiple of
-// 8 bytes take a general masked loop. The portable kernel is fastest when
-// built with GOAMD64=v2 or later: at Go's default v1 every OnesCount64 tests
-// for POPCNT at run time.
+// The Dice kernel comes in tiers, one per instruction set of the CPUs the
+// worker pools run on: portable (Go, math/bits), popcnt (scalar POPCNTQ, 4
+// rows per pass), avx2 and avx512bw (VPSHUFB nibble lookup summed with
+// VPSADBW, 256- and 512-bit) and avx512 (VPOPCNTQ). The fastest tier the CPU
+// runs is chosen at start-up from x/sys/cpu; [UseKernel] forces one (the
+// binary's --kernel / LINKAGE_KERNEL) and refuses an unknown name or a tier
+// whose instructions the CPU lacks; [KernelName] tells which one runs. All
+// give identical results (property tests and FuzzKernels: go test -run '^$'
+// -fuzz FuzzKernels -fuzzminimizetime 3s ./app/engine). The assembly tiers
+// have a fast path for 1024-bit rows and a general one for any multiple of 8
+// bytes. popcnt, avx2 and avx512bw decide the threshold from the exact
+// integer table th.minCount like the portable kernel; avx512 with VDIVPD,
+// bit-identical to Go's float64 division.
 //
 // Compare sorts b by popcount (a copy, contiguous for the kernel), takes the
 // rows of a in popcount order in groups of 32 and scans, per group, tiles of
@@ -56,6 +59,6 @@
 //   - [Permutations]: 2 parties, 1:1 greedy matching; the reference's layout
 //     (m = the smaller size rows, matched pairs on the same random row below
 //     m, mask[row] = 1 there), random rows from a seed string (the run id).
-//   - [SimilarityScores]: every candidate, ordered like the groups solver
-//     considers them.
+//   - similarity_scores: every candidate, in [SortCandidates] order (the order
+//     the groups solver takes them)
 package engine

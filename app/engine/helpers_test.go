@@ -83,9 +83,11 @@ func withKernel(t *testing.T, k kernel) {
 
 // kernels are the kernels this machine can run.
 func kernels() []kernel {
-	ks := []kernel{portable}
-	if k, ok := accelerated(); ok {
-		ks = append(ks, k)
+	var ks []kernel
+	for _, k := range tiers {
+		if len(missing(k, cpuFeatures)) == 0 {
+			ks = append(ks, k)
+		}
 	}
 	return ks
 }

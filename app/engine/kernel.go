@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"fmt"
 	"math/bits"
-	"os"
+	"runtime"
+	"slices"
+	"strings"
 )
 
 // A kernel scores one query against n candidate rows, n a multiple of 8
@@ -10,28 +13,90 @@ import (
 // j%8 of mask[j/8] is set when score(counts[j], qpop+pops[j]) ≥ th.t.
 // Hits are rare, so callers scan the mask and read counts only there.
 type kernel struct {
-	name string
-	scan func(q, rows []uint64, pops []uint32, qpop uint32, th *threshold, counts []uint32, mask []uint8)
+	name  string
+	needs []string // CPU features (x/sys/cpu names) the tier runs on
+	scan  func(q, rows []uint64, pops []uint32, qpop uint32, th *threshold, counts []uint32, mask []uint8)
 }
+
+// tierNames are the kernel tiers, slowest first.
+var tierNames = []string{"portable", "popcnt", "avx2", "avx512bw", "avx512"}
 
 var portable = kernel{name: "portable", scan: scanPortable}
 
-// active is the kernel chosen at start-up; see selectKernel.
-var active = selectKernel(os.Getenv("LINKAGE_KERNEL"))
+// tiers are the kernels built for this architecture, slowest first.
+var tiers = append([]kernel{portable}, archKernels...)
 
-// KernelName names the Dice kernel in use: "avx512" or "portable".
+// active is the kernel every Compare uses: the fastest this CPU runs, or
+// the one UseKernel chose.
+var active = mustSelect("", cpuFeatures)
+
+// KernelName names the Dice kernel tier in use (one of KernelTiers).
 func KernelName() string { return active.name }
 
-func selectKernel(env string) kernel {
-	if env == "portable" {
-		return portable
+// KernelTiers names every kernel tier, slowest first: portable, popcnt,
+// avx2, avx512bw and avx512.
+func KernelTiers() []string { return slices.Clone(tierNames) }
+
+// UseKernel makes the named tier the one Compare uses ("" picks the fastest
+// this CPU runs). It refuses an unknown name and a tier whose instructions
+// this CPU lacks. Call it at start-up, before any Compare runs.
+func UseKernel(name string) error {
+	k, err := selectKernel(name, cpuFeatures)
+	if err != nil {
+		return err
 	}
-	if k, ok := accelerated(); ok {
-		return k
-	}
-	return portable
+	active = k
+	return nil
 }
 
+func mustSelect(name string, has map[string]bool) kernel {
+	k, err := selectKernel(name, has)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// selectKernel picks the tier called name, or the fastest one whose needs
+// are all in has when name is empty.
+func selectKernel(name string, has map[string]bool) (kernel, error) {
+	var runs []string
+	best := portable
+	for _, k := range tiers {
+		if len(missing(k, has)) == 0 {
+			runs = append(runs, k.name)
+			best = k
+		}
+	}
+	if name == "" {
+		return best, nil
+	}
+	for _, k := range tiers {
+		if k.name != name {
+			continue
+		}
+		if m := missing(k, has); len(m) > 0 {
+			return kernel{}, fmt.Errorf("kernel tier %q needs the CPU feature(s) %s, which this CPU lacks (it runs %s)",
+				name, strings.Join(m, ", "), strings.Join(runs, ", "))
+		}
+		return k, nil
+	}
+	if slices.Contains(tierNames, name) {
+		return kernel{}, fmt.Errorf("kernel tier %q is built for amd64 only, this is %s (it runs %s)", name, runtime.GOARCH, strings.Join(runs, ", "))
+	}
+	return kernel{}, fmt.Errorf("unknown kernel tier %q: want one of %s", name, strings.Join(tierNames, ", "))
+}
+
+// missing lists the CPU features k needs that are not in has.
+func missing(k kernel, has map[string]bool) []string {
+	var m []string
+	for _, f := range k.needs {
+		if !has[f] {
+			m = append(m, f)
+		}
+	}
+	return m
+}
 func scanPortable(q, rows []uint64, pops []uint32, qpop uint32, th *threshold, counts []uint32, mask []uint8) {
 	n := len(pops)
 	minCount := th.minCount[qpop:] // indexed by the row's popcount

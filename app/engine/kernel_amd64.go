@@ -2,30 +2,106 @@ package engine
 
 import "golang.org/x/sys/cpu"
 
-// accelerated returns the AVX-512 kernel when the CPU and OS support
-// AVX-512F with VPOPCNTQ (x/sys/cpu checks the OS saves the ZMM state).
-func accelerated() (kernel, bool) {
-	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VPOPCNTDQ {
-		return kernel{name: "avx512", scan: scanAVX512}, true
-	}
-	return kernel{}, false
+// cpuFeatures are the features the tiers need, as x/sys/cpu reports them
+// (the AVX ones only when the OS saves the YMM/ZMM state).
+var cpuFeatures = map[string]bool{
+	"POPCNT":          cpu.X86.HasPOPCNT,
+	"AVX2":            cpu.X86.HasAVX2,
+	"AVX512F":         cpu.X86.HasAVX512F,
+	"AVX512BW":        cpu.X86.HasAVX512BW,
+	"AVX512VPOPCNTDQ": cpu.X86.HasAVX512VPOPCNTDQ,
 }
 
-func scanAVX512(q, rows []uint64, pops []uint32, qpop uint32, th *threshold, counts []uint32, mask []uint8) {
+// archKernels are the assembly tiers, slowest first, each named for the
+// instructions it is built on (kernel_amd64.s).
+var archKernels = []kernel{
+	{name: "popcnt", needs: []string{"POPCNT"}, scan: scanPOPCNT},
+	{name: "avx2", needs: []string{"POPCNT", "AVX2"}, scan: scanAVX2},
+	{name: "avx512bw", needs: []string{"POPCNT", "AVX512F", "AVX512BW"}, scan: scanAVX512BW},
+	{name: "avx512", needs: []string{"AVX512F", "AVX512VPOPCNTDQ"}, scan: scanAVX512},
+}
+
+// checkScan checks once the lengths the assembly trusts and returns n.
+func checkScan(q, rows []uint64, pops []uint32, counts []uint32, mask []uint8) int {
 	n := len(pops)
 	if n == 0 {
-		return
+		return 0
 	}
-	// The assembly trusts its lengths: check them once here.
+	_ = q[0]
 	_ = rows[n*len(q)-1]
 	_ = counts[n-1]
 	_ = mask[n/8-1]
+	return n
+}
+
+// scanCounts runs a counting kernel (the 1024-bit one when the CLKs are 128
+// bytes) and then decides the threshold with th.minCount, exactly like
+// scanPortable.
+func scanCounts(fast func(q, rows *uint64, n int, counts *uint32), words func(q, rows *uint64, words, n int, counts *uint32),
+	q, rows []uint64, pops []uint32, qpop uint32, th *threshold, counts []uint32, mask []uint8) {
+	n := checkScan(q, rows, pops, counts, mask)
+	if n == 0 {
+		return
+	}
+	if len(q) == 16 {
+		fast(&q[0], &rows[0], n, &counts[0])
+	} else {
+		words(&q[0], &rows[0], len(q), n, &counts[0])
+	}
+	// minCount is indexed by qpop + a row's popcount ≤ 2·bits: in range.
+	maskMinCount(&counts[0], &pops[0], n, &th.minCount[qpop], &mask[0])
+}
+
+func scanPOPCNT(q, rows []uint64, pops []uint32, qpop uint32, th *threshold, counts []uint32, mask []uint8) {
+	scanCounts(count1024POPCNT, countWordsPOPCNT, q, rows, pops, qpop, th, counts, mask)
+}
+
+func scanAVX2(q, rows []uint64, pops []uint32, qpop uint32, th *threshold, counts []uint32, mask []uint8) {
+	scanCounts(count1024AVX2, countWordsAVX2, q, rows, pops, qpop, th, counts, mask)
+}
+
+func scanAVX512BW(q, rows []uint64, pops []uint32, qpop uint32, th *threshold, counts []uint32, mask []uint8) {
+	scanCounts(count1024AVX512BW, countWordsAVX512BW, q, rows, pops, qpop, th, counts, mask)
+}
+
+func scanAVX512(q, rows []uint64, pops []uint32, qpop uint32, th *threshold, counts []uint32, mask []uint8) {
+	n := checkScan(q, rows, pops, counts, mask)
+	if n == 0 {
+		return
+	}
 	if len(q) == 16 {
 		scan1024AVX512(&q[0], &rows[0], &pops[0], n, float64(qpop), th.t, &counts[0], &mask[0])
 		return
 	}
 	scanWordsAVX512(&q[0], &rows[0], len(q), &pops[0], n, float64(qpop), th.t, &counts[0], &mask[0])
 }
+
+// The counting kernels write counts[j] = popcount(q & row j) for n rows (n
+// a multiple of 8) of 16 words (count1024*) or of words words (countWords*).
+
+//go:noescape
+func count1024POPCNT(q, rows *uint64, n int, counts *uint32)
+
+//go:noescape
+func countWordsPOPCNT(q, rows *uint64, words, n int, counts *uint32)
+
+//go:noescape
+func count1024AVX2(q, rows *uint64, n int, counts *uint32)
+
+//go:noescape
+func countWordsAVX2(q, rows *uint64, words, n int, counts *uint32)
+
+//go:noescape
+func count1024AVX512BW(q, rows *uint64, n int, counts *uint32)
+
+//go:noescape
+func countWordsAVX512BW(q, rows *uint64, words, n int, counts *uint32)
+
+// maskMinCount sets bit j%8 of mask[j/8] when counts[j] ≥ minc[pops[j]]
+// (minc is th.minCount from the query's popcount on), n a multiple of 8.
+//
+//go:noescape
+func maskMinCount(counts, pops *uint32, n int, minc *uint32, mask *uint8)
 
 // scan1024AVX512 is the kernel for 1024-bit CLKs; n is a multiple of 8.
 //

@@ -41,6 +41,27 @@
 	VSHUFI64X2 $0xdd, Zb, Za, Z27 \
 	VPADDQ     Z27, Z26, Zd
 
+// COUNT8AVX512 writes the counts of the 8 rows at SI to (DI) and leaves them
+// in Y2. Needs Z0:Z1 = q.
+#define COUNT8AVX512 \
+	ANDPOP(0, Z2, Z3)             \
+	ANDPOP(128, Z4, Z5)           \
+	ANDPOP(256, Z6, Z7)           \
+	ANDPOP(384, Z8, Z9)           \
+	ANDPOP(512, Z10, Z11)         \
+	ANDPOP(640, Z12, Z13)         \
+	ANDPOP(768, Z14, Z15)         \
+	ANDPOP(896, Z16, Z17)         \
+	PAIRSUM(Z2, Z4, Z18, Z19)     \
+	PAIRSUM(Z6, Z8, Z20, Z21)     \
+	PAIRSUM(Z10, Z12, Z22, Z23)   \
+	PAIRSUM(Z14, Z16, Z24, Z25)   \
+	LANESUM(Z18, Z20, Z18)        \
+	LANESUM(Z22, Z24, Z22)        \
+	LANESUM(Z18, Z22, Z28)        \
+	VPMOVQD Z28, Y2               \
+	VMOVDQU Y2, (DI)
+
 // func scan1024AVX512(q, rows *uint64, pops *uint32, n int, qpop, t float64, counts *uint32, mask *uint8)
 TEXT ·scan1024AVX512(SB), NOSPLIT, $0-64
 	MOVQ q+0(FP), AX
@@ -57,23 +78,7 @@ TEXT ·scan1024AVX512(SB), NOSPLIT, $0-64
 	JZ   done1024
 
 loop1024:
-	ANDPOP(0, Z2, Z3)
-	ANDPOP(128, Z4, Z5)
-	ANDPOP(256, Z6, Z7)
-	ANDPOP(384, Z8, Z9)
-	ANDPOP(512, Z10, Z11)
-	ANDPOP(640, Z12, Z13)
-	ANDPOP(768, Z14, Z15)
-	ANDPOP(896, Z16, Z17)
-	PAIRSUM(Z2, Z4, Z18, Z19)
-	PAIRSUM(Z6, Z8, Z20, Z21)
-	PAIRSUM(Z10, Z12, Z22, Z23)
-	PAIRSUM(Z14, Z16, Z24, Z25)
-	LANESUM(Z18, Z20, Z18)
-	LANESUM(Z22, Z24, Z22)
-	LANESUM(Z18, Z22, Z28)
-	VPMOVQD Z28, Y2
-	VMOVDQU Y2, (DI)
+	COUNT8AVX512
 	DICE8
 	ADDQ $1024, SI
 	ADDQ $32, BX
@@ -166,5 +171,455 @@ dice:
 	JNZ  dice
 
 doneWords:
+	VZEROUPPER
+	RET
+
+// ---- The counting kernels of the popcnt, avx2 and avx512bw tiers, and the
+// threshold decision they share. Each writes counts[j] = popcount(q & row j)
+// for n rows, n a multiple of 8.
+
+// func maskMinCount(counts, pops *uint32, n int, minc *uint32, mask *uint8)
+//
+// Row j is a hit when counts[j] ≥ minc[pops[j]], i.e. minc[pops[j]]-1 <
+// counts[j] (minc ≥ 1: t > 0), which sets the carry that ADCL shifts into
+// the mask byte; rows are taken 7 down to 0 so row 0 lands in bit 0.
+#define MINBIT(j) \
+	MOVL j*4(BX), R9     \
+	MOVL (R10)(R9*4), R9 \
+	DECL R9              \
+	CMPL R9, j*4(DI)     \
+	ADCL R12, R12
+
+TEXT ·maskMinCount(SB), NOSPLIT, $0-40
+	MOVQ counts+0(FP), DI
+	MOVQ pops+8(FP), BX
+	MOVQ n+16(FP), CX
+	MOVQ minc+24(FP), R10
+	MOVQ mask+32(FP), R8
+	SHRQ $3, CX
+	JZ   maskDone
+
+maskLoop:
+	XORL R12, R12
+	MINBIT(7)
+	MINBIT(6)
+	MINBIT(5)
+	MINBIT(4)
+	MINBIT(3)
+	MINBIT(2)
+	MINBIT(1)
+	MINBIT(0)
+	MOVB R12, (R8)
+	ADDQ $32, DI
+	ADDQ $32, BX
+	INCQ R8
+	DECQ CX
+	JNZ  maskLoop
+
+maskDone:
+	RET
+
+// POPCNT tier. POP4(k) adds popcount(q[k] & word k) of 4 rows (at 0, 128,
+// 256, 384 bytes from SI) to R8-R11: one load of the query word serves the
+// four rows.
+#define POP4(k) \
+	MOVQ    (k*8)(AX), DX       \
+	MOVQ    DX, R12             \
+	ANDQ    (k*8)(SI), R12      \
+	POPCNTQ R12, R12            \
+	ADDQ    R12, R8             \
+	MOVQ    DX, R13             \
+	ANDQ    (k*8+128)(SI), R13  \
+	POPCNTQ R13, R13            \
+	ADDQ    R13, R9             \
+	MOVQ    DX, BX              \
+	ANDQ    (k*8+256)(SI), BX   \
+	POPCNTQ BX, BX              \
+	ADDQ    BX, R10             \
+	MOVQ    DX, R12             \
+	ANDQ    (k*8+384)(SI), R12  \
+	POPCNTQ R12, R12            \
+	ADDQ    R12, R11
+
+// func count1024POPCNT(q, rows *uint64, n int, counts *uint32)
+TEXT ·count1024POPCNT(SB), NOSPLIT, $0-32
+	MOVQ q+0(FP), AX
+	MOVQ rows+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ counts+24(FP), DI
+	SHRQ $2, CX
+	JZ   popDone
+
+popLoop:
+	XORL R8, R8
+	XORL R9, R9
+	XORL R10, R10
+	XORL R11, R11
+	POP4(0)
+	POP4(1)
+	POP4(2)
+	POP4(3)
+	POP4(4)
+	POP4(5)
+	POP4(6)
+	POP4(7)
+	POP4(8)
+	POP4(9)
+	POP4(10)
+	POP4(11)
+	POP4(12)
+	POP4(13)
+	POP4(14)
+	POP4(15)
+	MOVL R8, (DI)
+	MOVL R9, 4(DI)
+	MOVL R10, 8(DI)
+	MOVL R11, 12(DI)
+	ADDQ $512, SI
+	ADDQ $16, DI
+	DECQ CX
+	JNZ  popLoop
+
+popDone:
+	RET
+
+// func countWordsPOPCNT(q, rows *uint64, words, n int, counts *uint32)
+TEXT ·countWordsPOPCNT(SB), NOSPLIT, $0-40
+	MOVQ rows+8(FP), SI
+	MOVQ n+24(FP), CX
+	MOVQ counts+32(FP), DI
+
+popRow:
+	MOVQ q+0(FP), AX
+	MOVQ words+16(FP), DX
+	XORL R8, R8
+
+popWord:
+	MOVQ    (AX), R12
+	ANDQ    (SI), R12
+	POPCNTQ R12, R12
+	ADDQ    R12, R8
+	ADDQ    $8, AX
+	ADDQ    $8, SI
+	DECQ    DX
+	JNZ     popWord
+	MOVL    R8, (DI)
+	ADDQ    $4, DI
+	DECQ    CX
+	JNZ     popRow
+	RET
+
+// Nibble popcount (AVX2 and AVX-512BW tiers): VPSHUFB looks up the
+// popcount of each low and each high nibble in nibblePop, VPSADBW sums the
+// bytes of each 64-bit lane.
+DATA nibblePop<>+0(SB)/8, $0x0302020102010100
+DATA nibblePop<>+8(SB)/8, $0x0403030203020201
+GLOBL nibblePop<>(SB), RODATA|NOPTR, $16
+
+DATA lowNibbles<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f
+GLOBL lowNibbles<>(SB), RODATA|NOPTR, $8
+
+// AVX2 tier, 1024-bit rows. The query stays in registers as its low nibbles
+// (Y0-Y3) and its high nibbles shifted down (Y4-Y7), so each 32-byte chunk
+// of a row costs one AND for the low nibbles and a shift and an AND for the
+// high ones (the shift's stray bits meet zero query bits), then two VPSHUFB.
+// Y8 = nibblePop, Y9 = 0.
+//
+// ROW2(off, D) leaves in D the 4 lane sums (VPSADBW) of the row at off(SI);
+// clobbers Y10, Y11. Byte sums stay ≤ 32, far from overflow.
+#define CHUNK2(off, QL, QH) \
+	VPAND   off(SI), QL, Y10     \
+	VPSHUFB Y10, Y8, Y10         \
+	VPSRLW  $4, off(SI), Y11     \
+	VPAND   Y11, QH, Y11         \
+	VPSHUFB Y11, Y8, Y11
+
+#define ROW2(off, D) \
+	CHUNK2(off, Y0, Y4)          \
+	VPADDB  Y11, Y10, D          \
+	CHUNK2(off+32, Y1, Y5)       \
+	VPADDB  Y10, D, D            \
+	VPADDB  Y11, D, D            \
+	CHUNK2(off+64, Y2, Y6)       \
+	VPADDB  Y10, D, D            \
+	VPADDB  Y11, D, D            \
+	CHUNK2(off+96, Y3, Y7)       \
+	VPADDB  Y10, D, D            \
+	VPADDB  Y11, D, D            \
+	VPSADBW Y9, D, D
+
+// PAIR2(offA, offB, D, T): D = the lane sums of row A in the low and of row
+// B in the high dword of each 64-bit lane.
+#define PAIR2(offA, offB, D, T) \
+	ROW2(offA, D)        \
+	ROW2(offB, T)        \
+	VPSLLQ $32, T, T     \
+	VPOR   T, D, D
+
+// QUAD2(A, B): A = per 128-bit lane, the partial counts of 4 rows as dwords,
+// from the PAIR2 results A (rows 0, 1) and B (rows 2, 3); clobbers B, Y15.
+#define QUAD2(A, B) \
+	VPUNPCKLQDQ B, A, Y15 \
+	VPUNPCKHQDQ B, A, A   \
+	VPADDD      Y15, A, A
+
+// func count1024AVX2(q, rows *uint64, n int, counts *uint32)
+TEXT ·count1024AVX2(SB), NOSPLIT, $0-32
+	MOVQ         q+0(FP), AX
+	MOVQ         rows+8(FP), SI
+	MOVQ         n+16(FP), CX
+	MOVQ         counts+24(FP), DI
+	VBROADCASTI128 nibblePop<>(SB), Y8
+	VPBROADCASTQ lowNibbles<>(SB), Y15
+	VPXOR        Y9, Y9, Y9
+	VMOVDQU      (AX), Y0
+	VMOVDQU      32(AX), Y1
+	VMOVDQU      64(AX), Y2
+	VMOVDQU      96(AX), Y3
+	VPSRLW       $4, Y0, Y4
+	VPSRLW       $4, Y1, Y5
+	VPSRLW       $4, Y2, Y6
+	VPSRLW       $4, Y3, Y7
+	VPAND        Y15, Y0, Y0
+	VPAND        Y15, Y1, Y1
+	VPAND        Y15, Y2, Y2
+	VPAND        Y15, Y3, Y3
+	VPAND        Y15, Y4, Y4
+	VPAND        Y15, Y5, Y5
+	VPAND        Y15, Y6, Y6
+	VPAND        Y15, Y7, Y7
+	SHRQ         $3, CX
+	JZ           avx2Done
+
+avx2Loop:
+	PAIR2(0, 128, Y12, Y13)
+	PAIR2(256, 384, Y13, Y14)
+	QUAD2(Y12, Y13)
+	PAIR2(512, 640, Y13, Y14)
+	PAIR2(768, 896, Y14, Y15)
+	QUAD2(Y13, Y14)
+	// Y12 = rows 0-3, Y13 = rows 4-7, per lane: add the two lanes.
+	VPERM2I128 $0x20, Y13, Y12, Y14
+	VPERM2I128 $0x31, Y13, Y12, Y15
+	VPADDD     Y15, Y14, Y14
+	VMOVDQU    Y14, (DI)
+	ADDQ       $1024, SI
+	ADDQ       $32, DI
+	DECQ       CX
+	JNZ        avx2Loop
+
+avx2Done:
+	VZEROUPPER
+	RET
+
+// func countWordsAVX2(q, rows *uint64, words, n int, counts *uint32)
+//
+// Any row length: 32-byte chunks with the nibble popcount, the last
+// words%4 words with POPCNTQ.
+TEXT ·countWordsAVX2(SB), NOSPLIT, $0-40
+	MOVQ         rows+8(FP), SI
+	MOVQ         words+16(FP), R12
+	MOVQ         n+24(FP), CX
+	MOVQ         counts+32(FP), DI
+	VBROADCASTI128 nibblePop<>(SB), Y8
+	VPBROADCASTQ lowNibbles<>(SB), Y7
+	VPXOR        Y9, Y9, Y9
+	MOVQ         R12, R11
+	ANDQ         $3, R11 // tail words
+	SHRQ         $2, R12 // 32-byte chunks
+
+avx2Row:
+	MOVQ  q+0(FP), AX
+	VPXOR Y4, Y4, Y4
+	XORL  R8, R8
+	MOVQ  R12, DX
+	TESTQ DX, DX
+	JZ    avx2Tail
+
+avx2Chunk:
+	VMOVDQU (AX), Y5
+	VPAND   (SI), Y5, Y5
+	VPSRLW  $4, Y5, Y6
+	VPAND   Y7, Y5, Y5
+	VPAND   Y7, Y6, Y6
+	VPSHUFB Y5, Y8, Y5
+	VPSHUFB Y6, Y8, Y6
+	VPADDB  Y6, Y5, Y5
+	VPSADBW Y9, Y5, Y5
+	VPADDQ  Y5, Y4, Y4
+	ADDQ    $32, AX
+	ADDQ    $32, SI
+	DECQ    DX
+	JNZ     avx2Chunk
+
+avx2Tail:
+	MOVQ  R11, DX
+	TESTQ DX, DX
+	JZ    avx2Reduce
+
+avx2TailWord:
+	MOVQ    (AX), R13
+	ANDQ    (SI), R13
+	POPCNTQ R13, R13
+	ADDQ    R13, R8
+	ADDQ    $8, AX
+	ADDQ    $8, SI
+	DECQ    DX
+	JNZ     avx2TailWord
+
+avx2Reduce:
+	VEXTRACTI128 $1, Y4, X5
+	VPADDQ       X5, X4, X4
+	VPSHUFD      $0x4e, X4, X5
+	VPADDQ       X5, X4, X4
+	VMOVQ        X4, R13
+	ADDQ         R13, R8
+	MOVL         R8, (DI)
+	ADDQ         $4, DI
+	DECQ         CX
+	JNZ          avx2Row
+	VZEROUPPER
+	RET
+
+// AVX-512BW tier, 1024-bit rows: the AVX2 scheme on 512-bit registers, and
+// the transposed lane sum of the avx512 tier (PAIRSUM, LANESUM). Z0, Z1 =
+// the query's low nibbles, Z5, Z7 = its high nibbles shifted down, Z9 =
+// nibblePop in every 128-bit lane, Z11 = 0; Z3 is the scratch register.
+//
+// BWPOP(off, Za) leaves in Za the 8 lane sums of the row at off(SI).
+#define BWPOP(off, Za) \
+	VPANDQ   off(SI), Z0, Za       \
+	VPSHUFB  Za, Z9, Za            \
+	VPSRLW   $4, off(SI), Z3       \
+	VPANDQ   Z3, Z5, Z3            \
+	VPSHUFB  Z3, Z9, Z3            \
+	VPADDB   Z3, Za, Za            \
+	VPANDQ   off+64(SI), Z1, Z3    \
+	VPSHUFB  Z3, Z9, Z3            \
+	VPADDB   Z3, Za, Za            \
+	VPSRLW   $4, off+64(SI), Z3    \
+	VPANDQ   Z3, Z7, Z3            \
+	VPSHUFB  Z3, Z9, Z3            \
+	VPADDB   Z3, Za, Za            \
+	VPSADBW  Z11, Za, Za
+
+// func count1024AVX512BW(q, rows *uint64, n int, counts *uint32)
+TEXT ·count1024AVX512BW(SB), NOSPLIT, $0-32
+	MOVQ           q+0(FP), AX
+	MOVQ           rows+8(FP), SI
+	MOVQ           n+16(FP), CX
+	MOVQ           counts+24(FP), DI
+	VBROADCASTI32X4 nibblePop<>(SB), Z9
+	VPBROADCASTQ   lowNibbles<>(SB), Z13
+	VPXORQ         Z11, Z11, Z11
+	VMOVDQU64      (AX), Z0
+	VMOVDQU64      64(AX), Z1
+	VPSRLW         $4, Z0, Z5
+	VPSRLW         $4, Z1, Z7
+	VPANDQ         Z13, Z0, Z0
+	VPANDQ         Z13, Z1, Z1
+	VPANDQ         Z13, Z5, Z5
+	VPANDQ         Z13, Z7, Z7
+	SHRQ           $3, CX
+	JZ             bwDone
+
+bwLoop:
+	BWPOP(0, Z2)
+	BWPOP(128, Z4)
+	BWPOP(256, Z6)
+	BWPOP(384, Z8)
+	BWPOP(512, Z10)
+	BWPOP(640, Z12)
+	BWPOP(768, Z14)
+	BWPOP(896, Z16)
+	PAIRSUM(Z2, Z4, Z18, Z19)
+	PAIRSUM(Z6, Z8, Z20, Z21)
+	PAIRSUM(Z10, Z12, Z22, Z23)
+	PAIRSUM(Z14, Z16, Z24, Z25)
+	LANESUM(Z18, Z20, Z18)
+	LANESUM(Z22, Z24, Z22)
+	LANESUM(Z18, Z22, Z28)
+	VPMOVQD Z28, Y2
+	VMOVDQU Y2, (DI)
+	ADDQ    $1024, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     bwLoop
+
+bwDone:
+	VZEROUPPER
+	RET
+
+// func countWordsAVX512BW(q, rows *uint64, words, n int, counts *uint32)
+//
+// Any row length: 64-byte chunks, then the last words%8 words under the
+// mask K2 (zeroed lanes count nothing).
+#define BWCHUNK(Zv) \
+	VPSRLW  $4, Zv, Z6   \
+	VPANDQ  Z7, Zv, Zv   \
+	VPANDQ  Z7, Z6, Z6   \
+	VPSHUFB Zv, Z8, Zv   \
+	VPSHUFB Z6, Z8, Z6   \
+	VPADDB  Z6, Zv, Zv   \
+	VPSADBW Z9, Zv, Zv   \
+	VPADDQ  Zv, Z4, Z4
+
+TEXT ·countWordsAVX512BW(SB), NOSPLIT, $0-40
+	MOVQ            rows+8(FP), SI
+	MOVQ            words+16(FP), R12
+	MOVQ            counts+32(FP), DI
+	VBROADCASTI32X4 nibblePop<>(SB), Z8
+	VPBROADCASTQ    lowNibbles<>(SB), Z7
+	VPXORQ          Z9, Z9, Z9
+
+	// K2 masks the last words%8 words; R11 = their bytes; R12 = chunks.
+	MOVQ  R12, CX
+	ANDQ  $7, CX
+	MOVQ  CX, R11
+	SHLQ  $3, R11
+	MOVQ  $1, R10
+	SHLQ  CX, R10
+	DECQ  R10
+	KMOVW R10, K2
+	SHRQ  $3, R12
+	MOVQ  n+24(FP), CX
+
+bwRow:
+	MOVQ   q+0(FP), AX
+	VPXORQ Z4, Z4, Z4
+	MOVQ   R12, DX
+	TESTQ  DX, DX
+	JZ     bwTail
+
+bwChunk:
+	VMOVDQU64 (AX), Z5
+	VPANDQ    (SI), Z5, Z5
+	BWCHUNK(Z5)
+	ADDQ      $64, AX
+	ADDQ      $64, SI
+	DECQ      DX
+	JNZ       bwChunk
+
+bwTail:
+	TESTQ R11, R11
+	JZ    bwReduce
+	VMOVDQU64.Z (AX), K2, Z5
+	VMOVDQU64.Z (SI), K2, Z10
+	VPANDQ      Z10, Z5, Z5
+	BWCHUNK(Z5)
+	ADDQ        R11, SI
+
+bwReduce:
+	VEXTRACTI64X4 $1, Z4, Y5
+	VPADDQ        Y5, Y4, Y4
+	VEXTRACTI128  $1, Y4, X5
+	VPADDQ        X5, X4, X4
+	VPSHUFD       $0x4e, X4, X5
+	VPADDQ        X5, X4, X4
+	VMOVQ         X4, R10
+	MOVL          R10, (DI)
+	ADDQ          $4, DI
+	DECQ          CX
+	JNZ           bwRow
 	VZEROUPPER
 	RET

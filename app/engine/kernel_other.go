@@ -2,4 +2,8 @@
 
 package engine
 
-func accelerated() (kernel, bool) { return kernel{}, false }
+// Only the portable kernel is built here.
+var (
+	archKernels []kernel
+	cpuFeatures = map[string]bool{}
+)

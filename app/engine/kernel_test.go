@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -84,12 +85,69 @@ func slicesCloneFlip(rng *rand.Rand, q []uint64, flip float64) []uint64 {
 	return r
 }
 
+// The CPUs of the worker pools, as x/sys/cpu describes them.
+var poolCPUs = []struct {
+	name string
+	has  map[string]bool
+	tier string // the fastest tier it runs
+}{
+	{"no POPCNT", map[string]bool{}, "portable"},
+	{"r3 Ivy Bridge", map[string]bool{"POPCNT": true}, "popcnt"},
+	{"r4 Broadwell, r5a Zen 1", map[string]bool{"POPCNT": true, "AVX2": true}, "avx2"},
+	{"r5 Skylake-SP", map[string]bool{"POPCNT": true, "AVX2": true, "AVX512F": true, "AVX512BW": true}, "avx512bw"},
+	{"r6i Ice Lake", map[string]bool{"POPCNT": true, "AVX2": true, "AVX512F": true, "AVX512BW": true, "AVX512VPOPCNTDQ": true}, "avx512"},
+}
+
 func TestKernelSelection(t *testing.T) {
-	require.Equal(t, "portable", selectKernel("portable").name)
-	if _, ok := accelerated(); ok {
-		require.Equal(t, "avx512", selectKernel("").name)
+	if runtime.GOARCH != "amd64" {
+		k, err := selectKernel("", cpuFeatures)
+		require.NoError(t, err)
+		require.Equal(t, "portable", k.name)
+		_, err = selectKernel("avx2", cpuFeatures)
+		require.ErrorContains(t, err, `kernel tier "avx2" is built for amd64 only`)
+		return
 	}
-	require.Contains(t, []string{"avx512", "portable"}, KernelName())
+	for _, c := range poolCPUs {
+		k, err := selectKernel("", c.has)
+		require.NoError(t, err, c.name)
+		require.Equal(t, c.tier, k.name, c.name)
+		// Every tier up to the fastest can be forced; the ones above are refused.
+		above := false
+		for _, name := range tierNames {
+			k, err := selectKernel(name, c.has)
+			if above {
+				require.Error(t, err, "%s: %s", c.name, name)
+				continue
+			}
+			require.NoError(t, err, "%s: %s", c.name, name)
+			require.Equal(t, name, k.name)
+			above = name == c.tier
+		}
+	}
+	// Refusals name the tier and what the CPU lacks.
+	_, err := selectKernel("avx2", poolCPUs[1].has)
+	require.EqualError(t, err, `kernel tier "avx2" needs the CPU feature(s) AVX2, which this CPU lacks (it runs portable, popcnt)`)
+	_, err = selectKernel("avx512", poolCPUs[3].has)
+	require.EqualError(t, err, `kernel tier "avx512" needs the CPU feature(s) AVX512VPOPCNTDQ, which this CPU lacks (it runs portable, popcnt, avx2, avx512bw)`)
+	_, err = selectKernel("avx512bw", poolCPUs[2].has)
+	require.ErrorContains(t, err, "AVX512F, AVX512BW, which this CPU lacks")
+	_, err = selectKernel("AVX2", cpuFeatures)
+	require.EqualError(t, err, `unknown kernel tier "AVX2": want one of portable, popcnt, avx2, avx512bw, avx512`)
+}
+
+func TestUseKernel(t *testing.T) {
+	old := active
+	t.Cleanup(func() { active = old })
+	require.Equal(t, tierNames, KernelTiers())
+	runs := kernels()
+	for _, k := range runs {
+		require.NoError(t, UseKernel(k.name))
+		require.Equal(t, k.name, KernelName())
+	}
+	require.NoError(t, UseKernel(""))
+	require.Equal(t, runs[len(runs)-1].name, KernelName(), "the default is the fastest tier this CPU runs")
+	require.Error(t, UseKernel("sse"))
+	require.Equal(t, runs[len(runs)-1].name, KernelName(), "a refused tier leaves the kernel alone")
 }
 
 // FuzzKernels checks the kernels against each other and a plain popcount on

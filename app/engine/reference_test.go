@@ -23,6 +23,17 @@ type referenceData struct {
 	Parties   []*CLKs      `json:"-"`
 }
 
+// readCLKFile reads a {"clks": [...]} file.
+func readCLKFile(tb testing.TB, name string) *CLKs {
+	tb.Helper()
+	f, err := os.Open(name)
+	require.NoError(tb, err)
+	defer f.Close()
+	c, err := ReadCLKJSON(f)
+	require.NoError(tb, err)
+	return c
+}
+
 func loadReference(tb testing.TB) referenceData {
 	tb.Helper()
 	dir := testdata(tb, "reference")
@@ -31,14 +42,7 @@ func loadReference(tb testing.TB) referenceData {
 	var ref referenceData
 	require.NoError(tb, json.Unmarshal(raw, &ref))
 	for p := range ref.Sizes {
-		raw, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("clks_%d.json", p)))
-		require.NoError(tb, err)
-		var f struct {
-			CLKs []string `json:"clks"`
-		}
-		require.NoError(tb, json.Unmarshal(raw, &f))
-		c, err := DecodeBase64(f.CLKs)
-		require.NoError(tb, err)
+		c := readCLKFile(tb, filepath.Join(dir, fmt.Sprintf("clks_%d.json", p)))
 		require.Equal(tb, ref.Sizes[p], c.Len())
 		ref.Parties = append(ref.Parties, c)
 	}

@@ -97,7 +97,7 @@ func (s *grouper) consider(x, y Record) {
 		}
 		s.addEdges(g, s.newGroup(r), 1)
 	case gx != gy:
-		if s.edges[edgeKey(gx, gy)]+1 == len(s.members[gx])*len(s.members[gy]) {
+		if s.edges[edgeKey(gx, gy)]+1 >= len(s.members[gx])*len(s.members[gy]) {
 			s.merge(gx, gy)
 			return
 		}

@@ -124,12 +124,59 @@ func (pg *postgresServer) start() {
 	pg.t.Helper()
 	pg.run(filepath.Join(pg.bin, "pg_ctl"), "-D", filepath.Join(pg.dir, "data"), "-w", "-t", "60",
 		"-l", filepath.Join(pg.dir, "log"),
-		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", pg.port, pg.dir), "start")
+		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1", pg.port, pg.dir), "start")
 }
 
-func (pg *postgresServer) stop() {
+// kill9 SIGKILLs the postmaster and its backends, as a crash of the database host would: no
+// checkpoint, no clean shutdown (fsync is on, so what was committed must survive).
+func (pg *postgresServer) kill9() {
 	pg.t.Helper()
-	pg.run(filepath.Join(pg.bin, "pg_ctl"), "-D", filepath.Join(pg.dir, "data"), "-w", "-t", "60", "-m", "fast", "stop")
+	b, err := os.ReadFile(filepath.Join(pg.dir, "data", "postmaster.pid"))
+	require.NoError(pg.t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	require.NoError(pg.t, err)
+	procs := append([]int{pid}, childrenOf(pid)...)
+	for _, p := range procs {
+		_ = syscall.Kill(p, syscall.SIGKILL)
+	}
+	eventually(pg.t, 30*time.Second, "postgres processes to die", func() bool {
+		for _, p := range procs {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d/stat", p)); err == nil {
+				if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p)); !isZombie(st) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// childrenOf lists the processes whose parent is pid.
+func childrenOf(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", n))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
+		fields := strings.Fields(string(st[strings.LastIndexByte(string(st), ')')+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func isZombie(stat []byte) bool {
+	s := string(stat)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(fields) > 0 && fields[0] == "Z"
 }
 
 func (pg *postgresServer) url() string {
@@ -185,6 +232,7 @@ type proc struct {
 	name string
 	cmd  *exec.Cmd
 	log  string
+	done chan struct{} // closed once the process has exited and cmd.ProcessState is set
 }
 
 // cluster is API + workers on a private Postgres and Redis and the shared S3 server (moto).
@@ -242,9 +290,11 @@ func newCluster(t testing.TB, workerArgs ...string) *cluster {
 	})
 	t.Cleanup(func() {
 		for _, p := range c.procs {
-			if p.cmd.ProcessState == nil {
+			select {
+			case <-p.done:
+			default:
 				p.cmd.Process.Kill()
-				p.cmd.Wait()
+				<-p.done
 			}
 		}
 		if t.Failed() {
@@ -277,7 +327,8 @@ func (c *cluster) start(name string, env []string, args ...string) *proc {
 	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	require.NoError(c.t, p.cmd.Start())
-	go func() { p.cmd.Wait(); f.Close() }()
+	p.done = make(chan struct{})
+	go func() { p.cmd.Wait(); f.Close(); close(p.done) }()
 	c.procs = append(c.procs, p)
 	return p
 }
@@ -293,18 +344,16 @@ func (c *cluster) startWorker(env ...string) *proc {
 // kill9 SIGKILLs p: no chance to hand anything back.
 func (p *proc) kill9(t testing.TB) {
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
-	for p.cmd.ProcessState == nil {
-		time.Sleep(20 * time.Millisecond)
-	}
+	<-p.done
 }
 
 // terminate sends SIGTERM (as Kubernetes does) and waits for the process to exit.
 func (p *proc) terminate(t testing.TB, within time.Duration) {
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-	deadline := time.Now().Add(within)
-	for p.cmd.ProcessState == nil {
-		require.True(t, time.Now().Before(deadline), "%s did not exit within %v of SIGTERM", p.name, within)
-		time.Sleep(20 * time.Millisecond)
+	select {
+	case <-p.done:
+	case <-time.After(within):
+		t.Fatalf("%s did not exit within %v of SIGTERM", p.name, within)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -32,19 +33,22 @@ var workerFlags = []string{"--concurrency", "1", "--compare-workers", "1", "--ch
 
 func TestFaults(t *testing.T) {
 	c := newCluster(t, workerFlags...)
-	a, b := writeParties(t, c.dir, records, 42)
-	want := expectedGroups(t, threshold, a, b)
 	c.startWorker()
 	c.startWorker()
 
-	// Every upload answered 201 stays usable: each scenario uploads anew and all projects are
-	// checked at the end.
-	var projects []project
+	// Every upload answered 201 stays usable: each scenario uploads its own data (a swapped or
+	// stale blob cannot pass) and all projects are checked again at the end.
+	type checked struct {
+		p    project
+		want [][][2]int
+	}
+	var projects []checked
 
 	t.Run("KillWorker", func(t *testing.T) {
 		c.t = t
+		a, b, want := c.dataset(1)
 		p := c.newProject(a, b)
-		projects = append(projects, p)
+		projects = append(projects, checked{p, want})
 		run := c.newRun(p, threshold)
 		c.waitComparing(p, run, 0.2)
 		c.workers[0].kill9(t)
@@ -60,8 +64,9 @@ func TestFaults(t *testing.T) {
 
 	t.Run("TerminateWorker", func(t *testing.T) {
 		c.t = t
+		a, b, want := c.dataset(2)
 		p := c.newProject(a, b)
-		projects = append(projects, p)
+		projects = append(projects, checked{p, want})
 		run := c.newRun(p, threshold)
 		c.waitComparing(p, run, 0.2)
 		// A spot interruption: SIGTERM, then the worker finishes or hands back its chunk
@@ -76,6 +81,7 @@ func TestFaults(t *testing.T) {
 
 	t.Run("ExternalUpload", func(t *testing.T) {
 		c.t = t
+		a, b, want := c.dataset(3)
 		p, tokens := c.createProject(2)
 		// authorize-external-upload hands out STS credentials for this party's prefix; the
 		// client writes the binary encodings there and names the object in its upload.
@@ -96,7 +102,7 @@ func TestFaults(t *testing.T) {
 		require.Equal(t, 201, status, "%s", body)
 		require.NotEmpty(t, access.Credentials.SessionToken)
 		require.False(t, access.Upload.Secure)
-		key := access.Upload.Path + "encodings.bin"
+		key := access.Upload.Path + "/encodings.bin" // clients append "/<file name>"
 		client := awss3.New(awss3.Options{
 			Region:       "us-east-1",
 			BaseEndpoint: aws.String("http://" + access.Upload.Endpoint),
@@ -121,7 +127,7 @@ func TestFaults(t *testing.T) {
 		resp.Body.Close()
 		require.Equal(t, 201, resp.StatusCode, "%s", rb)
 		c.upload(p, tokens[1], b)
-		projects = append(projects, p)
+		projects = append(projects, checked{p, want})
 
 		run := c.newRun(p, threshold)
 		c.waitCompleted(p, run, 3*time.Minute)
@@ -130,8 +136,9 @@ func TestFaults(t *testing.T) {
 
 	t.Run("RestartRedis", func(t *testing.T) {
 		c.t = t
+		a, b, want := c.dataset(4)
 		p := c.newProject(a, b)
-		projects = append(projects, p)
+		projects = append(projects, checked{p, want})
 		run := c.newRun(p, threshold)
 		c.waitComparing(p, run, 0.2)
 		c.redis.kill() // without persistence: every task is lost
@@ -141,14 +148,16 @@ func TestFaults(t *testing.T) {
 		require.Equal(t, want, c.groups(p, run))
 	})
 
-	t.Run("StopPostgres", func(t *testing.T) {
+	t.Run("KillPostgres", func(t *testing.T) {
 		c.t = t
+		a, b, want := c.dataset(5)
 		p := c.newProject(a, b)
-		projects = append(projects, p)
+		projects = append(projects, checked{p, want})
 		run := c.newRun(p, threshold)
 		pending, tokens := c.createProject(2) // its uploads are tried during the outage
+		pa, pb, pwant := c.dataset(6)
 		c.waitComparing(p, run, 0.2)
-		c.pg.stop()
+		c.pg.kill9()
 		// The API answers 503 problem JSON while the database is down, not 500, and
 		// accepts no upload it could lose.
 		for _, req := range []struct{ method, path, token, body string }{
@@ -169,7 +178,7 @@ func TestFaults(t *testing.T) {
 			require.EqualValues(t, 503, problem["status"])
 			require.NotEmpty(t, problem["title"])
 		}
-		data, err := os.Open(a)
+		data, err := os.Open(pa)
 		require.NoError(t, err)
 		status, _, body := c.call("POST", "/projects/"+pending.id+"/clks", tokens[0], data, nil)
 		data.Close()
@@ -179,9 +188,9 @@ func TestFaults(t *testing.T) {
 		c.waitCompleted(p, run, 3*time.Minute)
 		require.Equal(t, want, c.groups(p, run))
 		// The refused upload did not spend the update token.
-		c.upload(pending, tokens[0], a)
-		c.upload(pending, tokens[1], b)
-		projects = append(projects, pending)
+		c.upload(pending, tokens[0], pa)
+		c.upload(pending, tokens[1], pb)
+		projects = append(projects, checked{pending, pwant})
 	})
 
 	t.Run("NoUploadLost", func(t *testing.T) {
@@ -189,7 +198,8 @@ func TestFaults(t *testing.T) {
 		// A fresh run over every project's stored uploads gives the same answer (the runs
 		// share the workers).
 		runs := make([]string, len(projects))
-		for i, p := range projects {
+		for i, pc := range projects {
+			p := pc.p
 			var pj struct {
 				PartiesContributed int `json:"parties_contributed"`
 			}
@@ -198,11 +208,21 @@ func TestFaults(t *testing.T) {
 			require.Equal(t, 2, pj.PartiesContributed)
 			runs[i] = c.newRun(p, threshold)
 		}
-		for i, p := range projects {
-			c.waitCompleted(p, runs[i], 5*time.Minute)
-			require.Equal(t, want, c.groups(p, runs[i]))
+		for i, pc := range projects {
+			c.waitCompleted(pc.p, runs[i], 5*time.Minute)
+			require.Equal(t, pc.want, c.groups(pc.p, runs[i]), "project %d against its own files", i)
 		}
 	})
+}
+
+// dataset writes this seed's two parties into their own directory and returns their files and
+// the engine's groups on them (linkage link).
+func (c *cluster) dataset(seed uint64) (a, b string, want [][][2]int) {
+	c.t.Helper()
+	dir := filepath.Join(c.dir, fmt.Sprint("data-", seed))
+	require.NoError(c.t, os.MkdirAll(dir, 0o750))
+	a, b = writeParties(c.t, dir, records, seed)
+	return a, b, expectedGroups(c.t, threshold, a, b)
 }
 
 // binaryCLKs is the binary upload form of a {"clks": [...]} file: the CLKs back to back.

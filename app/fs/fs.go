@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/linkage-platform/linkage/app/linkage"
 )
@@ -35,7 +36,31 @@ func New(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blob directory %s: %w", dir, err)
 	}
+	if err := sweepTemp(abs, time.Now().Add(-staleTemp)); err != nil {
+		return nil, fmt.Errorf("blob directory %s: %w", dir, err)
+	}
 	return &Store{root: abs}, nil
+}
+
+// staleTemp is the age from which a temporary file is a crashed process's leftover: a live
+// write touches its file far more often (an upload sends something every few minutes or
+// times out).
+const staleTemp = 15 * time.Minute
+
+// sweepTemp removes the temporary files of writes a killed process left behind, last modified
+// before cutoff.
+func sweepTemp(root string, cutoff time.Time) error {
+	return filepath.WalkDir(root, func(path string, d iofs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasPrefix(d.Name(), ".tmp-") {
+			return err
+		}
+		if info, err := d.Info(); err == nil && info.ModTime().Before(cutoff) {
+			if err := os.Remove(path); err != nil && !errors.Is(err, iofs.ErrNotExist) {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // path maps a key to a file, refusing keys that would escape the root.

@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-
-	"github.com/linkage-platform/linkage/app/linkage"
 )
 
 // DefaultFloor is the lowest score counted unless configured otherwise.
@@ -18,10 +16,6 @@ const DefaultFloor = 0.5
 
 // DefaultBins splits [floor, 1] into bins of 0.01 for the default floor.
 const DefaultBins = 50
-
-// Key is the blob of a completed run's histogram, in the JSON of Histogram; it lives under the
-// run's prefix, so deleting the run or project removes it.
-func Key(projectID, runID string) string { return linkage.ResultKey(projectID, runID, "histogram") }
 
 // Histogram counts scores in [Floor, 1] in equal bins. Exact holds pairs counted one by one
 // (the candidates of a run, at or above its threshold); Sampled holds pairs below Limit counted

@@ -83,7 +83,7 @@ func TestSampleMatchesBruteForce(t *testing.T) {
 		for _, offset := range []int{0, 5} {
 			h, err := New(0.3, 35, stride, 1)
 			require.NoError(t, err)
-			require.NoError(t, h.Sample(context.Background(), a, b, SampleOptions{RowOffset: offset, Workers: 3}))
+			require.NoError(t, h.Sample(context.Background(), a.WithOffset(offset), b, engine.Options{Workers: 3}))
 			want := brute(a, b, 0.3, 35, stride, offset, nil)
 			require.Equal(t, want.Sampled, h.Sampled, "stride %d offset %d", stride, offset)
 			require.Equal(t, want.Compared, h.Compared)
@@ -108,12 +108,12 @@ func TestSampleWithBlocking(t *testing.T) {
 	ba, bb := blocks(a.Len(), 5), blocks(b.Len(), 5)
 	h, err := New(0.2, 40, 2, 1)
 	require.NoError(t, err)
-	require.NoError(t, h.Sample(context.Background(), a, b, SampleOptions{BlocksA: ba, BlocksB: bb}))
+	require.NoError(t, h.Sample(context.Background(), a, b, engine.Options{BlocksA: ba, BlocksB: bb}))
 	want := brute(a, b, 0.2, 40, 2, 0, func(i, j int) bool { return i%5 == j%5 || (i%4 == 0 && j%4 == 0) })
 	require.Equal(t, want.Sampled, h.Sampled)
 	require.Equal(t, want.Compared, h.Compared)
 
-	require.Error(t, h.Sample(context.Background(), a, b, SampleOptions{BlocksA: ba}), "blocks of one side only")
+	require.Error(t, h.Sample(context.Background(), a, b, engine.Options{BlocksA: ba}), "blocks of one side only")
 }
 
 func TestExactAboveLimitSampledBelow(t *testing.T) {
@@ -126,7 +126,7 @@ func TestExactAboveLimitSampledBelow(t *testing.T) {
 	require.NotEmpty(t, cands)
 	h, err := New(0.4, 60, 1, threshold)
 	require.NoError(t, err)
-	require.NoError(t, h.Sample(context.Background(), a, b, SampleOptions{}))
+	require.NoError(t, h.Sample(context.Background(), a, b, engine.Options{}))
 	h.AddCandidates(cands)
 	all := brute(a, b, 0.4, 60, 1, 0, nil)
 	for i := range h.Bins {
@@ -140,7 +140,7 @@ func TestCancelled(t *testing.T) {
 	h, _ := New(0.5, 10, 1, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	require.ErrorIs(t, h.Sample(ctx, a, a, SampleOptions{}), context.Canceled)
+	require.ErrorIs(t, h.Sample(ctx, a, a, engine.Options{}), context.Canceled)
 }
 
 func TestMergeAndJSON(t *testing.T) {
@@ -248,7 +248,7 @@ func BenchmarkSample(b *testing.B) {
 	h, _ := New(0.5, 50, 1, 1)
 	b.SetBytes(int64(x.Len() * y.Len())) // "bytes" = pairs
 	for b.Loop() {
-		if err := h.Sample(context.Background(), x, y, SampleOptions{}); err != nil {
+		if err := h.Sample(context.Background(), x, y, engine.Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}

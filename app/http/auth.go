@@ -64,14 +64,6 @@ func (s *Server) authorize(r *http.Request) (*access, error) {
 	return a, nil
 }
 
-// need checks that the token is one of the allowed kinds.
-func (a *access) need(result, update, receipt bool) error {
-	if (result && a.result) || (update && a.update) || (receipt && a.receipt) {
-		return nil
-	}
-	return errForbidden
-}
-
 // needReader checks the reference's read scope: the result token, or in a permutations project
 // a party's receipt token (which reads its own permutation, the project and the run status).
 func (a *access) needReader() error {
@@ -82,4 +74,17 @@ func (a *access) needReader() error {
 }
 
 // needResult checks for the result token.
-func (a *access) needResult() error { return a.need(true, false, false) }
+func (a *access) needResult() error {
+	if a.result {
+		return nil
+	}
+	return errForbidden
+}
+
+// needUpdate checks for a party's update token.
+func (a *access) needUpdate() error {
+	if a.update {
+		return nil
+	}
+	return errForbidden
+}

@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	linkhttp "github.com/linkage-platform/linkage/app/http"
+	"github.com/linkage-platform/linkage/app/worker"
 )
 
 // pythonTime is an aware UTC time as Python's isoformat writes it, with microseconds.
@@ -54,12 +57,13 @@ func TestRunStatusFields(t *testing.T) {
 	}
 }
 
-// TestStatusRateIsInteger: GET /status reports rate as a JSON integer.
+// TestStatusRateIsInteger: GET /status reports rate as a JSON integer (rounded).
 func TestStatusRateIsInteger(t *testing.T) {
-	e := newEnv(t, true)
+	e := newEnv(t, false, func(c *linkhttp.Config, _ *worker.Config) { c.Rate = func() float64 { return 1234.6 } })
 	r := e.do("GET", "/status", "", nil)
 	require.Equal(t, http.StatusOK, r.status)
-	require.Regexp(t, `"rate":\d+[,}]`, string(r.body))
+	require.Contains(t, string(r.body), `"rate":1235`)
+	require.NotContains(t, string(r.body), `"rate":1235.`)
 }
 
 // clksOf is a {"clks": [...]} body of the given raw records.
@@ -183,4 +187,33 @@ func TestBinaryUploadIntoBlockingProject(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(e.result(p, run, p.ResultToken), &res))
 	require.Len(t, res.Groups, 20, "every record matches its copy")
+}
+
+// TestBinaryOddHashSizeLinks: binary CLKs of a byte length that is not a multiple of 8 (the
+// reference accepts 1..1024) are linked with the same Dice scores as their bytes give.
+func TestBinaryOddHashSizeLinks(t *testing.T) {
+	e := newEnv(t, true)
+	p := e.createProject("similarity_scores", 2, false)
+	// 3-byte CLKs. a0 = ff ff ff (24 bits), b0 = ff ff 0f (20 bits): Dice = 2·20/44.
+	// a1 = 0f 00 00 (4 bits), b1 = 0f 00 01 (5 bits): Dice = 2·4/9.
+	a := []byte{0xff, 0xff, 0xff, 0x0f, 0x00, 0x00}
+	b := []byte{0xff, 0xff, 0x0f, 0x0f, 0x00, 0x01}
+	for party, body := range [][]byte{a, b} {
+		r := e.do("POST", "/projects/"+p.ProjectID+"/binaryclks", p.UpdateTokens[party], body, "Hash-Count", "2", "Hash-Size", "3")
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	}
+	run := e.createRun(p, 0.5)
+	require.Equal(t, "completed", e.wait(p, run).State)
+	var res struct {
+		Scores [][3]json.RawMessage `json:"similarity_scores"`
+	}
+	require.NoError(t, json.Unmarshal(e.result(p, run, p.ResultToken), &res))
+	got := map[string]float64{}
+	for _, s := range res.Scores {
+		var score float64
+		require.NoError(t, json.Unmarshal(s[2], &score))
+		got[string(s[0])+string(s[1])] = score
+	}
+	// a0·b1 (2·5/29) and a1·b0 (2·4/24) are below 0.5.
+	require.Equal(t, map[string]float64{"[0,0][1,0]": 2 * 20.0 / 44, "[0,1][1,1]": 2 * 4.0 / 9}, got)
 }

@@ -145,7 +145,7 @@ func TestUploadErrors(t *testing.T) {
 		"trailing garbage": {enc(map[string]any{"clks": good[:2]}) + "x", 400, "after the JSON"},
 		"blocks beyond":    {`{"encodings":` + enc(good[:2]) + `,"blocks":{"5":["a"]}}`, 400, "record 5"},
 		"too many records": {enc(map[string]any{"clks": append(append([]string{}, good...), good[:600]...)}), 413, "max-upload-records"},
-		"object store off": {`{"encodings":{"file":{"bucket":"b","path":"p"}}}`, 400, "not enabled"},
+		"object store off": {`{"encodings":{"file":{"bucket":"b","path":"p"}}}`, 500, "not enabled"}, // as authorize-external-upload
 	} {
 		t.Run(name, func(t *testing.T) {
 			requireProblem(t, e.do("POST", path, p.UpdateTokens[0], tc.body), tc.status, tc.detail)

@@ -1,14 +1,17 @@
 package http_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -192,15 +195,15 @@ func (x externalBlobs) DownloadAccess(context.Context, string) (linkage.Credenti
 	return linkage.Credentials{}, linkage.ObjectRef{}, fmt.Errorf("not in this test")
 }
 
-func (x externalBlobs) OpenExternal(context.Context, linkage.ObjectRef, *linkage.Credentials, string) (io.ReadCloser, error) {
-	return io.NopCloser(x.object()), nil
+func (x externalBlobs) OpenExternal(context.Context, linkage.ObjectRef, string) (*linkage.ExternalObject, error) {
+	return &linkage.ExternalObject{ReadCloser: io.NopCloser(x.object())}, nil
 }
 
 // An object-store upload is copied under the limits of a direct one: bytes, records, CLK size,
 // and the CLK size the other parties used.
 func TestExternalCopyBudget(t *testing.T) {
 	var object func() io.Reader
-	e := newEnv(t, false, withLimits(linkhttp.Limits{MaxUploadBytes: 1 << 20, MaxUploadRecords: 10_000}),
+	e := newEnv(t, false, withLimits(linkhttp.Limits{MaxUploadBytes: 1 << 20, MaxUploadRecords: 10_000, MaxHashSize: 512}),
 		func(c *linkhttp.Config, _ *worker.Config) {
 			c.Blobs = externalBlobs{Store: c.Blobs.(*fs.Store), object: func() io.Reader { return object() }}
 		})
@@ -213,7 +216,7 @@ func TestExternalCopyBudget(t *testing.T) {
 		status int
 		detail string
 	}{
-		"CLK size":    {fmt.Sprint(64 << 20), 64 << 20, 413, "max-hash-size"},
+		"CLK size":    {"1024", 1024 * 4, 413, "max-hash-size"},
 		"upload size": {"128", 2 << 20, 413, "max-upload-bytes"},
 		"records":     {"8", 10_001 * 8, 413, "max-upload-records"},
 	} {
@@ -233,4 +236,204 @@ func TestExternalCopyBudget(t *testing.T) {
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	object = func() io.Reader { return &repeatReader{c: 0xff, n: 64 * 10} }
 	requireProblem(t, e.do("POST", path, p.UpdateTokens[1], ref, "Hash-Size", "64"), 400, "differs from the 128-byte CLKs")
+}
+
+// startUpload opens a connection and sends the head and the first bytes of a JSON upload of
+// length bytes, then nothing more.
+func startUpload(t *testing.T, e *env, p project, party int, length int) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	_, err = fmt.Fprintf(c, "POST /api/v1/projects/%s/clks HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Length: %d\r\n\r\n{\"clks\":[",
+		p.ProjectID, p.UpdateTokens[party], length)
+	require.NoError(t, err)
+	return c
+}
+
+// answer reads the status line and problem of the response on c.
+func answer(t *testing.T, c net.Conn) (int, string) {
+	t.Helper()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(30*time.Second)))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	require.NoError(t, err, "no answer to a stalled upload")
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// A client that stops sending (or trickles) loses its upload with 408 instead of holding a
+// goroutine, the token's claim and buffers for ever; the token can be used again.
+func TestSlowUploadsTimeOut(t *testing.T) {
+	e := newEnv(t, false, func(c *linkhttp.Config, _ *worker.Config) {
+		c.UploadIdleTimeout, c.UploadTimeout, c.BodyTimeout = 300*time.Millisecond, 2*time.Second, time.Second
+	})
+	p := e.createProject("groups", 2, false)
+
+	c := startUpload(t, e, p, 0, 1<<20)
+	status, detail := answer(t, c)
+	require.Equal(t, http.StatusRequestTimeout, status, detail)
+	require.Contains(t, detail, "upload-idle-timeout")
+
+	// Trickling one byte every 100 ms keeps it from being idle but not from the total.
+	c = startUpload(t, e, p, 0, 1<<20)
+	stop := make(chan struct{})
+	go func(c net.Conn) { // c is reassigned below
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := c.Write([]byte(" ")); err != nil {
+					return
+				}
+			}
+		}
+	}(c)
+	status, detail = answer(t, c)
+	close(stop)
+	require.Equal(t, http.StatusRequestTimeout, status, detail)
+	require.Contains(t, detail, "upload-timeout")
+
+	// Other bodies: --body-timeout.
+	c, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = fmt.Fprintf(c, "POST /api/v1/projects HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+	require.NoError(t, err)
+	status, detail = answer(t, c)
+	require.Equal(t, http.StatusRequestTimeout, status, detail)
+	require.Contains(t, detail, "body-timeout")
+
+	e.upload(p, 0, readFile(t, "binary/clks_128B_1k.json"))
+}
+
+// One client address runs at most max-uploads-per-client uploads at once.
+func TestUploadsPerClient(t *testing.T) {
+	e := newEnv(t, false, withLimits(linkhttp.Limits{MaxUploadsPerClient: 2}))
+	p := e.createProject("groups", 3, false)
+	var stalled []net.Conn
+	for party := range 2 {
+		stalled = append(stalled, startUpload(t, e, p, party, 1<<20))
+		// The upload holds its slot once it has claimed the token.
+		require.Eventually(t, func() bool {
+			parties, err := e.store.ListParties(t.Context(), p.ProjectID)
+			require.NoError(t, err)
+			return parties[party].State == linkage.UploadUploading
+		}, 10*time.Second, 5*time.Millisecond)
+	}
+	// A third is refused before its token is even checked (a wrong one here, spending nothing).
+	r := e.do("POST", "/projects/"+p.ProjectID+"/clks", "wrong", `{"clks":[]}`)
+	pr := requireProblem(t, r, http.StatusTooManyRequests, "max-uploads-per-client")
+	require.Equal(t, "max-uploads-per-client", pr["limit"])
+	require.NotEmpty(t, r.header.Get("Retry-After"))
+	// Once they are gone (the clients closed the connections), the slots are free.
+	for _, c := range stalled {
+		c.Close()
+	}
+	for party := range 2 {
+		require.Eventually(t, func() bool {
+			parties, err := e.store.ListParties(t.Context(), p.ProjectID)
+			require.NoError(t, err)
+			return parties[party].State == linkage.UploadPending
+		}, 10*time.Second, 5*time.Millisecond)
+	}
+	// (The slot is given back just after the claim: retry while the answer is 429.)
+	require.Eventually(t, func() bool {
+		r = e.do("POST", "/projects/"+p.ProjectID+"/clks", p.UpdateTokens[2], readFile(t, "binary/clks_128B_1k.json"))
+		return r.status != http.StatusTooManyRequests
+	}, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+}
+
+// countRuns counts the scans CountRuns makes.
+type countRuns struct {
+	linkage.Store
+	n atomic.Int64
+}
+
+func (c *countRuns) CountRuns(ctx context.Context) (map[linkage.RunState]int, error) {
+	c.n.Add(1)
+	return c.Store.CountRuns(ctx)
+}
+
+// /metrics can be scraped in a flood: the runs are counted at most every few seconds and each
+// client is limited (503 with Retry-After beyond the burst).
+func TestMetricsFloodIsBounded(t *testing.T) {
+	var store *countRuns
+	e := newEnv(t, false, func(c *linkhttp.Config, _ *worker.Config) {
+		store = &countRuns{Store: c.Store}
+		c.Store = store
+	})
+	get := func() *http.Response {
+		resp, err := http.Get(e.srv.URL + "/metrics")
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	var refused *http.Response
+	ok := 0
+	for range 50 {
+		if resp := get(); resp.StatusCode == http.StatusOK {
+			ok++
+		} else {
+			refused = resp
+		}
+	}
+	require.NotNil(t, refused, "50 scrapes at once all answered")
+	require.Equal(t, http.StatusServiceUnavailable, refused.StatusCode)
+	require.NotEmpty(t, refused.Header.Get("Retry-After"))
+	require.GreaterOrEqual(t, ok, 10, "the burst is answered")
+	require.EqualValues(t, 1, store.n.Load(), "runs counted once for %d scrapes", ok)
+}
+
+// ambiguousCommit fails CompleteUpload: after committing (the answer to COMMIT was lost) when
+// committed is true, before it otherwise.
+type ambiguousCommit struct {
+	linkage.Store
+	committed bool
+}
+
+func (a *ambiguousCommit) CompleteUpload(ctx context.Context, u linkage.Party) ([]string, error) {
+	if a.committed {
+		if _, err := a.Store.CompleteUpload(ctx, u); err != nil {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("commit: connection reset by peer")
+}
+
+// An error answering the upload's COMMIT is resolved by reading the party back: a recorded
+// upload keeps its blob (it used to be deleted, losing accepted data) and is acknowledged; an
+// unrecorded one is cleaned up and the token can be used again.
+func TestAmbiguousUploadCommit(t *testing.T) {
+	for _, committed := range []bool{true, false} {
+		t.Run(fmt.Sprint("committed=", committed), func(t *testing.T) {
+			var store *ambiguousCommit
+			e := newEnv(t, true, func(c *linkhttp.Config, _ *worker.Config) {
+				store = &ambiguousCommit{Store: c.Store, committed: committed}
+				c.Store = store
+			})
+			p := e.createProject("groups", 2, false)
+			body := readFile(t, "binary/clks_128B_1k.json")
+			r := e.do("POST", "/projects/"+p.ProjectID+"/clks", p.UpdateTokens[0], body)
+			_, err := e.blobs.Get(t.Context(), linkage.UploadKey(p.ProjectID, 0))
+			if !committed {
+				require.Equal(t, http.StatusInternalServerError, r.status, "%s", r.body)
+				require.ErrorIs(t, err, linkage.ErrNotFound, "the unrecorded upload's blob is removed")
+				store.committed = true // the database is back: the token still works
+				r = e.do("POST", "/projects/"+p.ProjectID+"/clks", p.UpdateTokens[0], body)
+				_, err = e.blobs.Get(t.Context(), linkage.UploadKey(p.ProjectID, 0))
+			}
+			require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+			require.NoError(t, err, "the recorded upload's blob is kept")
+			require.NotEmpty(t, r.json(t)["receipt_token"])
+			e.upload(p, 1, body)
+			run := e.createRun(p, 0.99)
+			require.Equal(t, "completed", e.wait(p, run).State)
+		})
+	}
 }

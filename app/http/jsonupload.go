@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/linkage-platform/linkage/app/engine"
 	"github.com/linkage-platform/linkage/app/linkage"
@@ -329,8 +330,12 @@ func (u *jsonUpload) blockMap() error {
 			return err
 		}
 		k, _ := t.(string)
-		if k == "file" {
-			return u.blocksFile()
+		if k == "file" || k == "credentials" { // {"file": ..., "credentials": ...}: in the object store
+			file, err := u.objectFile(k, "blocks")
+			if err != nil {
+				return err
+			}
+			return u.blocksFile(file)
 		}
 		if err := u.blockEntry(k, "blocks: ", ""); err != nil {
 			return err
@@ -372,69 +377,114 @@ func (u *jsonUpload) blockEntry(k, keyWhere, arrayWhere string) error {
 	return nil
 }
 
-// objectRef is the {"file": {...}, "credentials": {...}} form of an object-store upload.
-type objectRef struct {
-	File        *linkage.ObjectRef   `json:"file"`
-	Credentials *linkage.Credentials `json:"credentials"`
-}
-
 func (u *jsonUpload) external() (linkage.ExternalAccess, error) {
 	ext, ok := u.s.blobs.(linkage.ExternalAccess)
 	if !ok {
-		return nil, badRequest("object-store uploads are not enabled on this server; send the encodings inline or to /binaryclks")
+		return nil, notEnabled("object-store uploads are not enabled on this server (it stores blobs locally); send the encodings inline or to /binaryclks")
 	}
 	return ext, nil
 }
 
 // encodingsFile reads {"file": {...}, "credentials"?: {...}} (the opening '{' consumed) and
-// copies the binary encodings object, whose CLK size is the Hash-Size header or that of the
-// other parties' uploads.
+// copies the encodings object the party put in its upload area: an object named "*.json" holds
+// {"clks": [...]} and is decoded like an inline upload; any other holds binary records whose
+// size and count come from the object's metadata (hash-size, hash-count), else from the
+// request's Hash-Size and Hash-Count headers (api.md, "Object-store uploads").
 func (u *jsonUpload) encodingsFile() error {
-	ref, err := u.refRest()
+	file, err := u.objectFile("", "encodings")
 	if err != nil {
 		return err
 	}
-	ext, err := u.external()
+	obj, err := u.openExternal(file, "encodings")
 	if err != nil {
 		return err
 	}
+	defer obj.Close()
 	l := u.s.cfg.Limits
-	want := expectedSize(u.a)
-	size := want
-	if h := u.r.Header.Get("Hash-Size"); h != "" {
-		if size, err = strconv.Atoi(h); err != nil || size <= 0 || size%8 != 0 {
-			return badRequest("header Hash-Size must be a positive multiple of 8, got %q", h)
+	if strings.HasSuffix(file.Path, ".json") {
+		in := newTokenLimit(&capReader{r: obj, max: l.MaxUploadBytes, limit: "max-upload-bytes"}, l.MaxTokenBytes)
+		err := engine.ScanCLKJSON(in, func(s string) error { return u.record(s) })
+		var p *problem
+		var le *linkage.LimitError
+		if err != nil && !errors.As(err, &p) && !errors.As(err, &le) {
+			return badRequest("encodings file %s: %v", file.Path, err)
 		}
+		return err
+	}
+	size, err := headerOrMeta(obj.Metadata, u.r.Header, "Hash-Size")
+	if err != nil {
+		return err
+	}
+	want := expectedSize(u.a)
+	if size == 0 {
+		size = int64(want)
 	}
 	if size == 0 {
-		return badRequest("an encodings file needs the CLK size: send the Hash-Size header")
+		return badRequest("the encodings file %s needs its CLK size: object metadata hash-size or the Hash-Size header", file.Path)
+	}
+	if size < 1 || size > maxCLKBytes {
+		return badRequest("Hash-Size must be an integer from 1 to %d (bytes per CLK), got %d", maxCLKBytes, size)
 	}
 	// The same limits as a direct upload, checked before and while copying.
-	if size > l.MaxHashSize {
-		return &linkage.LimitError{Limit: "max-hash-size", Max: int64(l.MaxHashSize), Got: int64(size)}
+	if size > int64(l.MaxHashSize) {
+		return &linkage.LimitError{Limit: "max-hash-size", Max: int64(l.MaxHashSize), Got: size}
 	}
-	if want != 0 && size != want {
+	if want != 0 && int(size) != want {
 		return badRequest("Hash-Size %d differs from the %d-byte CLKs other parties uploaded", size, want)
 	}
-	rc, err := ext.OpenExternal(u.ctx, *ref.File, ref.Credentials, externalPrefix(u.a))
+	count, err := headerOrMeta(obj.Metadata, u.r.Header, "Hash-Count")
 	if err != nil {
-		return badRequest("cannot read the encodings file: %v", err)
+		return err
 	}
-	defer rc.Close()
-	u.rec = engine.NewRecordDecoder(size)
-	capped := &capReader{r: rc, max: l.MaxUploadBytes, limit: "max-upload-bytes"}
-	if recs := l.MaxUploadRecords * int64(size); recs < capped.max {
-		capped.max, capped.limit, capped.unit = recs, "max-upload-records", int64(size)
+	u.rec = engine.NewRecordDecoder(int(size))
+	capped := &capReader{r: obj, max: l.MaxUploadBytes, limit: "max-upload-bytes"}
+	if recs := l.MaxUploadRecords * size; recs < capped.max {
+		capped.max, capped.limit, capped.unit = recs, "max-upload-records", size
 	}
 	n, err := u.s.blobs.Put(u.ctx, linkage.UploadKey(u.a.project.ID, u.a.party), capped)
 	if err != nil {
 		return fmt.Errorf("copy encodings file: %w", err)
 	}
-	if n == 0 || n%int64(size) != 0 {
-		return badRequest("the encodings file has %d bytes, not a whole number of %d-byte CLKs", n, size)
+	if n == 0 || n%size != 0 || (count > 0 && n != count*size) {
+		return badRequest("the encodings file has %d bytes, not hash-count × hash-size = %d × %d", n, count, size)
 	}
-	u.records = n / int64(size)
+	u.records = n / size
 	return nil
+}
+
+// headerOrMeta reads a positive integer from the object's user metadata ("hash-size"), else
+// from the request header of the same name; 0 when neither is given.
+func headerOrMeta(meta map[string]string, h http.Header, name string) (int64, error) {
+	v, ok := meta[strings.ToLower(name)]
+	if !ok {
+		v = h.Get(name)
+	}
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < 1 {
+		return 0, badRequest("%s must be a positive integer, got %q", name, v)
+	}
+	return n, nil
+}
+
+// openExternal opens an object the party named: 403 outside its own upload area.
+func (u *jsonUpload) openExternal(ref linkage.ObjectRef, what string) (*linkage.ExternalObject, error) {
+	ext, err := u.external()
+	if err != nil {
+		return nil, err
+	}
+	obj, err := ext.OpenExternal(u.ctx, ref, externalPrefix(u.a))
+	switch {
+	case errors.Is(err, linkage.ErrForbidden):
+		return nil, problemf(http.StatusForbidden, "Forbidden", "%s file: %v", what, err)
+	case errors.Is(err, linkage.ErrNotFound), errors.Is(err, linkage.ErrInvalid):
+		return nil, badRequest("cannot read the %s file: %v", what, err)
+	case err != nil:
+		return nil, fmt.Errorf("read the %s file: %w", what, err)
+	}
+	return obj, nil
 }
 
 // capReader reads r and fails with a LimitError once it holds more than max bytes (max/unit
@@ -463,55 +513,55 @@ func (c *capReader) Read(p []byte) (int, error) {
 	return k, err
 }
 
-// blocksFile reads a blocks object of the inline form from the object store ("file" consumed).
-func (u *jsonUpload) blocksFile() error {
-	var file linkage.ObjectRef
-	if err := u.decodeRef(&file, "blocks file"); err != nil {
-		return err
-	}
-	var creds *linkage.Credentials
-	for u.dec.More() {
-		t, err := u.dec.Token()
-		if err != nil {
-			return err
-		}
-		if k, _ := t.(string); k == "credentials" {
-			if err := u.decodeRef(&creds, "blocks credentials"); err != nil {
-				return err
-			}
-		} else if err := u.skip(); err != nil {
-			return err
-		}
-	}
-	if _, err := u.dec.Token(); err != nil { // '}'
-		return err
-	}
-	ext, err := u.external()
+// blocksFile reads the blocks object the party put in its upload area: it holds
+// {"blocks": {"<row>": ["block", ...]}, ...}; other keys (the client's "meta") are skipped.
+func (u *jsonUpload) blocksFile(file linkage.ObjectRef) error {
+	obj, err := u.openExternal(file, "blocks")
 	if err != nil {
 		return err
 	}
-	rc, err := ext.OpenExternal(u.ctx, file, creds, externalPrefix(u.a))
-	if err != nil {
-		return badRequest("cannot read the blocks file: %v", err)
-	}
-	defer rc.Close()
+	defer obj.Close()
 	outer := u.dec
-	u.dec = json.NewDecoder(newTokenLimit(&capReader{r: rc, max: u.s.cfg.Limits.MaxUploadBytes, limit: "max-upload-bytes"},
+	u.dec = json.NewDecoder(newTokenLimit(&capReader{r: obj, max: u.s.cfg.Limits.MaxUploadBytes, limit: "max-upload-bytes"},
 		u.s.cfg.Limits.MaxTokenBytes))
 	u.dec.UseNumber()
 	defer func() { u.dec = outer }()
-	if err := u.delim('{', "the blocks file must hold a JSON object mapping record index to block ids"); err != nil {
+	const want = `the blocks file must hold {"blocks": {"<record index>": ["block id", ...]}}`
+	if err := u.delim('{', want); err != nil {
 		return err
 	}
+	found := false
 	for u.dec.More() {
 		t, err := u.dec.Token()
 		if err != nil {
 			return err
 		}
-		k, _ := t.(string)
-		if err := u.blockEntry(k, "blocks file: ", "blocks file: "); err != nil {
+		if k, _ := t.(string); k != "blocks" || found {
+			if err := u.skip(); err != nil {
+				return err
+			}
+			continue
+		}
+		found = true
+		if err := u.delim('{', want); err != nil {
 			return err
 		}
+		for u.dec.More() {
+			t, err := u.dec.Token()
+			if err != nil {
+				return err
+			}
+			k, _ := t.(string)
+			if err := u.blockEntry(k, "blocks file: ", "blocks file: "); err != nil {
+				return err
+			}
+		}
+		if _, err := u.dec.Token(); err != nil { // '}' of "blocks"
+			return err
+		}
+	}
+	if !found {
+		return badRequest("%s", want)
 	}
 	return nil
 }
@@ -531,34 +581,37 @@ func (u *jsonUpload) decodeRef(v any, what string) error {
 	return nil
 }
 
-// refRest reads the rest of an object-store reference object whose '{' was consumed.
-func (u *jsonUpload) refRest() (objectRef, error) {
-	var ref objectRef
-	for u.dec.More() {
-		t, err := u.dec.Token()
-		if err != nil {
-			return ref, err
+// objectFile reads the rest of an object-store reference, {"file": {...}, "credentials"?: {...}}
+// in any key order, whose '{' (and, when first is not empty, first key) was consumed: the one
+// parser of that shape, for encodings and blocks. Only "file" is kept: the service reads with its
+// own access, whatever credentials the client passes back.
+func (u *jsonUpload) objectFile(first, what string) (linkage.ObjectRef, error) {
+	var file *linkage.ObjectRef
+	k, have := first, first != ""
+	for have || u.dec.More() {
+		if !have {
+			t, err := u.dec.Token()
+			if err != nil {
+				return linkage.ObjectRef{}, err
+			}
+			k, _ = t.(string)
 		}
-		switch k, _ := t.(string); k {
-		case "file":
-			if err := u.decodeRef(&ref.File, "encodings file"); err != nil {
-				return ref, err
-			}
-		case "credentials":
-			if err := u.decodeRef(&ref.Credentials, "encodings credentials"); err != nil {
-				return ref, err
-			}
-		default:
-			if err := u.skip(); err != nil {
-				return ref, err
-			}
+		have = false
+		var err error
+		if k == "file" {
+			err = u.decodeRef(&file, what+" file")
+		} else {
+			err = u.skip()
+		}
+		if err != nil {
+			return linkage.ObjectRef{}, err
 		}
 	}
 	if _, err := u.dec.Token(); err != nil { // '}'
-		return ref, err
+		return linkage.ObjectRef{}, err
 	}
-	if ref.File == nil || ref.File.Bucket == "" || ref.File.Path == "" {
-		return ref, badRequest(`encodings "file" needs bucket and path`)
+	if file == nil || file.Bucket == "" || file.Path == "" {
+		return linkage.ObjectRef{}, badRequest(`%s "file" needs bucket and path`, what)
 	}
-	return ref, nil
+	return *file, nil
 }

@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,7 +17,7 @@ type metrics struct {
 	uploads     *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer, store linkage.Store) *metrics {
+func newMetrics(reg prometheus.Registerer, store linkage.Store, rate func() float64) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "linkage_http_requests_total", Help: "API requests by method, route and status code.",
@@ -32,13 +33,22 @@ func newMetrics(reg prometheus.Registerer, store linkage.Store) *metrics {
 			Name: "linkage_uploads_total", Help: "Uploads by form and outcome.",
 		}, []string{"form", "outcome"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.uploadBytes, m.uploads, &runsCollector{store: store})
+	comparisonRate := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "linkage_comparison_rate", Help: "Comparisons per second over the last minute (the /status rate).",
+	}, rate)
+	reg.MustRegister(m.requests, m.latency, m.uploadBytes, m.uploads, comparisonRate, &runsCollector{store: store, ttl: 5 * time.Second})
 	return m
 }
 
-// runsCollector reports the runs by state from the database at scrape time.
+// runsCollector reports the runs by state from the database, counted at most once per ttl:
+// a flood of scrapes must not become a flood of scans over every run.
 type runsCollector struct {
 	store linkage.Store
+	ttl   time.Duration
+
+	mu     sync.Mutex
+	at     time.Time
+	counts map[linkage.RunState]int
 }
 
 var runsDesc = prometheus.NewDesc("linkage_runs", "Runs by state (all projects).", []string{"state"}, nil)
@@ -46,9 +56,7 @@ var runsDesc = prometheus.NewDesc("linkage_runs", "Runs by state (all projects).
 func (c *runsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- runsDesc }
 
 func (c *runsCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	counts, err := c.store.CountRuns(ctx)
+	counts, err := c.count()
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(runsDesc, err)
 		return
@@ -56,4 +64,20 @@ func (c *runsCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range []linkage.RunState{linkage.RunCreated, linkage.RunQueued, linkage.RunRunning, linkage.RunCompleted, linkage.RunError} {
 		ch <- prometheus.MustNewConstMetric(runsDesc, prometheus.GaugeValue, float64(counts[s]), string(s))
 	}
+}
+
+func (c *runsCollector) count() (map[linkage.RunState]int, error) {
+	c.mu.Lock() // concurrent scrapes wait for one count
+	defer c.mu.Unlock()
+	if c.counts != nil && time.Since(c.at) < c.ttl {
+		return c.counts, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	counts, err := c.store.CountRuns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.counts, c.at = counts, time.Now()
+	return counts, nil
 }

@@ -29,6 +29,12 @@ func badRequest(format string, args ...any) *problem {
 	return problemf(http.StatusBadRequest, "Bad Request", format, args...)
 }
 
+// notEnabled answers a request for a feature this server lacks (object-store access needs the S3
+// blob store): one status for the kind, the 500 api.md gives authorize-external-upload.
+func notEnabled(format string, args ...any) *problem {
+	return problemf(http.StatusInternalServerError, "Not enabled", format, args...)
+}
+
 // errForbidden is the one answer to an unknown project, a wrong or a missing token: it never
 // reveals which.
 var errForbidden = &problem{Status: http.StatusForbidden, Title: "Forbidden",
@@ -39,7 +45,14 @@ func limitProblem(l *linkage.LimitError, detail string) *problem {
 		Detail: fmt.Sprintf("%s: %v (configurable with --%s)", detail, l, l.Limit)}
 }
 
+// writeError answers err as a problem. After the header was written (a client that went away
+// mid-answer, most often) it only logs at debug: a second answer cannot be sent, and the failure
+// is rarely the server's.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if headerWritten(w) {
+		s.log.Debug("response interrupted", "request_id", requestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
+		return
+	}
 	var p *problem
 	var le *linkage.LimitError
 	var mbe *http.MaxBytesError
@@ -90,10 +103,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 
 // decodeBody decodes a small JSON request body into v.
 func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	body := http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxBodyBytes)
+	body := http.MaxBytesReader(w, timedBody(w, r, 0, s.cfg.BodyTimeout, "", "body-timeout"), s.cfg.Limits.MaxBodyBytes)
 	dec := json.NewDecoder(body)
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
+		var p *problem
+		if errors.As(err, &p) {
+			return p
+		}
 		if errors.As(err, &mbe) {
 			return limitProblem(&linkage.LimitError{Limit: "max-body-bytes", Max: mbe.Limit}, "request body too large")
 		}

@@ -123,7 +123,7 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.need(true, false, false); err != nil {
+	if err := a.needResult(); err != nil {
 		return err
 	}
 	if err := s.deleteWithBlobs(r, linkage.ProjectPrefix(a.project.ID), func() error {
@@ -160,7 +160,7 @@ func (s *Server) authorizeExternalUpload(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
-	if err := a.need(false, true, false); err != nil {
+	if err := a.needUpdate(); err != nil {
 		return err
 	}
 	if a.parties[a.party].State == linkage.UploadDone {
@@ -168,7 +168,7 @@ func (s *Server) authorizeExternalUpload(w http.ResponseWriter, r *http.Request)
 	}
 	ext, ok := s.blobs.(linkage.ExternalAccess)
 	if !ok {
-		return problemf(http.StatusInternalServerError, "Not enabled", "object-store uploads are not enabled on this server (it stores blobs locally); upload through /clks or /binaryclks")
+		return notEnabled("object-store uploads are not enabled on this server (it stores blobs locally); upload through /clks or /binaryclks")
 	}
 	creds, obj, err := ext.UploadAccess(r.Context(), externalPrefix(a))
 	if err != nil {

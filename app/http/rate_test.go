@@ -1,47 +1,45 @@
-package http
+package http_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/client"
+	"github.com/linkage-platform/linkage/app/fs"
+	linkhttp "github.com/linkage-platform/linkage/app/http"
+	"github.com/linkage-platform/linkage/app/rate"
 	"github.com/linkage-platform/linkage/app/sqlite"
 )
 
-func TestProgressRate(t *testing.T) {
-	ctx := context.Background()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "db"))
+// TestStatusAndMetricsShareTheRate: /status and /metrics report the one meter they are given.
+func TestStatusAndMetricsShareTheRate(t *testing.T) {
+	dir := t.TempDir()
+	store, err := sqlite.Open(filepath.Join(dir, "linkage.db"))
 	require.NoError(t, err)
-	defer db.Close()
-	_, err = db.Migrate(ctx)
+	defer store.Close()
+	_, err = store.Migrate(context.Background())
 	require.NoError(t, err)
-	p := &linkage.Project{ID: linkage.NewID(), Schema: []byte(`{}`), ResultType: linkage.ResultGroups, NumberParties: 2, ResultTokenHash: linkage.HashToken("x")}
-	require.NoError(t, db.CreateProject(ctx, p, []linkage.Party{{Index: 0, UpdateTokenHash: []byte("a")}, {Index: 1, UpdateTokenHash: []byte("b")}}))
-	for i := range 2 {
-		require.NoError(t, db.ClaimUpload(ctx, p.ID, i, time.Now(), time.Now()))
-		_, err := db.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: i, Records: 100, HashSize: 8})
-		require.NoError(t, err)
-	}
-	r := &linkage.Run{ID: linkage.NewID(), ProjectID: p.ID, Threshold: 0.5}
-	require.NoError(t, db.CreateRun(ctx, r))
-	require.NoError(t, db.StartRun(ctx, r.ID, []linkage.Chunk{{RunID: r.ID, PartyB: 1, AHi: 100, BHi: 100}}, time.Now()))
+	blobs, err := fs.New(filepath.Join(dir, "blobs"))
+	require.NoError(t, err)
+	meter := rate.NewMeter(time.Minute)
+	meter.Add(60 * 1234)
+	srv := httptest.NewServer(linkhttp.New(linkhttp.Config{Store: store, Blobs: blobs, Logger: quietLogger(), Rate: meter.Rate}))
+	defer srv.Close()
 
-	now := time.Unix(1000, 0)
-	pr := &progressRate{store: db, now: func() time.Time { return now }}
-	rate, err := pr.Rate(ctx)
+	st, err := client.New(srv.URL, nil).Status(t.Context())
 	require.NoError(t, err)
-	require.Zero(t, rate, "no history yet")
-	require.NoError(t, db.ChunkProgress(ctx, r.ID, 0, 4000))
-	now = now.Add(500 * time.Millisecond)
-	rate, err = pr.Rate(ctx)
+	require.Equal(t, 1234.0, st.Rate)
+	resp, err := http.Get(srv.URL + "/metrics")
 	require.NoError(t, err)
-	require.Zero(t, rate, "samples less than a second apart reuse the last estimate")
-	now = now.Add(1500 * time.Millisecond)
-	rate, err = pr.Rate(ctx)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	require.InDelta(t, 2000, rate, 1e-9)
+	require.Contains(t, string(body), "\nlinkage_comparison_rate 1234\n")
 }

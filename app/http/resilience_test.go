@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/linkage-platform/linkage/app/client"
 	"github.com/linkage-platform/linkage/app/linkage"
 	"github.com/linkage-platform/linkage/app/memqueue"
 	"github.com/linkage-platform/linkage/app/worker"
@@ -56,8 +57,10 @@ func TestFailingRunEndsInError(t *testing.T) {
 	run := e.createRun(p, 0.9)
 	st := e.wait(p, run)
 	require.Equal(t, "error", st.State)
-	require.Contains(t, st.Message, "failed")
-	requireProblem(t, e.do("GET", "/projects/"+p.ProjectID+"/runs/"+run+"/result", p.ResultToken, nil), http.StatusNotFound, "failed")
+	// The cause, not "failed N times" (a lost blob used to be filed as a deleted run).
+	require.Contains(t, st.Message, "read upload of party 1")
+	require.Contains(t, st.Message, "not found")
+	requireProblem(t, e.do("GET", "/projects/"+p.ProjectID+"/runs/"+run+"/result", p.ResultToken, nil), http.StatusNotFound, "read upload of party 1")
 }
 
 func TestConcurrentClients(t *testing.T) {
@@ -71,8 +74,9 @@ func TestConcurrentClients(t *testing.T) {
 			rt := types[i%3]
 			p := e.createProject(rt, 2, false)
 			var inner sync.WaitGroup
-			inner.Go(func() { e.upload(p, 0, body) })
-			inner.Go(func() { e.upload(p, 1, single) })
+			var receipts [2]string
+			inner.Go(func() { receipts[0] = e.upload(p, 0, body) })
+			inner.Go(func() { receipts[1] = e.upload(p, 1, single) })
 			inner.Wait()
 			run := e.createRun(p, 0.95)
 			require.Equal(t, "completed", e.wait(p, run).State, "project %d", i)
@@ -84,7 +88,17 @@ func TestConcurrentClients(t *testing.T) {
 			case "similarity_scores":
 				require.Equal(t, `{"similarity_scores":[[[0,5],[1,0],1.0]]}`+"\n", got)
 			default:
-				require.Contains(t, got, `"mask":[`)
+				// m = min(1000, 1) = 1 row, and the one match (0,5)~(1,0) takes it.
+				require.Equal(t, `{"mask":[1]}`+"\n", got)
+				ctx := t.Context()
+				p0, err := e.api.Permutation(ctx, p.ProjectID, run, receipts[0])
+				require.NoError(t, err)
+				p1, err := e.api.Permutation(ctx, p.ProjectID, run, receipts[1])
+				require.NoError(t, err)
+				require.Equal(t, client.Permutation{Permutation: []int{0}, Rows: 1}, p1)
+				require.Equal(t, 1, p0.Rows)
+				require.ElementsMatch(t, rangeOf(1000), p0.Permutation, "a permutation of party 0's rows")
+				require.Equal(t, 0, p0.Permutation[5], "the match shares the masked row")
 			}
 		})
 	}
@@ -109,4 +123,49 @@ func TestResultPairsLimit(t *testing.T) {
 	require.Equal(t, "error", st.State)
 	require.Contains(t, st.Message, "max-solver-pairs")
 	requireProblem(t, e.do("GET", "/projects/"+p.ProjectID+"/runs/"+run+"/result", p.ResultToken, nil), http.StatusNotFound, "max-solver-pairs")
+}
+
+// A spot interruption (graceful shutdown) hands the running chunk back without spending one of
+// its attempts: with --max-attempts 1 the run still completes on the next worker. The worker is
+// held at the fault point "chunk compared" until its shutdown, so the test does not depend on
+// timing.
+func TestHandBackSpendsNoAttempt(t *testing.T) {
+	cfg := fastWorkers
+	cfg.MaxAttempts, cfg.ShutdownGrace = 1, 10*time.Millisecond
+	reached := make(chan struct{})
+	var once sync.Once
+	held := cfg
+	held.Fault = func(ctx context.Context, point string, _ int) error {
+		if point != worker.FaultChunkCompared {
+			return nil
+		}
+		once.Do(func() { close(reached) })
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	e := newEnv(t, true, withWorkerConfig(func(c *worker.Config) { *c = held }))
+	p := e.createProject("groups", 2, false)
+	body := readFile(t, "binary/clks_128B_1k.json")
+	e.upload(p, 0, body)
+	e.upload(p, 1, body)
+	run := e.createRun(p, 0.99)
+	<-reached
+	e.stopWorkers()
+	c, err := e.store.GetChunk(t.Context(), run, 0)
+	require.NoError(t, err)
+	require.Zero(t, c.Attempts, "the handed-back chunk's attempt was given back")
+
+	e.startWorkers(cfg)
+	st := e.wait(p, run)
+	require.Equal(t, "completed", st.State, st.Message)
+	require.Contains(t, string(e.result(p, run, p.ResultToken)), "[[0,999],[1,999]]")
+}
+
+// rangeOf is 0..n-1.
+func rangeOf(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
 }

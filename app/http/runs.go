@@ -5,14 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
-	"strings"
 
 	"github.com/linkage-platform/linkage/app/linkage"
 	"github.com/linkage-platform/linkage/app/tracing"
 )
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // runAccess authorizes a run request and loads the run; a run of another project, or none, is
 // the same 403 as a wrong token.
@@ -49,7 +45,7 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.need(true, false, false); err != nil {
+	if err := a.needResult(); err != nil {
 		return err
 	}
 	var req createRunRequest
@@ -96,7 +92,7 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.need(true, false, false); err != nil {
+	if err := a.needResult(); err != nil {
 		return err
 	}
 	runs, err := s.store.ListRuns(r.Context(), a.project.ID)
@@ -230,18 +226,20 @@ func (s *Server) getRunResult(w http.ResponseWriter, r *http.Request) error {
 		}
 		return &problem{Status: http.StatusNotFound, Title: "Result not ready", Detail: detail}
 	}
-	part := ""
+	part := linkage.PartResult
 	if rt == linkage.ResultPermutations {
-		part = "mask"
+		part = linkage.PartMask
 		if !a.result {
-			part = "party-" + itoa(a.party)
+			part = linkage.PartParty(a.party)
 		}
 	}
 	key := linkage.ResultKey(a.project.ID, run.ID, part)
-	if rt == linkage.ResultSimilarityScores && strings.EqualFold(r.Header.Get("RETURN-OBJECT-STORE-ADDRESS"), "true") {
+	// Any value asks for the address, as the reference's clients send it.
+	if _, ok := r.Header[http.CanonicalHeaderKey("RETURN-OBJECT-STORE-ADDRESS")]; ok && rt == linkage.ResultSimilarityScores {
+		key = linkage.ResultKey(a.project.ID, run.ID, linkage.PartScoresFile)
 		ext, ok := s.blobs.(linkage.ExternalAccess)
 		if !ok {
-			return problemf(http.StatusInternalServerError, "Not enabled", "object-store results are not enabled on this server (it stores blobs locally); request the result without RETURN-OBJECT-STORE-ADDRESS")
+			return notEnabled("object-store results are not enabled on this server (it stores blobs locally); request the result without RETURN-OBJECT-STORE-ADDRESS")
 		}
 		creds, obj, err := ext.DownloadAccess(r.Context(), key)
 		if err != nil {

@@ -5,11 +5,13 @@ package http
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
 	"path"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 
 	"github.com/linkage-platform/linkage/app/engine"
 	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/ratelimit"
 )
 
 // Scheduler starts queued runs (app/worker.Scheduler).
@@ -39,6 +42,9 @@ type Limits struct {
 	// the blocks of one record, so that the rows of a chunk keep their blocks in bounded memory.
 	MaxBlocksPerRecord int
 	MaxBlockIDBytes    int
+	// MaxUploadsPerClient (max-uploads-per-client) bounds the uploads one client address runs
+	// at once; beyond it 429.
+	MaxUploadsPerClient int
 }
 
 // Base64Len is the length of the standard (padded) base64 of n bytes.
@@ -55,7 +61,7 @@ func (l *Limits) defaults() {
 		l.MaxParties = 100
 	}
 	if l.MaxHashSize <= 0 {
-		l.MaxHashSize = 8192
+		l.MaxHashSize = 1024
 	}
 	if l.MaxBodyBytes <= 0 {
 		l.MaxBodyBytes = 1 << 20
@@ -69,6 +75,9 @@ func (l *Limits) defaults() {
 	if l.MaxBlockIDBytes <= 0 {
 		l.MaxBlockIDBytes = 128
 	}
+	if l.MaxUploadsPerClient <= 0 {
+		l.MaxUploadsPerClient = 32
+	}
 }
 
 // Config wires a Server.
@@ -80,17 +89,29 @@ type Config struct {
 	Registry  *prometheus.Registry // metrics are registered here and served at /metrics
 	Limits    Limits
 	Version   string // the service version reported by /version
-	// Rate is the recent comparisons per second for /status (the in-process workers' meter);
-	// nil estimates it from the progress of the active runs in the database.
+	// Rate is the recent comparisons per second (app/rate: the in-process workers' Meter, or
+	// in an API-only process a Sampler of the database), served as the /status rate and the
+	// linkage_comparison_rate metric. Nil reports 0: no workers are measured.
 	Rate func() float64
 	// RateLimit admits requests (app/ratelimit); a refused one gets 503 with Retry-After.
-	// Probes and /metrics are never limited. Nil admits everything.
+	// Probes and /metrics are not limited by it. Nil admits everything.
 	RateLimit interface {
 		Check(r *http.Request) (retryAfter time.Duration, ok bool)
 	}
+	// UploadTimeout bounds an upload's body (default 1h), UploadIdleTimeout the time without a
+	// byte of it (default 2m), BodyTimeout the body of any other request (default 30s).
+	UploadTimeout, UploadIdleTimeout, BodyTimeout time.Duration
 	// UploadClaimTimeout is how long an unfinished upload holds its update token before another
-	// upload with the token may take over (the first one's process died). Default 1h.
+	// upload with the token may take over (the first one's process died). It is at least
+	// UploadTimeout plus 5 minutes, so a live upload's claim is never taken over.
 	UploadClaimTimeout time.Duration
+	// MetricsRate is the /metrics scrapes per second allowed per client address (burst 10;
+	// default 1; below 0 unlimited): Prometheus scrapes every few seconds, a flood is refused
+	// with 503.
+	MetricsRate float64
+	// ClientAddr names the client of a request for per-client limits (default: the connection's
+	// address).
+	ClientAddr func(*http.Request) string
 }
 
 // Server is the API.
@@ -101,7 +122,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	handler http.Handler
-	rate    *progressRate
+	uploads *clientUploads
 	now     func() time.Time
 }
 
@@ -114,12 +135,28 @@ func New(cfg Config) *Server {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	if cfg.UploadClaimTimeout <= 0 {
-		cfg.UploadClaimTimeout = time.Hour
+	if cfg.UploadTimeout <= 0 {
+		cfg.UploadTimeout = time.Hour
+	}
+	if cfg.UploadIdleTimeout <= 0 {
+		cfg.UploadIdleTimeout = 2 * time.Minute
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 30 * time.Second
+	}
+	cfg.UploadClaimTimeout = max(cfg.UploadClaimTimeout, cfg.UploadTimeout+5*time.Minute)
+	if cfg.Rate == nil {
+		cfg.Rate = func() float64 { return 0 }
+	}
+	if cfg.MetricsRate == 0 {
+		cfg.MetricsRate = 1
+	}
+	if cfg.ClientAddr == nil {
+		cfg.ClientAddr = func(r *http.Request) string { return ratelimit.ClientAddr(r, false) }
 	}
 	s := &Server{cfg: cfg, store: cfg.Store, blobs: cfg.Blobs, log: cfg.Logger, now: time.Now,
-		rate: &progressRate{store: cfg.Store, now: time.Now}}
-	s.metrics = newMetrics(cfg.Registry, cfg.Store)
+		uploads: &clientUploads{max: cfg.Limits.MaxUploadsPerClient, n: map[string]int{}}}
+	s.metrics = newMetrics(cfg.Registry, cfg.Store, cfg.Rate)
 	mux := http.NewServeMux()
 	s.routes(mux, promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry}))
 	s.handler = s.middleware(mux)
@@ -151,7 +188,7 @@ func (s *Server) routes(mux *http.ServeMux, metrics http.Handler) {
 	handle("GET /projects/{pid}/runs/{rid}/status", s.getRunStatus)
 	handle("GET /projects/{pid}/runs/{rid}/result", s.getRunResult)
 	handle("GET /projects/{pid}/runs/{rid}/histogram", s.getRunHistogram)
-	mux.Handle("GET /metrics", metrics)
+	mux.Handle("GET /metrics", s.limitMetrics(metrics))
 	mux.Handle("GET /healthz", s.route("GET /healthz", func(w http.ResponseWriter, r *http.Request) error {
 		return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))
@@ -189,14 +226,8 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var rate float64
-	if s.cfg.Rate != nil {
-		rate = s.cfg.Rate()
-	} else if rate, err = s.rate.Rate(r.Context()); err != nil {
-		return err
-	}
 	// An integer, as the reference reports it (clients parse it as one).
-	return writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "project_count": n, "rate": int64(math.Round(rate))})
+	return writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "project_count": n, "rate": int64(math.Round(s.cfg.Rate()))})
 }
 
 func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) error {
@@ -205,5 +236,21 @@ func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) error {
 		"entityservice": s.cfg.Version,
 		"python":        "none (Go implementation)",
 		"go":            runtime.Version(),
+	})
+}
+
+// limitMetrics admits MetricsRate scrapes per second per client address.
+func (s *Server) limitMetrics(h http.Handler) http.Handler {
+	l := ratelimit.New(ratelimit.Config{Rate: max(s.cfg.MetricsRate, 0), Burst: 10})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if l != nil {
+			if wait, ok := l.Check(r); !ok {
+				w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfterSeconds(wait)))
+				s.writeProblem(w, r, problem{Status: http.StatusServiceUnavailable, Title: "Rate limited",
+					Detail: fmt.Sprintf("more than %g scrapes per second from this client; retry after %s", s.cfg.MetricsRate, wait.Round(time.Millisecond))})
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
 	})
 }

@@ -2,6 +2,7 @@ package http
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/linkage-platform/linkage/app/linkage"
 )
@@ -77,7 +79,7 @@ func (s *Server) authorizeUpload(r *http.Request) (*access, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.need(false, true, false); err != nil {
+	if err := a.needUpdate(); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -102,6 +104,12 @@ func expectedSize(a *access) int {
 
 // upload runs receive under the claim of a's party and records the result.
 func (s *Server) upload(w http.ResponseWriter, r *http.Request, form string, receive func(ctx context.Context, a *access) (uploaded, error)) error {
+	client := s.cfg.ClientAddr(r)
+	if !s.uploads.acquire(client) {
+		w.Header().Set("Retry-After", "10")
+		return tooManyUploads(s.cfg.Limits.MaxUploadsPerClient)
+	}
+	defer s.uploads.release(client)
 	a, err := s.authorizeUpload(r)
 	if err != nil {
 		return err
@@ -131,16 +139,31 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, form string, rec
 		up.size = 0 // no usable CLK size: other parties are not held to it
 		up.problem = fmt.Sprintf("the upload of party %d cannot be linked: %s", party, up.problem)
 	}
+	receiptHash := linkage.HashToken(receipt)
 	queued, err := s.store.CompleteUpload(r.Context(), linkage.Party{
 		ProjectID: pid, Index: party, Records: up.records, HashSize: up.size, HasBlocks: up.hasBlocks,
-		ReceiptTokenHash: linkage.HashToken(receipt), UploadedAt: s.now(), Problem: up.problem,
+		ReceiptTokenHash: receiptHash, UploadedAt: s.now(), Problem: up.problem,
 	})
 	if err != nil {
-		cleanup()
-		if isNotFound(err) || errors.Is(err, linkage.ErrConflict) {
-			return errForbidden // project deleted or claim lost meanwhile
+		// The blobs go only if the database says this attempt was not recorded: an error
+		// during COMMIT may hide a commit, and another attempt's done upload has the same keys.
+		switch recorded, rerr := s.uploadRecorded(r, pid, party, receiptHash); {
+		case rerr != nil:
+			s.log.Error("upload outcome unknown; blobs kept", "request_id", requestID(r.Context()), "project", pid, "party", party,
+				"err", err, "read_back_err", rerr)
+			return fmt.Errorf("complete upload: %w (and reading it back: %w)", err, rerr)
+		case recorded == recordedOurs:
+			s.log.Warn("upload recorded despite an error", "request_id", requestID(r.Context()), "project", pid, "party", party, "err", err)
+			queued = nil // queued runs are found by the reconciler
+		case recorded == recordedOther:
+			return errForbidden // another upload with the token was recorded
+		default:
+			cleanup()
+			if isNotFound(err) || errors.Is(err, linkage.ErrConflict) {
+				return errForbidden // project deleted or claim lost meanwhile
+			}
+			return err
 		}
-		return err
 	}
 	s.metrics.uploads.WithLabelValues(form, "accepted").Inc()
 	s.metrics.uploadBytes.Add(float64(up.records) * float64(up.size))
@@ -154,6 +177,32 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, form string, rec
 		}
 	}
 	return writeJSON(w, http.StatusCreated, map[string]string{"receipt_token": receipt, "message": "Updated"})
+}
+
+type uploadRecord int
+
+const (
+	recordedNone  uploadRecord = iota // the party is not done (or the project is gone)
+	recordedOurs                      // done with this attempt's receipt
+	recordedOther                     // done by another attempt
+)
+
+// uploadRecorded reads back whether the party's upload was recorded, and by which attempt.
+func (s *Server) uploadRecorded(r *http.Request, pid string, party int, receiptHash []byte) (uploadRecord, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+	defer cancel()
+	parties, err := s.store.ListParties(ctx, pid)
+	switch {
+	case isNotFound(err):
+		return recordedNone, nil
+	case err != nil:
+		return recordedNone, err
+	case party >= len(parties) || parties[party].State != linkage.UploadDone:
+		return recordedNone, nil
+	case bytes.Equal(parties[party].ReceiptTokenHash, receiptHash):
+		return recordedOurs, nil
+	}
+	return recordedOther, nil
 }
 
 // failRuns moves every unfinished run of the project to error with message: an accepted upload
@@ -241,7 +290,7 @@ func (s *Server) uploadBinary(w http.ResponseWriter, r *http.Request) error {
 		if want := expectedSize(a); want != 0 && want != size {
 			return uploaded{}, badRequest("Hash-Size %d differs from the %d-byte CLKs other parties uploaded", size, want)
 		}
-		n, err := s.blobs.Put(ctx, linkage.UploadKey(a.project.ID, a.party), &exactReader{r: r.Body, n: total})
+		n, err := s.blobs.Put(ctx, linkage.UploadKey(a.project.ID, a.party), &exactReader{r: s.uploadBody(w, r), n: total})
 		if err != nil {
 			var p *problem
 			if errors.As(err, &p) {
@@ -252,12 +301,7 @@ func (s *Server) uploadBinary(w http.ResponseWriter, r *http.Request) error {
 		if n != total {
 			return uploaded{}, badRequest("body has %d bytes but Hash-Count × Hash-Size = %d", n, total)
 		}
-		up := uploaded{records: count, size: size}
-		if size%8 != 0 {
-			// Accepted as the reference does; this engine compares whole 64-bit words.
-			up.problem = fmt.Sprintf("Hash-Size %d is not a multiple of 8 bytes", size)
-		}
-		return up, nil
+		return uploaded{records: count, size: size}, nil
 	})
 }
 
@@ -291,9 +335,14 @@ func (e *exactReader) Read(p []byte) (int, error) {
 }
 
 func (s *Server) uploadJSON(w http.ResponseWriter, r *http.Request) error {
-	body := newTokenLimit(http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxUploadBytes), s.cfg.Limits.MaxTokenBytes)
+	body := newTokenLimit(http.MaxBytesReader(w, s.uploadBody(w, r), s.cfg.Limits.MaxUploadBytes), s.cfg.Limits.MaxTokenBytes)
 	return s.upload(w, r, "json", func(ctx context.Context, a *access) (uploaded, error) {
 		p := &jsonUpload{s: s, ctx: ctx, a: a, lim: body, dec: json.NewDecoder(body), r: r}
 		return p.parse()
 	})
+}
+
+// uploadBody is r's body under the upload deadlines.
+func (s *Server) uploadBody(w http.ResponseWriter, r *http.Request) io.ReadCloser {
+	return timedBody(w, r, s.cfg.UploadIdleTimeout, s.cfg.UploadTimeout, "upload-idle-timeout", "upload-timeout")
 }

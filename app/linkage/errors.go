@@ -2,6 +2,7 @@ package linkage
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 )
 
@@ -13,6 +14,8 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrInvalid: the input is malformed or out of range.
 	ErrInvalid = errors.New("invalid")
+	// ErrForbidden: the caller may not touch this object (e.g. outside its upload area).
+	ErrForbidden = errors.New("forbidden")
 	// ErrLimit: a configured limit was exceeded; see LimitError for which.
 	ErrLimit = errors.New("limit exceeded")
 	// ErrUnavailable: a backing service (database, queue, object store) cannot be reached now;
@@ -39,3 +42,11 @@ func (e *LimitError) Error() string {
 func (e *LimitError) Unwrap() error { return ErrLimit }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// HashSizeError refuses an upload of size-byte CLKs into a project where party uploaded
+// partySize-byte ones: the stores check it when they record the upload, so that concurrent
+// uploads cannot both be accepted.
+func HashSizeError(size, party, partySize int) error {
+	return fmt.Errorf("CLKs of %d bytes, but party %d uploaded %d-byte CLKs: every party must use the same size: %w",
+		size, party, partySize, ErrInvalid)
+}

@@ -74,4 +74,18 @@ func TestKeys(t *testing.T) {
 	require.True(t, strings.HasPrefix(linkage.ChunkKey("p", "r", 2), linkage.RunPrefix("p", "r")))
 	require.True(t, strings.HasPrefix(linkage.RunPrefix("p", "r"), linkage.ProjectPrefix("p")))
 	require.Equal(t, "projects/p/runs/r/result-mask.json", linkage.ResultKey("p", "r", "mask"))
+	// Stored layout: deployed data must stay readable, so the exact names are pinned.
+	for got, want := range map[string]string{
+		linkage.BlocksKey("p", 0):                           "projects/p/uploads/0.blocks",
+		linkage.ExternalUploadPrefix("p", 1):                "projects/p/external/1/",
+		linkage.ChunkKey("p", "r", 2):                       "projects/p/runs/r/chunks/2.cand",
+		linkage.ChunkHistogramKey("p", "r", 2):              "projects/p/runs/r/chunks/2.hist",
+		linkage.HistogramKey("p", "r"):                      "projects/p/runs/r/result-histogram.json",
+		linkage.ResultKey("p", "r", linkage.PartResult):     "projects/p/runs/r/result.json",
+		linkage.ResultKey("p", "r", linkage.PartParty(1)):   "projects/p/runs/r/result-party-1.json",
+		linkage.ResultKey("p", "r", linkage.PartScoresFile): "projects/p/runs/r/similarity_scores.bin",
+	} {
+		require.Equal(t, want, got)
+	}
+	require.True(t, strings.HasPrefix(linkage.ChunkHistogramKey("p", "r", 2), linkage.ChunksPrefix("p", "r")))
 }

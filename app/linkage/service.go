@@ -60,6 +60,9 @@ type Store interface {
 	GetChunk(ctx context.Context, runID string, index int) (*Chunk, error)
 	// BeginChunk counts an attempt at computing the chunk and returns the attempt number (1-based).
 	BeginChunk(ctx context.Context, runID string, index int) (attempt int, err error)
+	// ReturnChunkAttempt gives back the attempt counted by BeginChunk of a chunk not done: the
+	// worker handed the chunk back at shutdown (a spot interruption), which is no failure.
+	ReturnChunkAttempt(ctx context.Context, runID string, index int) error
 	// ChunkProgress raises the chunk's progress to progress (never lowers it).
 	ChunkProgress(ctx context.Context, runID string, index int, progress int64) error
 	// CompleteChunk marks the chunk done with its full comparisons as progress and its number of
@@ -69,6 +72,8 @@ type Store interface {
 	// BeginSolve moves a running run to StageSolve, counts an attempt and returns its number.
 	// ErrConflict if the run is not running.
 	BeginSolve(ctx context.Context, runID string) (attempt int, err error)
+	// ReturnSolveAttempt gives back the attempt counted by BeginSolve (a hand-back at shutdown).
+	ReturnSolveAttempt(ctx context.Context, runID string) error
 	// CompleteRun moves a running run to RunCompleted. ErrConflict if it is not running.
 	CompleteRun(ctx context.Context, runID string, now time.Time) error
 	// FailRun moves a non-terminal run to RunError with message. ErrConflict if it is terminal.
@@ -135,8 +140,23 @@ func ExternalUploadPrefix(projectID string, party int) string {
 func RunPrefix(projectID, runID string) string {
 	return ProjectPrefix(projectID) + "runs/" + runID + "/"
 }
+
+// ChunksPrefix holds the per-chunk blobs of a run, removed once the run is solved.
+func ChunksPrefix(projectID, runID string) string { return RunPrefix(projectID, runID) + "chunks/" }
+
+// ChunkKey is the blob of one chunk's candidates.
 func ChunkKey(projectID, runID string, index int) string {
-	return RunPrefix(projectID, runID) + "chunks/" + itoa(index) + ".cand"
+	return ChunksPrefix(projectID, runID) + itoa(index) + ".cand"
+}
+
+// ChunkHistogramKey is the blob of one chunk's part of the run's score histogram.
+func ChunkHistogramKey(projectID, runID string, index int) string {
+	return ChunksPrefix(projectID, runID) + itoa(index) + ".hist"
+}
+
+// HistogramKey is the blob of a completed run's score histogram (app/histogram's JSON).
+func HistogramKey(projectID, runID string) string {
+	return RunPrefix(projectID, runID) + "result-histogram.json"
 }
 
 // The documents of a run's result, by part name: what each reader is handed.
@@ -185,9 +205,16 @@ type ExternalAccess interface {
 	UploadAccess(ctx context.Context, prefix string) (Credentials, ObjectRef, error)
 	// DownloadAccess returns credentials allowing to read the blob key, and where it is.
 	DownloadAccess(ctx context.Context, key string) (Credentials, ObjectRef, error)
-	// OpenExternal streams an object named by a client in an upload, with the client's
-	// credentials if given. Without them it reads with the service's own credentials, and so
-	// only objects under the blob key prefix ownPrefix (the uploading party's own area):
-	// anything else could be another project's data.
-	OpenExternal(ctx context.Context, ref ObjectRef, creds *Credentials, ownPrefix string) (io.ReadCloser, error)
+	// OpenExternal streams an object a client named in an upload. It reads with the service's
+	// own access, whatever credentials the client sent, and only objects of this store's
+	// endpoint and bucket under the blob key prefix ownPrefix (the uploading party's own area):
+	// anything else is ErrForbidden, and no other endpoint is ever contacted.
+	OpenExternal(ctx context.Context, ref ObjectRef, ownPrefix string) (*ExternalObject, error)
+}
+
+// ExternalObject is an object a client put in its upload area, with its user metadata (keys
+// lower-case, without the x-amz-meta- prefix: "hash-count", "hash-size").
+type ExternalObject struct {
+	io.ReadCloser
+	Metadata map[string]string
 }

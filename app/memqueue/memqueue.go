@@ -80,9 +80,13 @@ func (q *Queue) Len() int {
 	return len(q.pending)
 }
 
-// next blocks until a task is pending or ctx is done.
+// next blocks until a task is pending or ctx is done. Once ctx is done it hands out nothing:
+// a task handed back at shutdown would otherwise be taken again at once, for ever.
 func (q *Queue) next(ctx context.Context) (entry, bool) {
 	for {
+		if ctx.Err() != nil {
+			return entry{}, false
+		}
 		q.mu.Lock()
 		if len(q.pending) > 0 {
 			e := q.pending[0]

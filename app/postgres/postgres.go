@@ -298,6 +298,14 @@ func (db *DB) CompleteUpload(ctx context.Context, u linkage.Party) ([]string, er
 		if err := lockProject(ctx, tx, u.ProjectID, what); err != nil {
 			return err
 		}
+		var other, size int
+		switch err := tx.QueryRow(ctx, `SELECT idx, hash_size FROM parties WHERE project_id = $1 AND idx != $2 AND state = 'done'
+			AND hash_size > 0 AND $3 > 0 AND hash_size != $3 LIMIT 1`, u.ProjectID, u.Index, u.HashSize).Scan(&other, &size); {
+		case err == nil:
+			return fmt.Errorf("%s: %w", what, linkage.HashSizeError(u.HashSize, other, size))
+		case !errors.Is(err, pgx.ErrNoRows):
+			return wrap(what, err)
+		}
 		tag, err := tx.Exec(ctx, `UPDATE parties SET state = 'done', records = $1, hash_size = $2, has_blocks = $3,
 			receipt_token_hash = $4, uploaded_at = $5, problem = $6 WHERE project_id = $7 AND idx = $8 AND state = 'uploading'`,
 			u.Records, u.HashSize, u.HasBlocks, u.ReceiptTokenHash, ts(u.UploadedAt), u.Problem, u.ProjectID, u.Index)
@@ -480,6 +488,22 @@ func (db *DB) BeginChunk(ctx context.Context, runID string, index int) (int, err
 		return 0, wrap(fmt.Sprintf("begin chunk %s/%d", runID, index), err)
 	}
 	return attempts, nil
+}
+
+func (db *DB) ReturnChunkAttempt(ctx context.Context, runID string, index int) error {
+	if _, err := db.pool.Exec(ctx, `UPDATE chunks SET attempts = attempts - 1 WHERE run_id = $1 AND idx = $2 AND attempts > 0 AND NOT done`,
+		runID, index); err != nil {
+		return wrap(fmt.Sprintf("return attempt at chunk %s/%d", runID, index), err)
+	}
+	return nil
+}
+
+func (db *DB) ReturnSolveAttempt(ctx context.Context, runID string) error {
+	if _, err := db.pool.Exec(ctx, `UPDATE runs SET solve_attempts = solve_attempts - 1 WHERE id = $1 AND state = 'running' AND solve_attempts > 0`,
+		runID); err != nil {
+		return wrap("return solve attempt "+runID, err)
+	}
+	return nil
 }
 
 func (db *DB) ChunkProgress(ctx context.Context, runID string, index int, progress int64) error {

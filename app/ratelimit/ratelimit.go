@@ -66,7 +66,7 @@ func (l *Limiter) Check(r *http.Request) (retryAfter time.Duration, ok bool) {
 	if l == nil {
 		return 0, true
 	}
-	keys := []string{"addr:" + l.clientAddr(r)}
+	keys := []string{"addr:" + ClientAddr(r, l.cfg.ForwardedFor)}
 	if t := strings.TrimSpace(r.Header.Get("Authorization")); t != "" {
 		// Hashed: an attacker's arbitrarily long header costs a fixed-size key, and the
 		// limiter's memory holds no usable token.
@@ -162,8 +162,10 @@ func (l *Limiter) Len() int {
 	return len(l.buckets)
 }
 
-func (l *Limiter) clientAddr(r *http.Request) string {
-	if l.cfg.ForwardedFor {
+// ClientAddr is the address of the client of r: its connection's, or with forwardedFor the last
+// X-Forwarded-For entry (the one the load balancer in front added).
+func ClientAddr(r *http.Request, forwardedFor bool) string {
+	if forwardedFor {
 		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
 			last := xff[len(xff)-1]
 			if i := strings.LastIndexByte(last, ','); i >= 0 {

@@ -129,6 +129,9 @@ type Queue struct {
 	opts                   Options
 	stream, delayed, group string
 	consumer               string
+	// polled, when set (tests), is called after each poll for a task with the time it began:
+	// the signal that this consumer had its chance to take what was due by then.
+	polled func(began time.Time)
 }
 
 var _ linkage.Queue = (*Queue)(nil)
@@ -370,7 +373,11 @@ func (q *Queue) slot(ctx, bg context.Context, h func(context.Context, linkage.Ta
 			}
 			groupChecked = true
 		}
+		began := time.Now()
 		d, err := q.next(bg, &cursor)
+		if q.polled != nil {
+			q.polled(began)
+		}
 		if err != nil {
 			if strings.HasPrefix(err.Error(), "NOGROUP") {
 				groupChecked = false // Redis lost its data: recreate the group

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -110,16 +111,24 @@ func TestHeartbeatKeepsLongTask(t *testing.T) {
 	o.KeyPrefix = a.opts.KeyPrefix
 	b := testQueue(t, o)
 	var runs atomic.Int32
+	release := make(chan struct{})
 	h := func(_ context.Context, _ linkage.Task) error {
-		runs.Add(1)
-		time.Sleep(2*o.VisibilityTimeout + 500*time.Millisecond)
+		if runs.Add(1) == 1 {
+			<-release // the first run lasts until b has had its chance
+		}
 		return nil
 	}
 	stopA := consume(t, a, h)
 	require.NoError(t, a.Enqueue(context.Background(), linkage.Task{ID: "long", Kind: "k"}))
 	require.Eventually(t, func() bool { return runs.Load() == 1 }, 5*time.Second, 10*time.Millisecond)
+	// b polls until one of its polls began twice the visibility timeout after the task started:
+	// without heartbeats the task would have been idle long enough to be claimed by then.
+	sig := newPollSignal()
+	sig.arm(time.Now().Add(2 * o.VisibilityTimeout))
+	b.polled = sig.hook
 	stopB := consume(t, b, h)
-	time.Sleep(2 * o.VisibilityTimeout)
+	sig.wait(t)
+	close(release)
 	stopB()
 	stopA()
 	require.EqualValues(t, 1, runs.Load())
@@ -203,7 +212,12 @@ func TestDedupWhileWaitingForRetry(t *testing.T) {
 	require.Eventually(t, func() bool { return calls.Load() == 1 }, 5*time.Second, 10*time.Millisecond)
 	require.NoError(t, q.Enqueue(ctx, linkage.Task{ID: "r", Kind: "k"}))
 	require.Eventually(t, func() bool { return calls.Load() == 2 }, 5*time.Second, 10*time.Millisecond)
-	time.Sleep(300 * time.Millisecond)
+	// Once the task is acknowledged and nothing is left in the stream or waiting for a retry,
+	// no third run can come: a second entry from the repeated Enqueue would have run before.
+	require.Eventually(t, func() bool {
+		return q.rdb.Exists(ctx, q.taskKey("r")).Val() == 0 && q.rdb.XLen(ctx, q.stream).Val() == 0 &&
+			q.rdb.ZCard(ctx, q.delayed).Val() == 0
+	}, 5*time.Second, 10*time.Millisecond)
 	require.EqualValues(t, 2, calls.Load())
 }
 
@@ -258,6 +272,8 @@ func TestRetryDelay(t *testing.T) {
 // GC pause or a network partition) has its context cancelled and records no outcome.
 func TestTakenOverHandlerIsCancelled(t *testing.T) {
 	q := testQueue(t, fast())
+	sig := newPollSignal()
+	q.polled = sig.hook
 	ctx := context.Background()
 	started, cancelled := make(chan struct{}), make(chan struct{})
 	stop := consume(t, q, func(hctx context.Context, _ linkage.Task) error {
@@ -283,8 +299,36 @@ func TestTakenOverHandlerIsCancelled(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the handler of a task taken over was not cancelled")
 	}
-	time.Sleep(200 * time.Millisecond)
+	// The slot is done with the task once it polls again.
+	sig.arm(time.Now())
+	sig.wait(t)
 	n, err := q.rdb.Exists(ctx, q.taskKey("t")).Result()
 	require.NoError(t, err)
 	require.EqualValues(t, 1, n, "the task stays live for the worker that took it over")
+}
+
+// pollSignal is a Queue.polled hook: done closes once a poll began after the time armed.
+type pollSignal struct {
+	from atomic.Int64 // unix nanoseconds; 0: not armed
+	done chan struct{}
+	once sync.Once
+}
+
+func newPollSignal() *pollSignal { return &pollSignal{done: make(chan struct{})} }
+
+func (p *pollSignal) hook(began time.Time) {
+	if f := p.from.Load(); f != 0 && began.UnixNano() > f {
+		p.once.Do(func() { close(p.done) })
+	}
+}
+
+func (p *pollSignal) arm(t time.Time) { p.from.Store(t.UnixNano()) }
+
+func (p *pollSignal) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the consumer did not poll again")
+	}
 }

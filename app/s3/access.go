@@ -7,12 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/linkage-platform/linkage/app/linkage"
@@ -87,9 +87,13 @@ func (s *BlobStore) assume(ctx context.Context, scope, sessionPolicy string) (li
 }
 
 // UploadAccess returns temporary credentials that may only write objects under the blob key
-// prefix (s3:PutObject, which also covers multipart uploads, and aborting them), and where.
+// prefix (s3:PutObject, which also covers multipart uploads, and aborting them), and where: the
+// path without its trailing slash, as clients append "/<file name>".
 func (s *BlobStore) UploadAccess(ctx context.Context, prefix string) (linkage.Credentials, linkage.ObjectRef, error) {
 	path := s.objectKey(prefix)
+	if !strings.HasSuffix(path, "/") {
+		path += "/" // the policy must not match a sibling prefix ("…/1" must not cover "…/10")
+	}
 	pol, err := s.sessionPolicy(path+"*", "s3:PutObject", "s3:AbortMultipartUpload")
 	if err != nil {
 		return linkage.Credentials{}, linkage.ObjectRef{}, err
@@ -98,7 +102,7 @@ func (s *BlobStore) UploadAccess(ctx context.Context, prefix string) (linkage.Cr
 	if err != nil {
 		return linkage.Credentials{}, linkage.ObjectRef{}, err
 	}
-	return creds, s.ref(path), nil
+	return creds, s.ref(strings.TrimSuffix(path, "/")), nil
 }
 
 // DownloadAccess returns temporary credentials that may only read the one object key.
@@ -145,34 +149,30 @@ func (s *BlobStore) ownEndpoint(endpoint string) bool {
 	return err == nil && s.cfg.Endpoint != "" && endpoint == u.Host
 }
 
-// OpenExternal streams an object a client named in an upload. With the client's credentials
-// any endpoint may be named (the Anonlink protocol); without, only objects of this store's
-// bucket under the key prefix ownPrefix (the party's area handed out by UploadAccess) are read,
-// with the service's own credentials.
-func (s *BlobStore) OpenExternal(ctx context.Context, ref linkage.ObjectRef, creds *linkage.Credentials, ownPrefix string) (io.ReadCloser, error) {
+// OpenExternal streams an object a client named in an upload, with the service's own
+// credentials: only objects of this store's endpoint and bucket under the key prefix ownPrefix
+// (the party's area handed out by UploadAccess). Anything else is linkage.ErrForbidden; the
+// credentials a client sends along are never used, so no other endpoint is contacted.
+func (s *BlobStore) OpenExternal(ctx context.Context, ref linkage.ObjectRef, ownPrefix string) (*linkage.ExternalObject, error) {
 	if ref.Bucket == "" || ref.Path == "" {
 		return nil, fmt.Errorf("object store file needs bucket and path: %w", linkage.ErrInvalid)
 	}
-	if creds == nil {
-		if !s.ownEndpoint(ref.Endpoint) || ref.Bucket != s.cfg.Bucket || !strings.HasPrefix(ref.Path, s.objectKey(ownPrefix)) {
-			return nil, fmt.Errorf("object %s/%s at %q: credentials are required for objects outside this party's upload area %q: %w",
-				ref.Bucket, ref.Path, ref.Endpoint, s.objectKey(ownPrefix), linkage.ErrInvalid)
-		}
-		return s.get(ctx, s.client, ref.Bucket, ref.Path, nil)
+	area := s.objectKey(ownPrefix)
+	if !s.ownEndpoint(ref.Endpoint) || ref.Bucket != s.cfg.Bucket || !strings.HasPrefix(ref.Path, area) {
+		return nil, fmt.Errorf("object %s/%s at %q is outside this party's upload area %s/%s: %w",
+			ref.Bucket, ref.Path, ref.Endpoint, s.cfg.Bucket, strings.TrimSuffix(area, "/"), linkage.ErrForbidden)
 	}
-	provider := credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)
-	endpoint, pathStyle := s.cfg.Endpoint, s.cfg.PathStyle
-	if !s.ownEndpoint(ref.Endpoint) {
-		// Other stores named by clients are MinIO-like servers: address them path-style.
-		pathStyle = true
-		scheme := "http"
-		if ref.Secure {
-			scheme = "https"
+	out, err := s.client.GetObject(ctx, &awss3.GetObjectInput{Bucket: &ref.Bucket, Key: &ref.Path})
+	if err != nil {
+		var nsk *types.NoSuchKey
+		if errors.As(err, &nsk) {
+			return nil, fmt.Errorf("s3: get %s: %w", ref.Path, linkage.ErrNotFound)
 		}
-		endpoint = scheme + "://" + ref.Endpoint
-		if u, err := url.Parse(endpoint); err != nil || u.Host != ref.Endpoint {
-			return nil, fmt.Errorf("object store endpoint %q: want host[:port]: %w", ref.Endpoint, linkage.ErrInvalid)
-		}
+		return nil, fmt.Errorf("s3: get %s: %w", ref.Path, err)
 	}
-	return s.get(ctx, s.newClient(endpoint, pathStyle, provider), ref.Bucket, ref.Path, nil)
+	meta := make(map[string]string, len(out.Metadata))
+	for k, v := range out.Metadata {
+		meta[strings.ToLower(k)] = v
+	}
+	return &linkage.ExternalObject{ReadCloser: out.Body, Metadata: meta}, nil
 }

@@ -25,31 +25,32 @@ func TestUploadAccess(t *testing.T) {
 	require.NotEmpty(t, creds.SecretAccessKey)
 	require.NotEmpty(t, creds.SessionToken)
 	require.WithinDuration(t, time.Now().Add(15*time.Minute), creds.Expiration, time.Minute)
-	require.Equal(t, linkage.ObjectRef{Endpoint: "127.0.0.1:5000", Secure: false, Bucket: s.cfg.Bucket, Path: "deploy/projects/p/external/0/"}, ref)
+	// No trailing slash: clients append "/<file name>".
+	require.Equal(t, linkage.ObjectRef{Endpoint: "127.0.0.1:5000", Secure: false, Bucket: s.cfg.Bucket, Path: "deploy/projects/p/external/0"}, ref)
 
-	// A client writes with the temporary credentials, as anonlink-client does.
+	// A client writes with the temporary credentials and the metadata anonlink-client sets.
 	client := s.newClient(s.cfg.Endpoint, true, credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken))
-	_, err = client.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(ref.Bucket), Key: aws.String(ref.Path + "clks.bin"), Body: strings.NewReader("encodings")})
+	_, err = client.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(ref.Bucket), Key: aws.String(ref.Path + "/clks.bin"),
+		Body: strings.NewReader("encodings"), Metadata: map[string]string{"hash-count": "1", "Hash-Size": "9"}})
 	require.NoError(t, err)
 
-	// The service reads it back, with its own credentials and with the client's.
+	// The service reads it back with its own access, metadata included.
 	file := ref
-	file.Path += "clks.bin"
-	for _, c := range []*linkage.Credentials{nil, &creds} {
-		rc, err := s.OpenExternal(ctx, file, c, "projects/p/external/0/")
-		require.NoError(t, err)
-		b, err := io.ReadAll(rc)
-		rc.Close()
-		require.NoError(t, err)
-		require.Equal(t, "encodings", string(b))
-	}
+	file.Path += "/clks.bin"
+	obj, err := s.OpenExternal(ctx, file, "projects/p/external/0/")
+	require.NoError(t, err)
+	b, err := io.ReadAll(obj)
+	obj.Close()
+	require.NoError(t, err)
+	require.Equal(t, "encodings", string(b))
+	require.Equal(t, map[string]string{"hash-count": "1", "hash-size": "9"}, obj.Metadata)
 	// ... and it is the blob the store itself sees under the key.
 	rc, err := s.Get(ctx, "projects/p/external/0/clks.bin")
 	require.NoError(t, err)
 	rc.Close()
 
-	file.Path = ref.Path + "missing"
-	_, err = s.OpenExternal(ctx, file, nil, "projects/p/external/0/")
+	file.Path = ref.Path + "/missing"
+	_, err = s.OpenExternal(ctx, file, "projects/p/external/0/")
 	require.ErrorIs(t, err, linkage.ErrNotFound)
 }
 
@@ -61,10 +62,12 @@ func TestDownloadAccess(t *testing.T) {
 	creds, ref, err := s.DownloadAccess(ctx, "projects/p/runs/r/result.json")
 	require.NoError(t, err)
 	require.Equal(t, "deploy/projects/p/runs/r/result.json", ref.Path)
-	rc, err := s.OpenExternal(ctx, ref, &creds, "")
+	// A client reads it with the temporary credentials.
+	client := s.newClient(s.cfg.Endpoint, true, credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken))
+	out, err := client.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(ref.Bucket), Key: aws.String(ref.Path)})
 	require.NoError(t, err)
-	b, err := io.ReadAll(rc)
-	rc.Close()
+	b, err := io.ReadAll(out.Body)
+	out.Body.Close()
 	require.NoError(t, err)
 	require.JSONEq(t, `{"similarity_scores":[]}`, string(b))
 }
@@ -79,7 +82,9 @@ func TestAccessDisabled(t *testing.T) {
 	require.ErrorIs(t, err, ErrAccessDisabled)
 }
 
-func TestOpenExternalNeedsCredentialsOutsideTheStore(t *testing.T) {
+// TestOpenExternalOnlyOwnArea: the service reads only the party's own area of its own bucket
+// and endpoint; anything else is forbidden (never fetched, whatever the client sends).
+func TestOpenExternalOnlyOwnArea(t *testing.T) {
 	s := openTest(t, testConfig(t))
 	ctx := context.Background()
 	for _, ref := range []linkage.ObjectRef{
@@ -87,15 +92,18 @@ func TestOpenExternalNeedsCredentialsOutsideTheStore(t *testing.T) {
 		{Endpoint: "127.0.0.1:5000", Bucket: s.cfg.Bucket, Path: "outside-prefix/x"},
 		{Endpoint: "elsewhere.example:9000", Bucket: s.cfg.Bucket, Path: "deploy/x"},
 		{Bucket: s.cfg.Bucket},
-		// Another party's or project's area of this very store: readable only with credentials.
+		// Another party's or project's area of this very store.
 		{Endpoint: "127.0.0.1:5000", Bucket: s.cfg.Bucket, Path: "deploy/projects/p/external/1/clks.bin"},
 		{Endpoint: "127.0.0.1:5000", Bucket: s.cfg.Bucket, Path: "deploy/projects/other/uploads/0.clk"},
+		{Endpoint: "127.0.0.1:5000", Bucket: s.cfg.Bucket, Path: "deploy/projects/p/external/01/clks.bin"},
 	} {
-		_, err := s.OpenExternal(ctx, ref, nil, "projects/p/external/0/")
-		require.ErrorIs(t, err, linkage.ErrInvalid, "%+v", ref)
+		_, err := s.OpenExternal(ctx, ref, "projects/p/external/0/")
+		if ref.Path == "" {
+			require.ErrorIs(t, err, linkage.ErrInvalid, "%+v", ref)
+			continue
+		}
+		require.ErrorIs(t, err, linkage.ErrForbidden, "%+v", ref)
 	}
-	_, err := s.OpenExternal(ctx, linkage.ObjectRef{Endpoint: "a/b", Bucket: "b", Path: "p"}, &linkage.Credentials{AccessKeyID: "k"}, "")
-	require.ErrorIs(t, err, linkage.ErrInvalid)
 }
 
 func TestSessionPolicy(t *testing.T) {

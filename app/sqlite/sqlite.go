@@ -255,10 +255,22 @@ func (db *DB) ReleaseUpload(ctx context.Context, projectID string, party int) er
 	return nil
 }
 
+// sizeDiffers finds a done party whose CLK size differs from the one being recorded (sizes 0:
+// uploads in error, which hold no one to a size).
+const sizeDiffers = `SELECT idx, hash_size FROM parties WHERE project_id = ? AND idx != ? AND state = 'done'
+	AND hash_size > 0 AND ? > 0 AND hash_size != ? LIMIT 1`
+
 func (db *DB) CompleteUpload(ctx context.Context, u linkage.Party) ([]string, error) {
 	what := fmt.Sprintf("complete upload %s/%d", u.ProjectID, u.Index)
 	var queued []string
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
+		var other, size int
+		switch err := tx.QueryRowContext(ctx, sizeDiffers, u.ProjectID, u.Index, u.HashSize, u.HashSize).Scan(&other, &size); {
+		case err == nil:
+			return fmt.Errorf("%s: %w", what, linkage.HashSizeError(u.HashSize, other, size))
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("%s: %w", what, err)
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE parties SET state = 'done', records = ?, hash_size = ?, has_blocks = ?,
 			receipt_token_hash = ?, uploaded_at = ?, problem = ? WHERE project_id = ? AND idx = ? AND state = 'uploading'`,
 			u.Records, u.HashSize, b2i(u.HasBlocks), u.ReceiptTokenHash, nanos(u.UploadedAt), u.Problem, u.ProjectID, u.Index)
@@ -486,6 +498,22 @@ func (db *DB) BeginChunk(ctx context.Context, runID string, index int) (int, err
 		return 0, fmt.Errorf("begin chunk %s/%d: %w", runID, index, err)
 	}
 	return attempts, nil
+}
+
+func (db *DB) ReturnChunkAttempt(ctx context.Context, runID string, index int) error {
+	if _, err := db.db.ExecContext(ctx, `UPDATE chunks SET attempts = attempts - 1 WHERE run_id = ? AND idx = ? AND attempts > 0 AND NOT done`,
+		runID, index); err != nil {
+		return fmt.Errorf("return attempt at chunk %s/%d: %w", runID, index, err)
+	}
+	return nil
+}
+
+func (db *DB) ReturnSolveAttempt(ctx context.Context, runID string) error {
+	if _, err := db.db.ExecContext(ctx, `UPDATE runs SET solve_attempts = solve_attempts - 1 WHERE id = ? AND state = 'running' AND solve_attempts > 0`,
+		runID); err != nil {
+		return fmt.Errorf("return solve attempt %s: %w", runID, err)
+	}
+	return nil
 }
 
 func (db *DB) ChunkProgress(ctx context.Context, runID string, index int, progress int64) error {

@@ -25,10 +25,6 @@ type HistogramConfig struct {
 	SamplePairs int64   // pairs scored below the threshold per run (default 1M)
 }
 
-func histogramKey(projectID, runID string, chunk int) string {
-	return linkage.RunPrefix(projectID, runID) + "chunks/" + fmt.Sprint(chunk) + ".hist"
-}
-
 // chunkHistogram records chunk c's part of the run's histogram.
 func (w *Worker) chunkHistogram(ctx context.Context, run *linkage.Run, parties []linkage.Party, c *linkage.Chunk,
 	a, b *engine.CLKs, opt engine.Options, cands []engine.Candidate) error {
@@ -46,12 +42,12 @@ func (w *Worker) chunkHistogram(ctx context.Context, run *linkage.Run, parties [
 	if err != nil {
 		return fmt.Errorf("histogram of chunk %d: %w", c.Index, err)
 	}
-	err = h.Sample(ctx, a, b, histogram.SampleOptions{RowOffset: int(c.ALo), BlocksA: opt.BlocksA, BlocksB: opt.BlocksB, Workers: w.cfg.CompareWorkers})
+	err = h.Sample(ctx, a, b, opt)
 	if err != nil {
 		return fmt.Errorf("histogram of chunk %d: %w", c.Index, err)
 	}
 	h.AddCandidates(cands)
-	return putWith(ctx, w.blobs, histogramKey(run.ProjectID, run.ID, c.Index), func(wr io.Writer) error {
+	return putWith(ctx, w.blobs, linkage.ChunkHistogramKey(run.ProjectID, run.ID, c.Index), func(wr io.Writer) error {
 		return json.NewEncoder(wr).Encode(h)
 	})
 }
@@ -65,7 +61,7 @@ func (w *Worker) solveHistogram(ctx context.Context, projectID, runID string, ch
 	}
 	var total *histogram.Histogram
 	for _, c := range chunks {
-		h, err := w.readHistogram(ctx, histogramKey(projectID, runID, c.Index))
+		h, err := w.readHistogram(ctx, linkage.ChunkHistogramKey(projectID, runID, c.Index))
 		if errors.Is(err, linkage.ErrNotFound) {
 			w.log.Warn("run without histogram: a chunk has none", "run", runID, "chunk", c.Index)
 			return nil
@@ -83,7 +79,7 @@ func (w *Worker) solveHistogram(ctx context.Context, projectID, runID string, ch
 	if total == nil {
 		return nil
 	}
-	return putWith(ctx, w.blobs, histogram.Key(projectID, runID), func(wr io.Writer) error {
+	return putWith(ctx, w.blobs, linkage.HistogramKey(projectID, runID), func(wr io.Writer) error {
 		return json.NewEncoder(wr).Encode(total)
 	})
 }

@@ -1,9 +1,6 @@
 package worker
 
 import (
-	"sync"
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -29,44 +26,4 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg.MustRegister(m.comparisons, m.tasks, m.runs)
 	}
 	return m
-}
-
-// RateMeter measures events per second over a sliding window, in one-second buckets.
-type RateMeter struct {
-	mu      sync.Mutex
-	window  time.Duration
-	buckets map[int64]int64 // unix second → events
-	now     func() time.Time
-}
-
-// NewRateMeter measures over window.
-func NewRateMeter(window time.Duration) *RateMeter {
-	return &RateMeter{window: window, buckets: map[int64]int64{}, now: time.Now}
-}
-
-// Add counts n events now.
-func (m *RateMeter) Add(n int64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	sec := m.now().Unix()
-	m.buckets[sec] += n
-	for s := range m.buckets {
-		if s <= sec-int64(m.window/time.Second) {
-			delete(m.buckets, s)
-		}
-	}
-}
-
-// Rate is the events per second over the window.
-func (m *RateMeter) Rate() float64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	oldest := m.now().Unix() - int64(m.window/time.Second)
-	var sum int64
-	for s, n := range m.buckets {
-		if s > oldest {
-			sum += n
-		}
-	}
-	return float64(sum) / m.window.Seconds()
 }

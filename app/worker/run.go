@@ -66,6 +66,9 @@ func (w *Worker) start(ctx context.Context, p payload) error {
 		if err != nil && !errors.Is(err, linkage.ErrConflict) { // conflict: started by another worker
 			return err
 		}
+		if err := w.fault(ctx, FaultStartCommitted, 0); err != nil {
+			return err
+		}
 		w.log.InfoContext(ctx, "run started", "run", run.ID, "project", run.ProjectID)
 	} else if run.State != linkage.RunRunning {
 		return nil
@@ -74,7 +77,7 @@ func (w *Worker) start(ctx context.Context, p payload) error {
 }
 
 // chunk computes one chunk's candidates into the blob store.
-func (w *Worker) chunk(ctx context.Context, p payload) error {
+func (w *Worker) chunk(ctx context.Context, p payload) (err error) {
 	run, err := w.store.GetRun(ctx, p.ProjectID, p.RunID)
 	if err != nil {
 		return err
@@ -93,6 +96,7 @@ func (w *Worker) chunk(ctx context.Context, p payload) error {
 	if err != nil {
 		return err
 	}
+	defer w.handBack(ctx, &err, "chunk", func(ctx context.Context) error { return w.store.ReturnChunkAttempt(ctx, p.RunID, p.Chunk) })
 	if attempt > w.cfg.MaxAttempts {
 		return w.fail(ctx, run.ID, fmt.Sprintf("comparing chunk %d (parties %d and %d) failed %d times", c.Index, c.PartyA, c.PartyB, attempt-1))
 	}
@@ -135,10 +139,8 @@ func (w *Worker) chunk(ctx context.Context, p payload) error {
 	if err != nil {
 		return fmt.Errorf("compare chunk %d: %w", c.Index, err)
 	}
-	// The rows were read from offset ALo/BLo: make them absolute.
-	for i := range cands {
-		cands[i].A.Row += int32(c.ALo)
-		cands[i].B.Row += int32(c.BLo)
+	if err := w.fault(ctx, FaultChunkCompared, c.Index); err != nil {
+		return err
 	}
 	if err := w.chunkHistogram(ctx, run, parties, c, a, b, opt, cands); err != nil {
 		return err
@@ -179,7 +181,29 @@ func (w *Worker) progress(ctx context.Context, c *linkage.Chunk) func(int64) {
 	}
 }
 
-// readRows reads rows lo..hi-1 of a party's upload.
+// padReader pads every size-byte record of r with zero bytes to len(rec), a multiple of 8: zero
+// bits change neither popcounts nor Dice scores, so binary CLKs of any byte length (the reference
+// accepts 1..1024) link as they are.
+type padReader struct {
+	r    io.Reader
+	rec  []byte // one padded record; the padding stays zero
+	size int
+	left []byte // the unread part of rec
+}
+
+func (p *padReader) Read(b []byte) (int, error) {
+	if len(p.left) == 0 {
+		if _, err := io.ReadFull(p.r, p.rec[:p.size]); err != nil {
+			return 0, err
+		}
+		p.left = p.rec
+	}
+	n := copy(b, p.left)
+	p.left = p.left[n:]
+	return n, nil
+}
+
+// readRows reads rows lo..hi-1 of a party's upload, numbered from lo.
 func (w *Worker) readRows(ctx context.Context, projectID string, party, size int, lo, hi int64) (*engine.CLKs, error) {
 	key := linkage.UploadKey(projectID, party)
 	var rc io.ReadCloser
@@ -196,11 +220,16 @@ func (w *Worker) readRows(ctx context.Context, projectID string, party, size int
 		return nil, fmt.Errorf("read upload of party %d: %w", party, err)
 	}
 	defer rc.Close()
-	clks, err := engine.ReadBinary(bufio.NewReaderSize(rc, 1<<20), size, int(hi-lo))
+	var in io.Reader = bufio.NewReaderSize(rc, 1<<20)
+	if size%8 != 0 {
+		padded := (size + 7) / 8 * 8
+		in, size = &padReader{r: in, rec: make([]byte, padded), size: size}, padded
+	}
+	clks, err := engine.ReadBinary(in, size, int(hi-lo))
 	if err != nil {
 		return nil, fmt.Errorf("read upload of party %d rows %d..%d: %w", party, lo, hi, err)
 	}
-	return clks, nil
+	return clks.WithOffset(int(lo)), nil // rows keep their numbers in the upload
 }
 
 // implicitBlock is the block of every record of a party that uploaded no blocks.
@@ -228,7 +257,7 @@ func (w *Worker) readBlocks(ctx context.Context, projectID string, party linkage
 }
 
 // solve merges the chunks' candidates and writes the result.
-func (w *Worker) solve(ctx context.Context, p payload) error {
+func (w *Worker) solve(ctx context.Context, p payload) (err error) {
 	chunks, err := w.store.ListChunks(ctx, p.RunID)
 	if err != nil {
 		return err
@@ -247,8 +276,12 @@ func (w *Worker) solve(ctx context.Context, p payload) error {
 	if err != nil {
 		return err
 	}
+	defer w.handBack(ctx, &err, "solve", func(ctx context.Context) error { return w.store.ReturnSolveAttempt(ctx, p.RunID) })
 	if attempt > w.cfg.MaxAttempts {
 		return w.fail(ctx, p.RunID, fmt.Sprintf("solving failed %d times", attempt-1))
+	}
+	if err := w.fault(ctx, FaultSolveStarted, 0); err != nil {
+		return err
 	}
 	project, err := w.store.GetProject(ctx, p.ProjectID)
 	if err != nil {
@@ -272,6 +305,12 @@ func (w *Worker) solve(ctx context.Context, p payload) error {
 		cands = append(cands, chunk...)
 	}
 	engine.SortCandidates(cands)
+	// A second solve (a duplicate task) must not rewrite a finished result under its readers.
+	if run, err := w.store.GetRun(ctx, p.ProjectID, p.RunID); err != nil {
+		return err
+	} else if run.State.Terminal() {
+		return nil
+	}
 	if err := w.writeResult(ctx, project, p.RunID, cands); err != nil {
 		return err
 	}
@@ -289,7 +328,7 @@ func (w *Worker) solve(ctx context.Context, p payload) error {
 	}
 	w.metrics.runs.WithLabelValues(string(linkage.RunCompleted)).Inc()
 	w.log.InfoContext(ctx, "run completed", "run", p.RunID, "project", p.ProjectID, "candidates", len(cands))
-	if err := w.blobs.DeletePrefix(ctx, linkage.RunPrefix(p.ProjectID, p.RunID)+"chunks/"); err != nil {
+	if err := w.blobs.DeletePrefix(ctx, linkage.ChunksPrefix(p.ProjectID, p.RunID)); err != nil {
 		w.log.Warn("delete chunk candidates", "run", p.RunID, "err", err)
 	}
 	return nil

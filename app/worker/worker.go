@@ -13,12 +13,14 @@ import (
 	"log/slog"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/linkage-platform/linkage/app/histogram"
 	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/rate"
 	"github.com/linkage-platform/linkage/app/tracing"
 )
 
@@ -84,6 +86,37 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// Histogram sets the score histogram recorded with each run (off when Floor is 0).
 	Histogram HistogramConfig
+	// Fault, when set, is called at each fault point (FaultChunkCompared with the chunk index,
+	// FaultSolveStarted, FaultStartCommitted): fault tests block a worker there, or make the
+	// step fail with the error returned, instead of relying on timing.
+	Fault func(ctx context.Context, point string, index int) error
+}
+
+// Fault points.
+const (
+	FaultStartCommitted = "start-committed" // the run's chunks are in the database, not yet enqueued
+	FaultChunkCompared  = "chunk-compared"  // a chunk's candidates are computed, not yet stored
+	FaultSolveStarted   = "solve-started"   // the solve attempt is counted, nothing written
+)
+
+func (w *Worker) fault(ctx context.Context, point string, index int) error {
+	if w.cfg.Fault == nil {
+		return nil
+	}
+	return w.cfg.Fault(ctx, point, index)
+}
+
+// handBack gives back the attempt of a task cut short by this worker's shutdown (the queue
+// hands the task to another worker): only failures count against MaxAttempts.
+func (w *Worker) handBack(ctx context.Context, err *error, what string, giveBack func(context.Context) error) {
+	if *err == nil || ctx.Err() == nil || !w.stopping.Load() {
+		return
+	}
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if gerr := giveBack(gctx); gerr != nil {
+		w.log.Warn("give back the attempt of a handed-back task", "what", what, "err", gerr)
+	}
 }
 
 func (c *Config) defaults() {
@@ -130,8 +163,10 @@ type Worker struct {
 	log     *slog.Logger
 	cfg     Config
 	metrics *metrics
-	rate    *RateMeter
+	rate    *rate.Meter
 	now     func() time.Time
+	// stopping is set when shutdown begins: tasks cancelled from then on are hand-backs.
+	stopping atomic.Bool
 }
 
 // New returns a worker; reg (may be nil) receives its metrics.
@@ -142,7 +177,7 @@ func New(store linkage.Store, blobs linkage.BlobStore, queue linkage.Queue, log 
 	}
 	return &Worker{
 		store: store, blobs: blobs, queue: queue, log: log, cfg: cfg,
-		metrics: newMetrics(reg), rate: NewRateMeter(time.Minute), now: time.Now,
+		metrics: newMetrics(reg), rate: rate.NewMeter(time.Minute), now: time.Now,
 	}
 }
 
@@ -155,7 +190,10 @@ func (w *Worker) Rate() float64 { return w.rate.Rate() }
 func (w *Worker) Run(ctx context.Context) error {
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHard()
-	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(w.cfg.ShutdownGrace, cancelHard) })
+	stopGrace := context.AfterFunc(ctx, func() {
+		w.stopping.Store(true)
+		time.AfterFunc(w.cfg.ShutdownGrace, cancelHard)
+	})
 	defer stopGrace()
 	handle := func(tctx context.Context, t linkage.Task) error {
 		hctx, cancel := context.WithCancel(tracing.WithSpan(hard, tctx)) // the task's trace, not its cancellation
@@ -261,9 +299,18 @@ func (w *Worker) Handle(ctx context.Context, t linkage.Task) error {
 		return nil
 	}
 	if errors.Is(err, linkage.ErrNotFound) {
-		// The project or run was deleted meanwhile: nothing left to do.
-		w.log.Info("task for a deleted run", "task", t.ID)
-		return nil
+		switch _, gerr := w.store.GetRun(ctx, p.ProjectID, p.RunID); {
+		case errors.Is(gerr, linkage.ErrNotFound):
+			// The project or run was deleted meanwhile: nothing left to do.
+			w.log.Info("task for a deleted run", "task", t.ID)
+			return nil
+		case gerr == nil:
+			// The run exists but something it needs is gone (an upload blob lost by the
+			// store): no retry can succeed, and the run must say why it ended.
+			err = w.fail(ctx, p.RunID, fmt.Sprintf("cannot continue: %v", err))
+		default:
+			err = errors.Join(err, gerr) // cannot tell: retried
+		}
 	}
 	w.metrics.tasks.WithLabelValues(t.Kind, outcome(err)).Inc()
 	w.log.DebugContext(ctx, "task done", "task", t.ID, "duration", time.Since(start), "err", err)

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -47,20 +46,6 @@ func TestPlanCoversEveryPairOnce(t *testing.T) {
 		}
 	}
 	require.Len(t, Plan("r", []int64{10_000, 10_000}, 200_000_000), 1, "a 10k × 10k run is one chunk by default")
-}
-
-func TestRateMeter(t *testing.T) {
-	now := time.Unix(1000, 0)
-	m := NewRateMeter(10 * time.Second)
-	m.now = func() time.Time { return now }
-	m.Add(50)
-	now = now.Add(5 * time.Second)
-	m.Add(50)
-	require.InDelta(t, 10.0, m.Rate(), 1e-9)
-	now = now.Add(6 * time.Second) // the first second left the window
-	require.InDelta(t, 5.0, m.Rate(), 1e-9)
-	now = now.Add(time.Minute)
-	require.Zero(t, m.Rate())
 }
 
 func TestTaskIDs(t *testing.T) {

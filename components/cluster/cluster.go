@@ -11,6 +11,7 @@ import (
 	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/vpc"
 	"github.com/pulumi/pulumi-eks/sdk/v2/go/eks"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -18,8 +19,12 @@ import (
 	"github.com/linkage-platform/linkage/components/irsa"
 )
 
-// ClusterAdminPolicy is the EKS access policy granted to ClusterArgs.AdminArns.
-const ClusterAdminPolicy = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+// EKS access policies: ClusterAdminPolicy for ClusterArgs.AdminArns, ViewPolicy (read-only, no
+// Secrets) for ClusterArgs.ViewerArns.
+const (
+	ClusterAdminPolicy = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+	ViewPolicy         = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+)
 
 // ClusterArgs configures a Cluster.
 type ClusterArgs struct {
@@ -33,9 +38,14 @@ type ClusterArgs struct {
 	ServiceCidr       string
 	// PublicAccessCidrs may reach the public API endpoint; none means the endpoint is private only.
 	PublicAccessCidrs []string
-	LogTypes          []string
-	// AdminArns are IAM roles or users granted cluster admin through access entries.
-	AdminArns []string
+	// PrivateAccessCidrs may reach the private endpoint from outside the VPC's nodes (a CI runner's
+	// network routed to the VPC): HTTPS on the cluster security group.
+	PrivateAccessCidrs []string
+	LogTypes           []string
+	// AdminArns are IAM roles or users granted cluster admin through access entries (the deploy role);
+	// ViewerArns get read-only view (the preview role).
+	AdminArns  []string
+	ViewerArns []string
 	// VpcCniVersion and KubeProxyVersion pin the core add-ons (CoreDNS needs nodes: see nodegroups).
 	VpcCniVersion    string
 	KubeProxyVersion string
@@ -61,6 +71,10 @@ type Cluster struct {
 	Provider *kubernetes.Provider
 	// Control is the pulumi-eks cluster, for dependencies.
 	Control *eks.Cluster
+	// VpcCni is the pod network add-on (with its IRSA role): nodes must not boot before it, or they
+	// start with a CNI that has no permissions and never become Ready (terraform-aws-eks orders it the
+	// same way with before_compute).
+	VpcCni *awseks.Addon
 }
 
 // NewCluster declares the control plane.
@@ -90,17 +104,21 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	}
 
 	access := map[string]eks.AccessEntryArgs{}
-	for i, arn := range args.AdminArns {
-		access[fmt.Sprintf("admin-%d", i)] = eks.AccessEntryArgs{
-			PrincipalArn: pulumi.String(arn),
-			AccessPolicies: map[string]eks.AccessPolicyAssociationInput{
-				"admin": eks.AccessPolicyAssociationArgs{
-					PolicyArn:   pulumi.String(ClusterAdminPolicy),
-					AccessScope: awseks.AccessPolicyAssociationAccessScopeArgs{Type: pulumi.String("cluster")},
+	grant := func(kind, policy string, arns []string) {
+		for i, arn := range arns {
+			access[fmt.Sprintf("%s-%d", kind, i)] = eks.AccessEntryArgs{
+				PrincipalArn: pulumi.String(arn),
+				AccessPolicies: map[string]eks.AccessPolicyAssociationInput{
+					kind: eks.AccessPolicyAssociationArgs{
+						PolicyArn:   pulumi.String(policy),
+						AccessScope: awseks.AccessPolicyAssociationAccessScopeArgs{Type: pulumi.String("cluster")},
+					},
 				},
-			},
+			}
 		}
 	}
+	grant("admin", ClusterAdminPolicy, args.AdminArns)
+	grant("viewer", ViewPolicy, args.ViewerArns)
 	mode := eks.AuthenticationModeApi
 	eksOpts := []pulumi.ResourceOption{parent}
 	if args.AWSProvider != nil {
@@ -148,6 +166,19 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		return r.VpcConfig.ClusterSecurityGroupId, nil
 	}).(pulumi.StringOutput)
 
+	for i, cidr := range args.PrivateAccessCidrs {
+		if _, err := vpc.NewSecurityGroupIngressRule(ctx, fmt.Sprintf("%s-api-private-%d", name, i), &vpc.SecurityGroupIngressRuleArgs{
+			SecurityGroupId: c.SecurityGroupId,
+			Description:     pulumi.String("Kubernetes API (private endpoint) from a client network"),
+			IpProtocol:      pulumi.String("tcp"),
+			FromPort:        pulumi.Int(443),
+			ToPort:          pulumi.Int(443),
+			CidrIpv4:        pulumi.String(cidr),
+		}, parent); err != nil {
+			return nil, fmt.Errorf("cluster %s: private endpoint access from %s: %w", name, cidr, err)
+		}
+	}
+
 	oidc, err := iam.NewOpenIdConnectProvider(ctx, name, &iam.OpenIdConnectProviderArgs{
 		Url:           issuer,
 		ClientIdLists: pulumi.StringArray{pulumi.String("sts.amazonaws.com")},
@@ -164,17 +195,15 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: vpc-cni role: %w", name, err)
 	}
-	for _, a := range []struct {
-		name, version string
-		role          pulumi.StringPtrInput
-	}{
-		{"vpc-cni", args.VpcCniVersion, cniRole.Arn},
-		{"kube-proxy", args.KubeProxyVersion, nil},
-	} {
-		if _, err := NewAddon(ctx, name, args.Name, a.name, a.version, a.role,
-			parent, pulumi.DependsOn([]pulumi.Resource{control})); err != nil {
-			return nil, fmt.Errorf("cluster %s: %w", name, err)
-		}
+	// The role component stands for its policy attachment too: the add-on starts with its permissions.
+	c.VpcCni, err = NewAddon(ctx, name, args.Name, "vpc-cni", args.VpcCniVersion, cniRole.Arn,
+		parent, pulumi.DependsOn([]pulumi.Resource{control, cniRole}))
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
+	if _, err := NewAddon(ctx, name, args.Name, "kube-proxy", args.KubeProxyVersion, nil,
+		parent, pulumi.DependsOn([]pulumi.Resource{control})); err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
 
 	c.Control = control

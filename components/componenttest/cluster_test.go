@@ -84,22 +84,51 @@ func TestClusterControlPlane(t *testing.T) {
 	proxy := find(t, m, "aws:eks/addon:Addon", "eks-kube-proxy")
 	require.Equal(t, "v1.33.0-eksbuild.2", proxy.Input("addonVersion"))
 	require.True(t, dependsOn(proxy, eks) && dependsOn(cni, eks), "add-ons wait for the control plane")
+	require.True(t, dependsOn(cni, find(t, m, "linkage:components:IrsaRole", "eks-vpc-cni")) ||
+		dependsOn(cni, find(t, m, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "eks-vpc-cni-managed-0")),
+		"vpc-cni starts with its role's policy attached: %v", cni.DependsOn)
 
 	provider := find(t, m, "pulumi:providers:kubernetes", "eks")
 	require.True(t, provider.Inputs["kubeconfig"].ContainsSecrets(), "the kubeconfig stays secret")
 }
 
 func TestClusterWithoutPublicCIDRsIsPrivateOnly(t *testing.T) {
+	var sg string
 	m := run(t, func(ctx *pulumi.Context) error {
 		args := clusterArgs()
 		args.PublicAccessCidrs, args.AdminArns = nil, nil
-		_, err := cluster.NewCluster(ctx, "eks", args)
+		args.PrivateAccessCidrs = []string{"10.100.0.0/24"}
+		c, err := cluster.NewCluster(ctx, "eks", args)
+		if err == nil {
+			c.SecurityGroupId.ApplyT(func(v string) string { sg = v; return v })
+		}
 		return err
 	})
 	eks := find(t, m, "eks:index:Cluster", "eks")
 	require.Equal(t, false, eks.Input("endpointPublicAccess"))
 	require.Equal(t, true, eks.Input("endpointPrivateAccess"))
 	require.Nil(t, eks.Input("accessEntries.admin-0"))
+
+	// A CI runner's network reaches the private endpoint: HTTPS only, on the cluster security group.
+	rule := find(t, m, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "eks-api-private-0")
+	require.Equal(t, sg, rule.Input("securityGroupId"))
+	require.Equal(t, "10.100.0.0/24", rule.Input("cidrIpv4"))
+	require.Equal(t, 443.0, rule.Input("fromPort"))
+	require.Equal(t, 443.0, rule.Input("toPort"))
+}
+
+func TestClusterGrantsTheDeployRoleAdminAndThePreviewRoleView(t *testing.T) {
+	m := run(t, func(ctx *pulumi.Context) error {
+		args := clusterArgs()
+		args.ViewerArns = []string{"arn:aws:iam::123456789012:role/ci-preview"}
+		_, err := cluster.NewCluster(ctx, "eks", args)
+		return err
+	})
+	eks := find(t, m, "eks:index:Cluster", "eks")
+	require.Equal(t, "arn:aws:iam::123456789012:role/ci-preview", eks.Input("accessEntries.viewer-0.principalArn"))
+	require.Len(t, eks.Input("accessEntries.viewer-0.accessPolicies"), 1, "the preview role holds nothing but view")
+	require.Equal(t, "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy", eks.Input("accessEntries.viewer-0.accessPolicies.viewer.policyArn"))
+	require.Equal(t, "cluster", eks.Input("accessEntries.viewer-0.accessPolicies.viewer.accessScope.type"))
 }
 
 func TestClusterRequiresAName(t *testing.T) {

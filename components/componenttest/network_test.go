@@ -24,7 +24,7 @@ func TestNetworkTwoAZsOneNAT(t *testing.T) {
 	m := run(t, func(ctx *pulumi.Context) error {
 		var err error
 		net, err = network.NewNetwork(ctx, "net", &network.NetworkArgs{
-			ClusterName: "linkage-dev", CidrBlock: "10.10.0.0/16", AzCount: 2,
+			ClusterName: "linkage-dev", Region: "us-east-1", CidrBlock: "10.10.0.0/16", AzCount: 2,
 		})
 		return err
 	})
@@ -34,6 +34,7 @@ func TestNetworkTwoAZsOneNAT(t *testing.T) {
 	require.Equal(t, true, vpc.Input("enableDnsHostnames"))
 	require.Equal(t, map[string]string{"Name": "net"}, stringMap(t, vpc.Input("tags")), "the stack's tags come from the provider's default tags")
 	require.Equal(t, []string{"us-east-1a", "us-east-1b"}, net.AvailabilityZones)
+	require.Equal(t, []string{"use1-az1", "use1-az2"}, net.ZoneIDs)
 	require.Equal(t, []string{"10.10.0.0/19", "10.10.32.0/19"}, net.PrivateSubnetCidrs)
 
 	for _, c := range []struct{ name, cidr, roleTag string }{
@@ -44,6 +45,7 @@ func TestNetworkTwoAZsOneNAT(t *testing.T) {
 	} {
 		s := find(t, m, subnetType, c.name)
 		require.Equal(t, c.cidr, s.Input("cidrBlock"), c.name)
+		require.Nil(t, s.Input("availabilityZone"), "%s: chosen by zone id, not by the account's zone name", c.name)
 		tags := stringMap(t, s.Input("tags"))
 		require.Equal(t, "1", tags[c.roleTag], c.name)
 		require.Equal(t, "shared", tags["kubernetes.io/cluster/linkage-dev"], c.name)
@@ -62,6 +64,11 @@ func TestNetworkTwoAZsOneNAT(t *testing.T) {
 	require.Equal(t, find(t, m, "aws:ec2/internetGateway:InternetGateway", "net").ID,
 		public.Input("routes[0].gatewayId"))
 	require.Len(t, m.ByType("aws:ec2/routeTableAssociation:RouteTableAssociation"), 4)
+	s3 := find(t, m, "aws:ec2/vpcEndpoint:VpcEndpoint", "net-s3")
+	require.Equal(t, "com.amazonaws.us-east-1.s3", s3.Input("serviceName"))
+	require.Equal(t, "Gateway", s3.Input("vpcEndpointType"))
+	require.ElementsMatch(t, []any{find(t, m, routesType, "net-private-us-east-1a").ID, find(t, m, routesType, "net-private-us-east-1b").ID},
+		s3.Input("routeTableIds"), "S3 from the private subnets bypasses the NAT gateway")
 	require.Empty(t, m.ByType("aws:ec2/flowLog:FlowLog"))
 
 	dsg := find(t, m, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "net-default")
@@ -77,7 +84,7 @@ func TestNetworkTwoAZsOneNAT(t *testing.T) {
 func TestNetworkNATPerAZAndFlowLogs(t *testing.T) {
 	m := run(t, func(ctx *pulumi.Context) error {
 		_, err := network.NewNetwork(ctx, "net", &network.NetworkArgs{
-			ClusterName: "linkage-prod", CidrBlock: "10.20.0.0/16", AzCount: 3,
+			ClusterName: "linkage-prod", Region: "us-east-1", CidrBlock: "10.20.0.0/16", AzCount: 3,
 			NatGatewayPerAz: true, FlowLogs: true, FlowLogRetentionDays: 90,
 		})
 		return err
@@ -85,7 +92,8 @@ func TestNetworkNATPerAZAndFlowLogs(t *testing.T) {
 	require.Len(t, m.ByType(subnetType), 6)
 	require.Len(t, m.ByType(natType), 3)
 	require.Len(t, m.ByType("aws:ec2/eip:Eip"), 3)
-	for _, az := range []string{"us-east-1a", "us-east-1b", "us-east-1c"} {
+	// us-east-1c is use1-az3 here, where EKS refuses control-plane subnets.
+	for _, az := range []string{"us-east-1a", "us-east-1b", "us-east-1d"} {
 		nat := find(t, m, natType, "net-nat-"+az)
 		require.Equal(t, find(t, m, subnetType, "net-public-"+az).ID, nat.Input("subnetId"), "NAT gateway in its AZ's public subnet")
 		routes := find(t, m, routesType, "net-private-"+az)
@@ -108,15 +116,16 @@ func TestNetworkFailsWhenTheRegionHasTooFewAZs(t *testing.T) {
 	m := pulumimock.New("linkage", "test")
 	m.OnCall = func(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		if args.Token == "aws:index/getAvailabilityZones:getAvailabilityZones" {
-			return resource.NewPropertyMapFromMap(map[string]any{"names": []any{"us-east-1a", "us-east-1b"}}), nil
+			require.Equal(t, []any{"use1-az3", "usw1-az2", "cac1-az3"}, args.Args["excludeZoneIds"].Mappable(), "zones EKS does not support are never offered")
+			return resource.NewPropertyMapFromMap(map[string]any{"names": []any{"us-east-1a", "us-east-1b"}, "zoneIds": []any{"use1-az1", "use1-az2"}}), nil
 		}
 		return nil, nil
 	}
 	err := pulumimock.RunWith(m, pulumimock.Config{}, func(ctx *pulumi.Context) error {
-		_, err := network.NewNetwork(ctx, "net", &network.NetworkArgs{ClusterName: "c", CidrBlock: "10.0.0.0/16", AzCount: 3})
+		_, err := network.NewNetwork(ctx, "net", &network.NetworkArgs{ClusterName: "c", Region: "us-east-1", CidrBlock: "10.0.0.0/16", AzCount: 3})
 		return err
 	})
-	require.ErrorContains(t, err, "3 availability zones requested but the region offers 2")
+	require.ErrorContains(t, err, "3 availability zones requested but the region offers 2 that EKS supports")
 	require.Empty(t, m.ByType(subnetType))
 }
 

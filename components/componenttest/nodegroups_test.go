@@ -122,3 +122,43 @@ func TestNodeGroupsRejectAGroupWithoutInstanceTypes(t *testing.T) {
 	})
 	require.ErrorContains(t, err, "node group ng-worker: no instance types")
 }
+
+// An empty group tells the cluster autoscaler its nodes' label and taint through tags on its Auto
+// Scaling group (the one EKS reports for the group), and no node boots before what After names.
+func TestNodeGroupsTagTheirAutoScalingGroupsForScaleFromZero(t *testing.T) {
+	var cni *pulumi.CustomResourceState
+	m := run(t, func(ctx *pulumi.Context) error {
+		cni = &pulumi.CustomResourceState{}
+		if err := ctx.RegisterResource("aws:eks/addon:Addon", "vpc-cni", pulumi.Map{}, cni); err != nil {
+			return err
+		}
+		args := nodeGroupsArgs(true)
+		args.After = []pulumi.Resource{cni}
+		_, err := nodegroups.NewNodeGroups(ctx, "ng", args)
+		return err
+	})
+	addon := find(t, m, "aws:eks/addon:Addon", "vpc-cni")
+	tags := map[string]map[string]string{}
+	for _, tag := range m.ByType("aws:autoscaling/tag:Tag") {
+		asg := tag.Input("autoscalingGroupName").(string)
+		if tags[asg] == nil {
+			tags[asg] = map[string]string{}
+		}
+		tags[asg][tag.Input("tag.key").(string)] = tag.Input("tag.value").(string)
+		require.Equal(t, false, tag.Input("tag.propagateAtLaunch"))
+	}
+	asgOf := func(g string) string {
+		ng := find(t, m, ngType, g)
+		require.True(t, dependsOn(ng, addon), "%s boots after the vpc-cni add-on", g)
+		return ng.Outputs["resources"].ArrayValue()[0].ObjectValue()["autoscalingGroups"].ArrayValue()[0].ObjectValue()["name"].StringValue()
+	}
+	require.Equal(t, map[string]string{
+		"k8s.io/cluster-autoscaler/node-template/label/role":           "linkage-worker",
+		"k8s.io/cluster-autoscaler/node-template/taint/linkage/worker": "true:NoSchedule",
+	}, tags[asgOf("ng-worker")])
+	require.Equal(t, map[string]string{
+		"k8s.io/cluster-autoscaler/node-template/label/role":           "linkage-worker-highmem",
+		"k8s.io/cluster-autoscaler/node-template/taint/linkage/worker": "highmem:NoSchedule",
+	}, tags[asgOf("ng-highmem")])
+	require.Equal(t, map[string]string{"k8s.io/cluster-autoscaler/node-template/label/role": "system"}, tags[asgOf("ng-system")])
+}

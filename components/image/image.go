@@ -35,6 +35,9 @@ type ImageArgs struct {
 	// KeepImages is how many pushed images the lifecycle policy keeps (older ones are rollback
 	// targets until then).
 	KeepImages int
+	// Tag names the built image (CI: the commit it was built from); empty names it after its sources.
+	// The repository's tags are immutable: a tag is pushed once, a rebuild of it is refused.
+	Tag string
 	// Platform the image is built for (linux/amd64: the node groups are x86).
 	Platform string
 }
@@ -107,7 +110,7 @@ func (img *Image) buildAndPush(ctx *pulumi.Context, name string, args *ImageArgs
 	}, parent); err != nil {
 		return fmt.Errorf("lifecycle policy: %w", err)
 	}
-	tag, err := contentTag(args.Context)
+	tag, err := imageTag(args)
 	if err != nil {
 		return err
 	}
@@ -131,7 +134,7 @@ func (img *Image) buildAndPush(ctx *pulumi.Context, name string, args *ImageArgs
 }
 
 func (img *Image) buildLocal(ctx *pulumi.Context, name string, args *ImageArgs) error {
-	tag, err := contentTag(args.Context)
+	tag, err := imageTag(args)
 	if err != nil {
 		return err
 	}
@@ -183,6 +186,14 @@ func lifecyclePolicy(keep int) (string, error) {
 		return "", fmt.Errorf("lifecycle policy: %w", err)
 	}
 	return string(raw), nil
+}
+
+// imageTag is the given tag or the sources' hash.
+func imageTag(args *ImageArgs) (string, error) {
+	if args.Tag != "" {
+		return args.Tag, nil
+	}
+	return contentTag(args.Context)
 }
 
 // contentTag names an image after what goes into it (go.mod, go.sum, app/ without tests, as in

@@ -162,3 +162,13 @@ func TestContentTagFollowsTheImageSources(t *testing.T) {
 	_, err = contentTag(filepath.Join(root, "missing"))
 	require.ErrorContains(t, err, "image sources")
 }
+
+// CI tags the one build of a commit with the commit: the immutable repository then refuses a second
+// build under that tag instead of silently replacing what dev tested.
+func TestImageIsTaggedWithTheGivenCommit(t *testing.T) {
+	const commit = "3f2a9c1d4b5e6f708192a3b4c5d6e7f801234567"
+	m, _ := buildImage(t, &ImageArgs{Context: repoRoot, Push: true, RepositoryName: "linkage-dev", KeepImages: 30, Platform: "linux/amd64", Tag: commit})
+	img := find(t, m, "docker:index/image:Image", "linkage")
+	require.Equal(t, "123456789012.dkr.ecr.us-east-1.amazonaws.com/linkage-prod:"+commit, img.Input("imageName"))
+	require.Equal(t, commit, img.Input("build.args.VERSION"))
+}

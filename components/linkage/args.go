@@ -78,6 +78,11 @@ type WorkerPoolArgs struct {
 	// TerminationGracePeriodSeconds must cover finishing or handing back the current chunk; spot
 	// nodes give two minutes' notice.
 	TerminationGracePeriodSeconds int
+	// NodesOnDemand says the pool's node group may be at zero nodes until the cluster autoscaler adds
+	// one for its pods (minutes, and only as spot capacity allows): Pulumi does not wait for the pool
+	// to become ready, so an update never fails on spot capacity; the smoke test, which needs a
+	// worker, shows that a linkage runs.
+	NodesOnDemand bool
 }
 
 // Toleration is a taint the pods accept.

@@ -7,6 +7,7 @@ package linkage
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -40,21 +41,27 @@ type Linkage struct {
 	LoadBalancer pulumi.StringOutput `pulumi:"loadBalancer"`
 }
 
+// ReadinessGateLabel makes the AWS Load Balancer Controller inject a readiness gate into the pods
+// of a namespace: with target-type ip a pod counts as ready only once the ALB's target group has it
+// healthy, so a rollout or a spot drain never removes the last registered target (5xx otherwise).
+const ReadinessGateLabel = "elbv2.k8s.aws/pod-readiness-gate-inject"
+
 // NewNamespace declares the app's namespace. It is separate from NewLinkage because the data
 // component puts its Secrets (and in-cluster services) in it before the app is declared. The
 // in-cluster databases need no more than the baseline Pod Security Standard; every app pod meets
-// the restricted one, which is audited and warned about.
-func NewNamespace(ctx *pulumi.Context, name, namespace string, opts ...pulumi.ResourceOption) (*corev1.Namespace, error) {
+// the restricted one, which is audited and warned about. readinessGates labels it for ALB targets.
+func NewNamespace(ctx *pulumi.Context, name, namespace string, readinessGates bool, opts ...pulumi.ResourceOption) (*corev1.Namespace, error) {
+	labels := pulumi.StringMap{
+		"app.kubernetes.io/part-of":          pulumi.String("linkage"),
+		"pod-security.kubernetes.io/enforce": pulumi.String("baseline"),
+		"pod-security.kubernetes.io/audit":   pulumi.String("restricted"),
+		"pod-security.kubernetes.io/warn":    pulumi.String("restricted"),
+	}
+	if readinessGates {
+		labels[ReadinessGateLabel] = pulumi.String("enabled")
+	}
 	ns, err := corev1.NewNamespace(ctx, name, &corev1.NamespaceArgs{
-		Metadata: &metav1.ObjectMetaArgs{
-			Name: pulumi.String(namespace),
-			Labels: pulumi.StringMap{
-				"app.kubernetes.io/part-of":          pulumi.String("linkage"),
-				"pod-security.kubernetes.io/enforce": pulumi.String("baseline"),
-				"pod-security.kubernetes.io/audit":   pulumi.String("restricted"),
-				"pod-security.kubernetes.io/warn":    pulumi.String("restricted"),
-			},
-		},
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(namespace), Labels: labels},
 	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("namespace %s: %w", namespace, err)
@@ -132,9 +139,27 @@ func (d *deployer) declare() error {
 	return nil
 }
 
+// Identities of the Jobs: neither needs the app's S3 role. The migration reads only its database
+// Secret and the smoke test talks only to the public API.
+const (
+	migrateServiceAccount = "linkage-migrate"
+	smokeServiceAccount   = "linkage-smoke"
+)
+
 // serviceAccount is the identity of the API and the workers; with IRSA its role grants S3 access.
-// The app never talks to the Kubernetes API, so no token is mounted (the IRSA webhook projects its own).
+// The Jobs get their own accounts without a role. Nothing of the app talks to the Kubernetes API, so
+// no token is mounted (the IRSA webhook projects its own).
 func (d *deployer) serviceAccount() error {
+	for _, name := range []string{migrateServiceAccount, smokeServiceAccount} {
+		sa, err := corev1.NewServiceAccount(d.ctx, d.name+"-"+strings.TrimPrefix(name, "linkage-")+"-sa", &corev1.ServiceAccountArgs{
+			Metadata:                     &metav1.ObjectMetaArgs{Name: pulumi.String(name), Namespace: d.args.Namespace, Labels: labels("app")},
+			AutomountServiceAccountToken: pulumi.Bool(false),
+		}, d.opts()...)
+		if err != nil {
+			return fmt.Errorf("service account %s: %w", name, err)
+		}
+		d.basics = append(d.basics, sa)
+	}
 	annotations := pulumi.StringMap{}.ToStringMapOutput()
 	if d.args.Data.S3RoleArn != nil {
 		annotations = d.args.Data.S3RoleArn.ToStringOutput().ApplyT(func(arn string) map[string]string {
@@ -211,6 +236,7 @@ func (d *deployer) migrate() error {
 	if err != nil {
 		return err
 	}
+	volumes = withPostgresCA(&c, volumes, d.args.Data.PostgresSecret)
 	jobName := d.args.Image.ToStringOutput().ApplyT(func(image string) string {
 		return "linkage-migrate-" + shortHash(image)
 	}).(pulumi.StringOutput)
@@ -222,7 +248,7 @@ func (d *deployer) migrate() error {
 			Template: &corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{Labels: labels("migrate")},
 				Spec: &corev1.PodSpecArgs{
-					ServiceAccountName:           pulumi.String(ServiceAccountName),
+					ServiceAccountName:           pulumi.String(migrateServiceAccount),
 					AutomountServiceAccountToken: pulumi.Bool(false),
 					RestartPolicy:                pulumi.String("Never"),
 					SecurityContext:              podSecurity(),

@@ -200,6 +200,15 @@ func TestServiceAccountCarriesTheIRSARole(t *testing.T) {
 	require.NotNil(t, sa.AutomountServiceAccountToken)
 	require.False(t, *sa.AutomountServiceAccountToken)
 
+	// The Jobs run without the app's S3 role.
+	for job, account := range map[string]string{"linkage-migrate": "linkage-migrate", "linkage-smoke": "linkage-smoke"} {
+		require.Equal(t, account, find(t, m, "kubernetes:batch/v1:Job", job).Input("spec.template.spec.serviceAccountName"), job)
+		own := find(t, m, "kubernetes:core/v1:ServiceAccount", account+"-sa")
+		require.Equal(t, account, own.Input("metadata.name"))
+		require.Empty(t, own.Input("metadata.annotations"), "%s has no IAM role", account)
+		require.Equal(t, false, own.Input("automountServiceAccountToken"))
+	}
+
 	m, _ = deploy(t, localArgs())
 	sa = decode[corev1.ServiceAccount](t, find(t, m, "kubernetes:core/v1:ServiceAccount", "linkage-sa"))
 	require.Empty(t, sa.Annotations, "no IRSA without a role")

@@ -87,6 +87,23 @@ func tmpVolume(size string) (corev1.VolumeArray, corev1.VolumeMountArray) {
 		}}
 }
 
+// withPostgresCA mounts the CA bundle of the Postgres Secret (managed mode: RDS's roots) where
+// DATABASE_URL's sslrootcert points. Other modes have no such key: the volume is optional, the
+// directory stays empty and their URLs don't name it.
+func withPostgresCA(c *corev1.ContainerArgs, volumes corev1.VolumeArray, secret pulumi.StringInput) corev1.VolumeArray {
+	c.VolumeMounts = append(c.VolumeMounts.(corev1.VolumeMountArray), corev1.VolumeMountArgs{
+		Name: pulumi.String("postgres-ca"), MountPath: pulumi.String(data.PostgresCADir), ReadOnly: pulumi.Bool(true),
+	})
+	return append(volumes, corev1.VolumeArgs{
+		Name: pulumi.String("postgres-ca"),
+		Secret: &corev1.SecretVolumeSourceArgs{
+			SecretName: secret,
+			Optional:   pulumi.Bool(true),
+			Items:      corev1.KeyToPathArray{corev1.KeyToPathArgs{Key: pulumi.String(data.KeyPostgresCA), Path: pulumi.String(data.KeyPostgresCA)}},
+		},
+	})
+}
+
 // runtimeEnv sizes the Go runtime to the container: GOMAXPROCS = CPU limit (so worker parallelism,
 // which defaults to GOMAXPROCS, is the CPU limit, as Celery's concurrency is in the anchor chart) and
 // a soft memory limit at 90 % of the hard one, so the GC works harder before the OOM killer strikes.

@@ -34,7 +34,7 @@ func (d *deployer) smokeTest(s SmokeTestArgs) error {
 			Template: &corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{Labels: labels("smoke")},
 				Spec: &corev1.PodSpecArgs{
-					ServiceAccountName:           pulumi.String(ServiceAccountName),
+					ServiceAccountName:           pulumi.String(smokeServiceAccount),
 					AutomountServiceAccountToken: pulumi.Bool(false),
 					RestartPolicy:                pulumi.String("Never"),
 					SecurityContext:              podSecurity(),

@@ -52,10 +52,18 @@ func (d *deployer) podTemplate(component string, c corev1.ContainerArgs, volumes
 
 // deployment declares a Deployment scaled by an HPA: replicas is only the initial size and later
 // changes to it are ignored, so `pulumi up` never undoes the autoscaler's decisions.
-func (d *deployer) deployment(component string, replicas int, tmpl *corev1.PodTemplateSpecArgs, strategy *appsv1.DeploymentStrategyArgs) (*appsv1.Deployment, error) {
+// skipAwait tells Pulumi not to wait for a Deployment's pods to become ready.
+const skipAwait = "pulumi.com/skipAwait"
+
+func (d *deployer) deployment(component string, replicas int, tmpl *corev1.PodTemplateSpecArgs, strategy *appsv1.DeploymentStrategyArgs, noWait bool) (*appsv1.Deployment, error) {
+	var annotations pulumi.StringMapInput
+	if noWait {
+		annotations = pulumi.StringMap{skipAwait: pulumi.String("true")}
+	}
 	dep, err := appsv1.NewDeployment(d.ctx, d.name+"-"+component, &appsv1.DeploymentArgs{
 		Metadata: &metav1.ObjectMetaArgs{
 			Name: pulumi.String("linkage-" + component), Namespace: d.args.Namespace, Labels: labels(component),
+			Annotations: annotations,
 		},
 		Spec: &appsv1.DeploymentSpecArgs{
 			Replicas:             pulumi.Int(replicas),
@@ -130,6 +138,7 @@ func (d *deployer) api() error {
 	if err != nil {
 		return err
 	}
+	volumes = withPostgresCA(&c, volumes, d.args.Data.PostgresSecret)
 	probes(&c, "http", apiPort, "/readyz")
 	c.Lifecycle = &corev1.LifecycleArgs{PreStop: &corev1.LifecycleHandlerArgs{
 		Sleep: &corev1.SleepActionArgs{Seconds: pulumi.Int(a.PreStopSeconds)},
@@ -156,7 +165,7 @@ func (d *deployer) api() error {
 			MaxSurge: pulumi.Int(1), MaxUnavailable: pulumi.Int(0),
 		},
 	}
-	dep, err := d.deployment("api", a.Replicas, tmpl, strategy)
+	dep, err := d.deployment("api", a.Replicas, tmpl, strategy, false)
 	if err != nil {
 		return err
 	}
@@ -192,6 +201,7 @@ func (d *deployer) workerPool(p WorkerPoolArgs) error {
 	if err != nil {
 		return err
 	}
+	volumes = withPostgresCA(&c, volumes, d.args.Data.PostgresSecret)
 	// The worker has no /readyz: it is ready when it runs.
 	probes(&c, "metrics", metricsPort, "/healthz")
 	spec := corev1.PodSpecArgs{
@@ -224,7 +234,7 @@ func (d *deployer) workerPool(p WorkerPoolArgs) error {
 			MaxSurge: pulumi.Int(0), MaxUnavailable: pulumi.Int(1),
 		},
 	}
-	dep, err := d.deployment(p.Name, p.MinReplicas, d.podTemplate(p.Name, c, volumes, spec), strategy)
+	dep, err := d.deployment(p.Name, p.MinReplicas, d.podTemplate(p.Name, c, volumes, spec), strategy, p.NodesOnDemand)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,28 @@ const (
 	InternalRoleTag = "kubernetes.io/role/internal-elb"
 )
 
+// EKSUnsupportedZoneIDs are the zones where EKS refuses control-plane subnets (EKS user guide, "VPC
+// and subnet requirements"). Zone IDs, not names: names are shuffled per account, so us-east-1e in one
+// account is use1-az3 and in another a zone EKS supports.
+var EKSUnsupportedZoneIDs = []string{"use1-az3", "usw1-az2", "cac1-az3"}
+
+// DocumentationRanges are reserved for examples (RFC 5737, RFC 3849): no real client has them, so an
+// allow-list that names one was copied from an example and locks its real users out.
+var DocumentationRanges = []netip.Prefix{
+	netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("198.51.100.0/24"),
+	netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("2001:db8::/32"),
+}
+
+// IsDocumentationRange reports whether p lies inside a documentation range.
+func IsDocumentationRange(p netip.Prefix) bool {
+	for _, d := range DocumentationRanges {
+		if p.Bits() >= d.Bits() && d.Contains(p.Addr()) {
+			return true
+		}
+	}
+	return false
+}
+
 // ClusterTag is the tag key that marks a subnet as usable by the named cluster.
 func ClusterTag(clusterName string) string { return "kubernetes.io/cluster/" + clusterName }
 
@@ -28,8 +50,10 @@ func ClusterTag(clusterName string) string { return "kubernetes.io/cluster/" + c
 type NetworkArgs struct {
 	// ClusterName is the EKS cluster that will use the subnets (for the discovery tags).
 	ClusterName string
-	CidrBlock   string
-	AzCount     int
+	// Region names the S3 gateway endpoint's service (com.amazonaws.<region>.s3).
+	Region    string
+	CidrBlock string
+	AzCount   int
 	// NatGatewayPerAz gives each AZ its own NAT gateway (no cross-AZ dependency); otherwise one is shared.
 	NatGatewayPerAz      bool
 	FlowLogs             bool
@@ -43,8 +67,10 @@ type Network struct {
 	VpcId             pulumi.StringOutput
 	CidrBlock         string
 	AvailabilityZones []string
-	PublicSubnetIds   pulumi.StringArrayOutput
-	PrivateSubnetIds  pulumi.StringArrayOutput
+	// ZoneIDs are the AZs' account-independent ids, in the order of AvailabilityZones.
+	ZoneIDs          []string
+	PublicSubnetIds  pulumi.StringArrayOutput
+	PrivateSubnetIds pulumi.StringArrayOutput
 	// PrivateSubnetCidrs are the private subnets' blocks, known before deployment (for security group rules).
 	PrivateSubnetCidrs []string
 }
@@ -55,6 +81,9 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 	if err != nil {
 		return nil, fmt.Errorf("network %s: cidr: %w", name, err)
 	}
+	if args.Region == "" {
+		return nil, fmt.Errorf("network %s: a region is required", name)
+	}
 	if args.AzCount < 2 || args.AzCount > maxAzs {
 		return nil, fmt.Errorf("network %s: %d availability zones requested, want 2..%d", name, args.AzCount, maxAzs)
 	}
@@ -64,19 +93,23 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 	}
 	parent := pulumi.Parent(n)
 
+	// Regular zones only (no Local or Wavelength Zones, which need an opt-in), without the ones EKS
+	// does not support.
 	zones, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{
 		State: pulumi.StringRef("available"),
 		Filters: []aws.GetAvailabilityZonesFilter{{
 			Name: "opt-in-status", Values: []string{"opt-in-not-required"},
 		}},
+		ExcludeZoneIds: EKSUnsupportedZoneIDs,
 	}, pulumi.Parent(n))
 	if err != nil {
 		return nil, fmt.Errorf("network %s: list availability zones: %w", name, err)
 	}
-	if len(zones.Names) < args.AzCount {
-		return nil, fmt.Errorf("network %s: %d availability zones requested but the region offers %d", name, args.AzCount, len(zones.Names))
+	if len(zones.Names) < args.AzCount || len(zones.ZoneIds) != len(zones.Names) {
+		return nil, fmt.Errorf("network %s: %d availability zones requested but the region offers %d that EKS supports", name, args.AzCount, min(len(zones.Names), len(zones.ZoneIds)))
 	}
 	n.AvailabilityZones = zones.Names[:args.AzCount]
+	n.ZoneIDs = zones.ZoneIds[:args.AzCount]
 
 	clusterTag := ClusterTag(args.ClusterName)
 
@@ -116,16 +149,17 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		return nil, fmt.Errorf("network %s: public route table: %w", name, err)
 	}
 
-	var publicIDs, privateIDs pulumi.StringArray
+	var publicIDs, privateIDs, privateRoutes pulumi.StringArray
 	var natIDs []pulumi.IDOutput
 	for i, az := range n.AvailabilityZones {
+		zoneID := pulumi.String(n.ZoneIDs[i])
 		publicCidr, privateCidr := SubnetCidrs(vpcCidr, i)
 		n.PrivateSubnetCidrs = append(n.PrivateSubnetCidrs, privateCidr.String())
 
 		pubName := fmt.Sprintf("%s-public-%s", name, az)
 		pub, err := ec2.NewSubnet(ctx, pubName, &ec2.SubnetArgs{
 			VpcId:               vpc.ID(),
-			AvailabilityZone:    pulumi.String(az),
+			AvailabilityZoneId:  zoneID,
 			CidrBlock:           pulumi.String(publicCidr.String()),
 			MapPublicIpOnLaunch: pulumi.Bool(false),
 			Tags:                pulumi.ToStringMap(map[string]string{"Name": pubName, PublicRoleTag: "1", clusterTag: "shared"}),
@@ -162,10 +196,10 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 
 		privName := fmt.Sprintf("%s-private-%s", name, az)
 		priv, err := ec2.NewSubnet(ctx, privName, &ec2.SubnetArgs{
-			VpcId:            vpc.ID(),
-			AvailabilityZone: pulumi.String(az),
-			CidrBlock:        pulumi.String(privateCidr.String()),
-			Tags:             pulumi.ToStringMap(map[string]string{"Name": privName, InternalRoleTag: "1", clusterTag: "shared"}),
+			VpcId:              vpc.ID(),
+			AvailabilityZoneId: zoneID,
+			CidrBlock:          pulumi.String(privateCidr.String()),
+			Tags:               pulumi.ToStringMap(map[string]string{"Name": privName, InternalRoleTag: "1", clusterTag: "shared"}),
 		}, parent)
 		if err != nil {
 			return nil, fmt.Errorf("network %s: private subnet in %s: %w", name, az, err)
@@ -187,6 +221,19 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		}, parent); err != nil {
 			return nil, fmt.Errorf("network %s: private route association in %s: %w", name, az, err)
 		}
+		privateRoutes = append(privateRoutes, routes.ID().ToStringOutput())
+	}
+
+	// S3 traffic (uploads, results, image layers from ECR) takes the free gateway endpoint instead of
+	// being billed per GB through the NAT gateways.
+	if _, err := ec2.NewVpcEndpoint(ctx, name+"-s3", &ec2.VpcEndpointArgs{
+		VpcId:           vpc.ID(),
+		ServiceName:     pulumi.Sprintf("com.amazonaws.%s.s3", args.Region),
+		VpcEndpointType: pulumi.String("Gateway"),
+		RouteTableIds:   privateRoutes,
+		Tags:            pulumi.ToStringMap(map[string]string{"Name": name + "-s3"}),
+	}, parent); err != nil {
+		return nil, fmt.Errorf("network %s: S3 gateway endpoint: %w", name, err)
 	}
 
 	if args.FlowLogs {

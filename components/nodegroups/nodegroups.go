@@ -7,8 +7,11 @@ package nodegroups
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/autoscaling"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
@@ -43,7 +46,8 @@ type GroupArgs struct {
 	InstanceTypes []string
 	MinSize       int
 	MaxSize       int
-	// DesiredSize is only the initial size: the cluster autoscaler owns it afterwards.
+	// DesiredSize is only the initial size: the cluster autoscaler owns it afterwards (from MinSize,
+	// which may be 0, to MaxSize).
 	DesiredSize int
 	DiskSizeGiB int
 }
@@ -58,6 +62,8 @@ type NodeGroupsArgs struct {
 	HighMem           *GroupArgs // optional
 	// CoreDNSVersion pins the CoreDNS add-on, installed once the system group can run it.
 	CoreDNSVersion string
+	// After must exist before any node boots: the control plane and the vpc-cni add-on.
+	After []pulumi.Resource
 	// InstanceTags go on the nodes and their root volumes through the launch templates: the AWS
 	// provider's default tags reach the templates but not what they launch.
 	InstanceTags map[string]string
@@ -110,7 +116,7 @@ func NewNodeGroups(ctx *pulumi.Context, name string, args *NodeGroupsArgs, opts 
 
 	group := func(suffix string, ga GroupArgs, capacity, roleLabel string, taint *awseks.NodeGroupTaintArgs) (*awseks.NodeGroup, error) {
 		return newGroup(ctx, name+"-"+suffix, args, ga, capacity, roleLabel, taint, role.Arn,
-			parent, pulumi.DependsOn(attachments))
+			parent, pulumi.DependsOn(append(slices.Clone(attachments), args.After...)))
 	}
 	if g.System, err = group("system", args.System, capacityOnDemand, SystemRole, nil); err != nil {
 		return nil, err
@@ -207,5 +213,50 @@ func newGroup(ctx *pulumi.Context, name string, args *NodeGroupsArgs, ga GroupAr
 	if err != nil {
 		return nil, fmt.Errorf("node group %s: %w", name, err)
 	}
+	if err := scaleFromZeroTags(ctx, name, ng, roleLabel, taint, opts...); err != nil {
+		return nil, fmt.Errorf("node group %s: %w", name, err)
+	}
 	return ng, nil
+}
+
+// Tag keys on an Auto Scaling group that tell the cluster autoscaler what a node of an empty group
+// would look like (cluster-autoscaler/cloudprovider/aws/README.md).
+const (
+	LabelTemplateTag = "k8s.io/cluster-autoscaler/node-template/label/"
+	TaintTemplateTag = "k8s.io/cluster-autoscaler/node-template/taint/"
+)
+
+// taintEffects are the Kubernetes names of the EKS taint effects.
+var taintEffects = map[string]string{"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
+
+// scaleFromZeroTags tags the group's Auto Scaling group with its nodes' label and taint. A group at
+// zero nodes has no node to copy them from, and EKS does not put a managed group's labels and taints on
+// its Auto Scaling group: without the tags the autoscaler would not know that a pending worker pod
+// (which selects role=linkage-worker and tolerates the taint) fits there, as EKS Blueprints and
+// terraform-aws-eks tag them too.
+func scaleFromZeroTags(ctx *pulumi.Context, name string, ng *awseks.NodeGroup, roleLabel string,
+	taint *awseks.NodeGroupTaintArgs, opts ...pulumi.ResourceOption) error {
+	asg := ng.Resources.ApplyT(func(rs []awseks.NodeGroupResource) (string, error) {
+		if len(rs) == 0 || len(rs[0].AutoscalingGroups) == 0 || rs[0].AutoscalingGroups[0].Name == nil {
+			return "", errors.New("EKS reported no Auto Scaling group")
+		}
+		return *rs[0].AutoscalingGroups[0].Name, nil
+	}).(pulumi.StringOutput)
+	tags := map[string]pulumi.StringInput{"label-" + RoleLabel: pulumi.String(roleLabel)}
+	keys := map[string]pulumi.StringInput{"label-" + RoleLabel: pulumi.String(LabelTemplateTag + RoleLabel)}
+	if taint != nil {
+		tags["taint"] = pulumi.Sprintf("%s:%s", taint.Value, taint.Effect.ToStringOutput().ApplyT(func(e string) string { return taintEffects[e] }))
+		keys["taint"] = pulumi.Sprintf("%s%s", TaintTemplateTag, taint.Key)
+	}
+	for _, suffix := range slices.Sorted(maps.Keys(tags)) {
+		if _, err := autoscaling.NewTag(ctx, name+"-"+suffix, &autoscaling.TagArgs{
+			AutoscalingGroupName: asg,
+			Tag: autoscaling.TagTagArgs{
+				Key: keys[suffix], Value: tags[suffix], PropagateAtLaunch: pulumi.Bool(false),
+			},
+		}, opts...); err != nil {
+			return fmt.Errorf("scale-from-zero tag %s: %w", suffix, err)
+		}
+	}
+	return nil
 }

@@ -71,6 +71,21 @@ var Rules = []Rule{
 	{"passwords-only-as-secrets", PasswordsOnlyAsSecrets},
 	{"containers-limited-and-probed", ContainersLimitedAndProbed},
 	{"pods-non-root", PodsNonRoot},
+	{"rds-major-version-auto-minor", RDSMajorVersionAutoMinor},
+	{"rds-final-snapshot-unique", RDSFinalSnapshotUnique},
+	{"subnets-in-eks-zones", SubnetsInEKSZones},
+	{"node-groups-after-vpc-cni", NodeGroupsAfterVpcCni},
+	{"pod-readiness-gates", PodReadinessGates},
+	{"jobs-without-app-role", JobsWithoutAppRole},
+	{"s3-gateway-endpoint", S3GatewayEndpoint},
+	{"node-autoscaler", NodeAutoscaler},
+	{"metrics-server-for-hpa", MetricsServerForHPA},
+	{"scale-from-zero-tags", ScaleFromZeroTags},
+	{"internet-facing-tls", InternetFacingTLS},
+	{"no-documentation-ranges", NoDocumentationRanges},
+	{"ci-principals", CIPrincipals},
+	{"minio-patched", MinioPatched},
+	{"rds-verify-full", RDSVerifyFull},
 }
 
 // Evaluate runs every rule and returns the violations sorted by rule and URN.

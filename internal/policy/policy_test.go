@@ -109,7 +109,17 @@ const (
 	eks   = "eks:index:Cluster"
 	sc    = "kubernetes:storage.k8s.io/v1:StorageClass"
 	lbRol = "linkage-lb-controller"
+	rds   = "aws:rds/instance:Instance"
 )
+
+// keepPassword edits the RDS instance's inputs and keeps its password a secret (mutate reveals
+// secrets), so that only the rule under test fires.
+func keepPassword(f func(in map[string]any)) func(*pulumimock.Resource, map[string]any) {
+	return func(_ *pulumimock.Resource, in map[string]any) {
+		f(in)
+		in["password"] = resource.MakeSecret(resource.NewProperty(in["password"].(string)))
+	}
+}
 
 func TestRulesCatchBadInputs(t *testing.T) {
 	cases := []struct {
@@ -158,9 +168,11 @@ func TestRulesCatchBadInputs(t *testing.T) {
 			sub(in, "parameters")["encrypted"] = "false"
 		}, "not encrypted"},
 		{"private-cluster-endpoint", "no CIDRs", eks, "linkage", func(_ *pulumimock.Resource, in map[string]any) {
+			in["endpointPublicAccess"] = true
 			delete(in, "publicAccessCidrs")
 		}, "open to the internet"},
 		{"private-cluster-endpoint", "whole internet", eks, "linkage", func(_ *pulumimock.Resource, in map[string]any) {
+			in["endpointPublicAccess"] = true
 			in["publicAccessCidrs"] = []any{"0.0.0.0/0"}
 		}, "public endpoint open to 0.0.0.0/0"},
 		{"private-cluster-endpoint", "no private endpoint", eks, "linkage", func(_ *pulumimock.Resource, in map[string]any) {
@@ -189,6 +201,7 @@ func TestRulesCatchBadInputs(t *testing.T) {
 		}, "missing taint"},
 		{"worker-group-spot-r3-first", "no worker group", ng, "linkage-worker", func(_ *pulumimock.Resource, in map[string]any) {
 			in["labels"] = map[string]any{"role": "system"}
+			sub(in, "scalingConfig")["minSize"] = 1.0 // not empty: its scale-from-zero tags no longer apply
 		}, "0 node groups labelled role=linkage-worker"},
 		{"node-groups-managed-al2023", "AL2", ng, "linkage-highmem", func(_ *pulumimock.Resource, in map[string]any) {
 			in["amiType"] = "AL2_x86_64"
@@ -263,6 +276,85 @@ func TestRulesCatchBadInputs(t *testing.T) {
 			c := sub(in, "spec", "template", "spec")["containers"].([]any)[0].(map[string]any)
 			sub(c, "securityContext")["allowPrivilegeEscalation"] = true
 		}, "allows privilege escalation"},
+		{"rds-major-version-auto-minor", "minor pinned", rds, "linkage-postgres", keepPassword(func(in map[string]any) {
+			in["engineVersion"] = "17.6"
+		}), "would fight the automatic minor upgrades"},
+		{"rds-major-version-auto-minor", "no minor upgrades", rds, "linkage-postgres", keepPassword(func(in map[string]any) {
+			in["autoMinorVersionUpgrade"] = false
+		}), "autoMinorVersionUpgrade is off"},
+		{"rds-final-snapshot-unique", "fixed name", rds, "linkage-postgres", keepPassword(func(in map[string]any) {
+			in["finalSnapshotIdentifier"] = "linkage-postgres-final"
+		}), "has no random suffix"},
+		{"rds-final-snapshot-unique", "no name", rds, "linkage-postgres", keepPassword(func(in map[string]any) {
+			delete(in, "finalSnapshotIdentifier")
+		}), "names none"},
+		{"subnets-in-eks-zones", "unsupported zone", "aws:ec2/subnet:Subnet", "linkage-private-us-east-1b", func(_ *pulumimock.Resource, in map[string]any) {
+			in["availabilityZoneId"] = "use1-az3"
+		}, "zone use1-az3 does not support EKS"},
+		{"subnets-in-eks-zones", "by name", "aws:ec2/subnet:Subnet", "linkage-public-us-east-1a", func(_ *pulumimock.Resource, in map[string]any) {
+			delete(in, "availabilityZoneId")
+			in["availabilityZone"] = "us-east-1a"
+		}, "not by zone id"},
+		{"node-groups-after-vpc-cni", "races the CNI", ng, "linkage-worker", func(r *pulumimock.Resource, _ map[string]any) {
+			r.DependsOn = slices.DeleteFunc(slices.Clone(r.DependsOn), func(urn string) bool { return strings.HasSuffix(urn, "::linkage-vpc-cni") })
+		}, "does not depend on the vpc-cni add-on"},
+		{"pod-readiness-gates", "no label", "kubernetes:core/v1:Namespace", "linkage", func(_ *pulumimock.Resource, in map[string]any) {
+			delete(sub(in, "metadata", "labels"), "elbv2.k8s.aws/pod-readiness-gate-inject")
+		}, "without elbv2.k8s.aws/pod-readiness-gate-inject=enabled"},
+		{"jobs-without-app-role", "smoke test as the app", "kubernetes:batch/v1:Job", "linkage-smoke", func(_ *pulumimock.Resource, in map[string]any) {
+			sub(in, "spec", "template", "spec")["serviceAccountName"] = "linkage"
+		}, "runs as ServiceAccount linkage, which has an IAM role"},
+		{"node-autoscaler", "no autoscaler", "kubernetes:helm.sh/v3:Release", "linkage-cluster-autoscaler", func(_ *pulumimock.Resource, in map[string]any) {
+			in["chart"] = "something-else"
+		}, "0 cluster-autoscaler releases"},
+		{"node-autoscaler", "other minor", "kubernetes:helm.sh/v3:Release", "linkage-cluster-autoscaler", func(_ *pulumimock.Resource, in map[string]any) {
+			sub(in, "values", "image")["tag"] = "v1.20.0"
+		}, "is not of the cluster's minor version"},
+		{"node-autoscaler", "node role", "kubernetes:helm.sh/v3:Release", "linkage-cluster-autoscaler", func(_ *pulumimock.Resource, in map[string]any) {
+			delete(sub(in, "values", "rbac", "serviceAccount"), "annotations")
+		}, "has no IRSA role"},
+		{"node-autoscaler", "any group", "aws:iam/rolePolicy:RolePolicy", "linkage-cluster-autoscaler", editPolicy("policy", func(d *iampolicy.Document) {
+			d.Statement[1].Condition = nil
+		}), "without a condition on the cluster's owned tag"},
+		{"metrics-server-for-hpa", "no metrics", "kubernetes:helm.sh/v3:Release", "linkage-metrics-server", func(_ *pulumimock.Resource, in map[string]any) {
+			in["chart"] = "something-else"
+		}, "HorizontalPodAutoscalers never scale"},
+		{"scale-from-zero-tags", "taint unknown", "aws:autoscaling/tag:Tag", "linkage-highmem-taint", func(_ *pulumimock.Resource, in map[string]any) {
+			sub(in, "tag")["value"] = "true:NoSchedule"
+		}, "lacks tag k8s.io/cluster-autoscaler/node-template/taint/linkage/worker=highmem:NoSchedule"},
+		{"internet-facing-tls", "no certificate", "kubernetes:networking.k8s.io/v1:Ingress", "linkage-api", func(_ *pulumimock.Resource, in map[string]any) {
+			a := sub(in, "metadata", "annotations")
+			delete(a, "alb.ingress.kubernetes.io/certificate-arn")
+			delete(a, "alb.ingress.kubernetes.io/ssl-redirect")
+			a["alb.ingress.kubernetes.io/listen-ports"] = `[{"HTTP":80}]`
+		}, "internet-facing without a certificate"},
+		{"internet-facing-tls", "no redirect", "kubernetes:networking.k8s.io/v1:Ingress", "linkage-api", func(_ *pulumimock.Resource, in map[string]any) {
+			delete(sub(in, "metadata", "annotations"), "alb.ingress.kubernetes.io/ssl-redirect")
+		}, "HTTP is not redirected to HTTPS"},
+		{"no-documentation-ranges", "public endpoint", eks, "linkage", func(_ *pulumimock.Resource, in map[string]any) {
+			in["endpointPublicAccess"] = true
+			in["publicAccessCidrs"] = []any{"198.51.100.0/24"}
+		}, "publicAccessCidrs 198.51.100.0/24 is a documentation range"},
+		{"no-documentation-ranges", "runner network", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "linkage-api-private-0", func(_ *pulumimock.Resource, in map[string]any) {
+			in["cidrIpv4"] = "203.0.113.0/24"
+		}, "cidrIpv4 203.0.113.0/24 is a documentation range"},
+		{"ci-principals", "preview is admin", eks, "linkage", func(_ *pulumimock.Resource, in map[string]any) {
+			sub(in, "accessEntries", "viewer-0", "accessPolicies", "viewer")["policyArn"] = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+		}, "viewer access entry viewer-0"},
+		{"ci-principals", "no preview role", eks, "linkage", func(_ *pulumimock.Resource, in map[string]any) {
+			delete(sub(in, "accessEntries"), "viewer-0")
+		}, "no read-only principal"},
+		{"minio-patched", "last published image", "kubernetes:apps/v1:Deployment", "linkage-api", func(_ *pulumimock.Resource, in map[string]any) {
+			sub(in, "spec", "template", "spec")["containers"].([]any)[0].(map[string]any)["image"] = "minio/minio:RELEASE.2025-09-07T16-13-09Z"
+		}, "predates RELEASE.2025-10-15T17-29-55Z (CVE-2025-62506)"},
+		{"rds-verify-full", "require only", "kubernetes:core/v1:Secret", "linkage-postgres", func(_ *pulumimock.Resource, in map[string]any) {
+			d := sub(in, "stringData")
+			d["DATABASE_URL"] = resource.MakeSecret(resource.NewProperty(strings.Replace(d["DATABASE_URL"].(string), "sslmode=verify-full", "sslmode=require", 1)))
+			d["ca.pem"] = resource.MakeSecret(resource.NewProperty(d["ca.pem"].(string)))
+		}, "sslmode=require"},
+		{"s3-gateway-endpoint", "one AZ left out", "aws:ec2/vpcEndpoint:VpcEndpoint", "linkage-s3", func(_ *pulumimock.Resource, in map[string]any) {
+			in["routeTableIds"] = in["routeTableIds"].([]any)[1:]
+		}, "no S3 gateway endpoint"},
 	}
 	covered := map[string]bool{}
 	for _, c := range cases {

@@ -37,6 +37,8 @@ var ProductionRules = []Rule{
 	{"prod-rds-protected", ProdRDSProtected},
 	{"prod-redis-failover", ProdRedisFailover},
 	{"prod-buckets-versioned", ProdBucketsVersioned},
+	{"prod-nat-per-az", ProdNatPerAZ},
+	{"prod-image-promoted", ProdImagePromoted},
 }
 
 // RDSPrivateTLS: databases are private, on gp3, and their parameter group forces TLS (rds.force_ssl=1).

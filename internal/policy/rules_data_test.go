@@ -32,6 +32,17 @@ func TestProductionStackPassesProductionRules(t *testing.T) {
 	require.Empty(t, policy.Resources(dev.Resources).ByType("aws:rds/instance:Instance"), "dev runs Postgres in the cluster")
 }
 
+// natOf is the NAT gateway a route table of the prod plan egresses through.
+func natOf(t *testing.T, table string) string {
+	for _, r := range prod(t).ByType("aws:ec2/routeTable:RouteTable") {
+		if r.Name == table {
+			return r.Input("routes").([]any)[0].(map[string]any)["natGatewayId"].(string)
+		}
+	}
+	t.Fatalf("no route table %s", table)
+	return ""
+}
+
 func TestProductionRulesCatchBadInputs(t *testing.T) {
 	cases := []struct {
 		rule, typ, res string
@@ -56,6 +67,13 @@ func TestProductionRulesCatchBadInputs(t *testing.T) {
 		{"prod-buckets-versioned", "aws:s3/bucketVersioningV2:BucketVersioningV2", "linkage-objectstore", func(_ *pulumimock.Resource, in map[string]any) {
 			sub(in, "versioningConfiguration")["status"] = "Suspended"
 		}, "versioning is not enabled"},
+		{"prod-image-promoted", "kubernetes:apps/v1:Deployment", "linkage-worker", func(_ *pulumimock.Resource, in map[string]any) {
+			c := sub(in, "spec", "template", "spec")["containers"].([]any)[0].(map[string]any)
+			c["image"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/linkage-prod:src-0123456789abcdef"
+		}, "image 123456789012.dkr.ecr.us-east-1.amazonaws.com/linkage-prod:src-0123456789abcdef is not a digest"},
+		{"prod-nat-per-az", "aws:ec2/routeTable:RouteTable", "linkage-private-us-east-1b", func(_ *pulumimock.Resource, in map[string]any) {
+			in["routes"].([]any)[0].(map[string]any)["natGatewayId"] = natOf(t, "linkage-private-us-east-1a")
+		}, "shares NAT gateway " + natOf(t, "linkage-private-us-east-1a") + " with linkage-private-us-east-1a"},
 	}
 	for _, c := range cases {
 		t.Run(c.reason, func(t *testing.T) {

@@ -109,6 +109,9 @@ func (m *Mocks) defaultOutputs(args pulumi.MockResourceArgs, urn string) (string
 			outputs["nodeGroupName"] = resource.NewProperty(name)
 		}
 		outputs["status"] = resource.NewProperty("ACTIVE")
+		outputs["resources"] = resource.NewProperty([]resource.PropertyValue{resource.NewProperty(resource.NewPropertyMapFromMap(map[string]any{
+			"autoscalingGroups": []any{map[string]any{"name": "eks-" + name + "-" + suffix}},
+		}))})
 	case "aws:cloudwatch/logGroup:LogGroup":
 		outputs["arn"] = resource.NewProperty(fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s", m.region(), m.account(), name))
 	case "kubernetes:storage.k8s.io/v1:StorageClass", "kubernetes:networking.k8s.io/v1:IngressClass":
@@ -118,6 +121,8 @@ func (m *Mocks) defaultOutputs(args pulumi.MockResourceArgs, urn string) (string
 				id = n.StringValue()
 			}
 		}
+	case "random:index/randomId:RandomId":
+		outputs["hex"] = resource.NewProperty(suffix[:8])
 	case "kubernetes:helm.sh/v3:Release":
 		outputs["status"] = resource.NewProperty(resource.PropertyMap{
 			"status":  resource.NewProperty("deployed"),
@@ -150,6 +155,15 @@ func inputOr(inputs resource.PropertyMap, key resource.PropertyKey, def string) 
 		return v
 	}
 	return resource.NewProperty(def)
+}
+
+// zonePrefix is the region part of its zone ids: us-east-1 -> use1, ca-central-1 -> cac1.
+func zonePrefix(region string) string {
+	parts := strings.Split(region, "-")
+	if len(parts) != 3 || parts[1] == "" {
+		return region
+	}
+	return parts[0] + parts[1][:1] + parts[2]
 }
 
 // clusterInfo is what AWS reports for an EKS cluster of the given name, derived from the name.
@@ -201,10 +215,20 @@ func (m *Mocks) defaultCall(args pulumi.MockCallArgs) (resource.PropertyMap, err
 	}
 	switch args.Token {
 	case "aws:index/getAvailabilityZones:getAvailabilityZones":
+		// Zone i+1 is named <region><letter i>; excluded zone ids are left out, as AWS does.
+		excluded := map[string]bool{}
+		if v, ok := args.Args["excludeZoneIds"]; ok && v.IsArray() {
+			for _, e := range v.ArrayValue() {
+				excluded[e.StringValue()] = true
+			}
+		}
 		var names, ids []any
 		for i, letter := range "abcdef" {
-			names = append(names, fmt.Sprintf("%s%c", m.region(), letter))
-			ids = append(ids, fmt.Sprintf("%s-az%d", strings.ReplaceAll(m.region(), "-", "")[:5], i+1))
+			id := fmt.Sprintf("%s-az%d", zonePrefix(m.region()), i+1)
+			if !excluded[id] {
+				names = append(names, fmt.Sprintf("%s%c", m.region(), letter))
+				ids = append(ids, id)
+			}
 		}
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"id": m.region(), "names": names, "zoneIds": ids, "groupNames": []any{m.region()},

@@ -34,10 +34,7 @@ func runAllInOne(ctx context.Context, args []string, _, stderr io.Writer) error 
 	log := p.log
 	reg := newRegistry()
 	w := worker.New(p.db, p.blobs, p.queue, log, reg, wf.config())
-	srv := linkhttp.New(linkhttp.Config{
-		Store: p.db, Blobs: p.blobs, Scheduler: worker.Scheduler{Queue: p.queue}, Logger: log,
-		Registry: reg, Limits: api.limitsConfig(), Version: version, RateLimit: api.rateLimiter(), Rate: w.Rate,
-	})
+	srv := linkhttp.New(api.serverConfig(p, reg, w.Rate))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
@@ -36,6 +35,13 @@ func startAllInOne(t *testing.T, args []string, stderr io.Writer) (base string, 
 		errc <- run(ctx, append([]string{"all-in-one", "--addr", addr}, args...), io.Discard, stderr)
 	}()
 	base = "http://" + addr
+	waitReady(t, base)
+	return base, errc, cancel
+}
+
+// waitReady waits until the server at base answers /readyz with 200.
+func waitReady(t *testing.T, base string) {
+	t.Helper()
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(base + "/readyz")
 		if err != nil {
@@ -43,32 +49,16 @@ func startAllInOne(t *testing.T, args []string, stderr io.Writer) (base string, 
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
-	}, 10*time.Second, 20*time.Millisecond)
-	return base, errc, cancel
+	}, 30*time.Second, 20*time.Millisecond)
 }
 
 // linkBinaryFile links the shared 1000-record file with itself at 0.99 as a two-party groups
 // project, through the API, and waits for the run to complete.
 func linkBinaryFile(t *testing.T, base string) (pid, resultToken, runID string) {
 	t.Helper()
-	ctx := t.Context()
-	clks, err := os.ReadFile("../../../../shared/testdata/binary/clks_128B_1k.json")
-	require.NoError(t, err)
-	api := client.New(base, nil)
-	p, err := api.CreateProject(ctx, client.NewProject{ResultType: client.Groups})
-	require.NoError(t, err)
-	for _, tok := range p.UpdateTokens {
-		_, err := api.UploadJSON(ctx, p.ProjectID, tok, bytes.NewReader(clks))
-		require.NoError(t, err)
-	}
-	run, err := api.CreateRun(ctx, p.ProjectID, p.ResultToken, client.NewRun{Threshold: 0.99})
-	require.NoError(t, err)
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	st, err := api.WaitRun(wctx, p.ProjectID, run.RunID, p.ResultToken, 20*time.Millisecond)
-	require.NoError(t, err)
-	require.Equal(t, client.StateCompleted, st.State, "%+v", st)
-	return p.ProjectID, p.ResultToken, run.RunID
+	file := "../../../../shared/testdata/binary/clks_128B_1k.json"
+	r := apiLink(t, base, "groups", 0.99, []string{file, file})
+	return r.pid, r.resultToken, r.runID
 }
 
 // TestAllInOne runs the command as `make run` does (data in a fresh directory), links two

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	linkhttp "github.com/linkage-platform/linkage/app/http"
 )
 
 // FuzzConfig sets one flag of all-in-one (the superset of serve's and worker's) from the command
@@ -52,12 +54,16 @@ func FuzzConfig(f *testing.F) {
 		if _, err := newLogger(io.Discard, *level); err != nil {
 			return
 		}
-		l := api.limitsConfig()
+		cfg := api.serverConfig(&process{}, nil, nil)
+		l := cfg.Limits
+		require.Positive(t, cfg.UploadTimeout)
+		require.Positive(t, cfg.UploadIdleTimeout)
+		require.Positive(t, cfg.BodyTimeout)
+		require.GreaterOrEqual(t, l.MaxTokenBytes, linkhttp.Base64Len(l.MaxHashSize))
 		require.Positive(t, l.MaxUploadBytes)
 		require.Positive(t, l.MaxUploadRecords)
 		require.GreaterOrEqual(t, l.MaxParties, 2)
 		require.GreaterOrEqual(t, l.MaxHashSize, 8)
-		api.rateLimiter()
 		c := wf.config()
 		require.Positive(t, c.Concurrency)
 		require.Positive(t, c.ChunkComparisons)

@@ -44,7 +44,7 @@ func (f *histogramFlags) write(ctx context.Context, parties []*engine.CLKs, cand
 	}
 	for p := range parties {
 		for q := p + 1; q < len(parties); q++ {
-			if err := h.Sample(ctx, parties[p], parties[q], histogram.SampleOptions{Workers: workers}); err != nil {
+			if err := h.Sample(ctx, parties[p], parties[q], engine.Options{Workers: workers}); err != nil {
 				return err
 			}
 		}

@@ -31,9 +31,13 @@ func runLink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	workers := fs.Int("workers", 0, "comparison goroutines (0: GOMAXPROCS)")
 	seed := fs.String("seed", "", "seed of the permutations' random rows; the service seeds with the run id (empty: random)")
 	party := fs.Int("party", -1, "permutations: print this party's permutation instead of the mask")
+	kernel := fs.String("kernel", os.Getenv("LINKAGE_KERNEL"), kernelUsage()+" [$LINKAGE_KERNEL]")
 	hist := registerHistogram(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if err := useKernel(*kernel); err != nil {
+		return fmt.Errorf("link: %w", err)
 	}
 	files := fs.Args()
 	rt := linkage.ResultType(*result)

@@ -13,7 +13,7 @@ import (
 )
 
 // writeCLKs writes a {"clks": [...]} file of the given raw records.
-func writeCLKs(t *testing.T, records ...[]byte) string {
+func writeCLKs(t testing.TB, records ...[]byte) string {
 	t.Helper()
 	var clks []string
 	for _, r := range records {

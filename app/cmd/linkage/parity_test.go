@@ -17,10 +17,16 @@ import (
 	"github.com/linkage-platform/linkage/app/client"
 )
 
+// apiRun is a run linked through the API and its raw result documents: "" for the result
+// token, and for permutations "party-N" for party N's receipt token.
+type apiRun struct {
+	pid, resultToken, runID string
+	docs                    map[string][]byte
+}
+
 // apiLink links files through the API (one party per file) as a project of result type rt, at
-// threshold t, and returns the run id and the raw result documents: "" for the result token,
-// and for permutations "party-N" for party N's receipt token.
-func apiLink(t *testing.T, base, rt string, threshold float64, files []string) (string, map[string][]byte) {
+// threshold t, and waits for the run to complete.
+func apiLink(t *testing.T, base, rt string, threshold float64, files []string) apiRun {
 	t.Helper()
 	ctx := t.Context()
 	api := client.New(base, nil)
@@ -28,32 +34,33 @@ func apiLink(t *testing.T, base, rt string, threshold float64, files []string) (
 	require.NoError(t, err)
 	var receipts []string
 	for i, tok := range p.UpdateTokens {
-		clks, err := os.Open(files[i])
+		f, err := os.Open(files[i])
 		require.NoError(t, err)
-		up, err := api.UploadJSON(ctx, p.ProjectID, tok, clks)
-		clks.Close()
+		r, err := api.UploadJSON(ctx, p.ProjectID, tok, f)
+		f.Close()
 		require.NoError(t, err)
-		receipts = append(receipts, up.ReceiptToken)
+		receipts = append(receipts, r.ReceiptToken)
 	}
 	run, err := api.CreateRun(ctx, p.ProjectID, p.ResultToken, client.NewRun{Threshold: threshold})
 	require.NoError(t, err)
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	st, err := api.WaitRun(wctx, p.ProjectID, run.RunID, p.ResultToken, 50*time.Millisecond)
+	st, err := api.WaitRun(wctx, p.ProjectID, run.RunID, p.ResultToken, 20*time.Millisecond)
 	require.NoError(t, err)
 	require.Equal(t, client.StateCompleted, st.State, "%+v", st)
-	result := func(token string) []byte {
-		doc, err := api.Result(ctx, p.ProjectID, run.RunID, token)
-		require.NoError(t, err)
-		return doc
-	}
-	docs := map[string][]byte{"": result(p.ResultToken)}
+	out := apiRun{pid: p.ProjectID, resultToken: p.ResultToken, runID: run.RunID, docs: map[string][]byte{}}
+	tokens := map[string]string{"": p.ResultToken}
 	if rt == "permutations" {
 		for i, rec := range receipts {
-			docs[fmt.Sprint("party-", i)] = result(rec)
+			tokens[fmt.Sprint("party-", i)] = rec
 		}
 	}
-	return run.RunID, docs
+	for part, tok := range tokens {
+		if out.docs[part], err = api.Result(ctx, p.ProjectID, run.RunID, tok); err != nil {
+			require.NoError(t, err)
+		}
+	}
+	return out
 }
 
 // cliLink runs `linkage link` and returns its output.
@@ -70,6 +77,15 @@ type referenceFile struct {
 	Groups    [][][2]int   `json:"groups"`
 }
 
+// loadReference reads ../shared/testdata/reference/reference.json; dir holds its clks_N.json.
+func loadReference(t *testing.T) (dir string, ref referenceFile) {
+	dir = sharedTestdata(t, "reference")
+	raw, err := os.ReadFile(filepath.Join(dir, "reference.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &ref))
+	return dir, ref
+}
+
 func sharedTestdata(t *testing.T, parts ...string) string {
 	dir := filepath.Join(append([]string{"..", "..", "..", "..", "shared", "testdata"}, parts...)...)
 	if _, err := os.Stat(dir); err != nil {
@@ -82,11 +98,7 @@ func sharedTestdata(t *testing.T, parts ...string) string {
 // byte-identical documents for every result type (permutations seeded with the run id), and
 // both reproduce the reference implementation's groups and candidate pairs exactly.
 func TestLinkParity(t *testing.T) {
-	dir := sharedTestdata(t, "reference")
-	raw, err := os.ReadFile(filepath.Join(dir, "reference.json"))
-	require.NoError(t, err)
-	var ref referenceFile
-	require.NoError(t, json.Unmarshal(raw, &ref))
+	dir, ref := loadReference(t)
 	var files []string
 	for p := range 5 {
 		files = append(files, filepath.Join(dir, fmt.Sprintf("clks_%d.json", p)))
@@ -95,9 +107,9 @@ func TestLinkParity(t *testing.T) {
 	base, _, _ := startAllInOne(t, []string{"--data-dir", t.TempDir(), "--log-level", "warn"}, io.Discard)
 
 	// groups, 5 parties: the reference's groups exactly.
-	rid, api := apiLink(t, base, "groups", ref.Threshold, files)
-	cli := cliLink(t, "--threshold", th, "--result", "groups", "--seed", rid, files[0], files[1], files[2], files[3], files[4])
-	require.Equal(t, string(api[""]), string(cli))
+	api := apiLink(t, base, "groups", ref.Threshold, files)
+	cli := cliLink(t, "--threshold", th, "--result", "groups", "--seed", api.runID, files[0], files[1], files[2], files[3], files[4])
+	require.Equal(t, string(api.docs[""]), string(cli))
 	var groups struct {
 		Groups [][][2]int `json:"groups"`
 	}
@@ -105,9 +117,9 @@ func TestLinkParity(t *testing.T) {
 	require.Equal(t, ref.Groups, groups.Groups)
 
 	// similarity_scores, parties 0 and 1: the reference's pairs of those parties, scores bit for bit.
-	rid, api = apiLink(t, base, "similarity_scores", ref.Threshold, files[:2])
-	cli = cliLink(t, "--threshold", th, "--result", "similarity_scores", "--seed", rid, files[0], files[1])
-	require.Equal(t, string(api[""]), string(cli))
+	api = apiLink(t, base, "similarity_scores", ref.Threshold, files[:2])
+	cli = cliLink(t, "--threshold", th, "--result", "similarity_scores", "--seed", api.runID, files[0], files[1])
+	require.Equal(t, string(api.docs[""]), string(cli))
 	var scores struct {
 		Scores [][3]json.RawMessage `json:"similarity_scores"`
 	}
@@ -129,11 +141,11 @@ func TestLinkParity(t *testing.T) {
 	}
 
 	// permutations: mask and each party's permutation.
-	rid, api = apiLink(t, base, "permutations", ref.Threshold, files[:2])
-	args := []string{"--threshold", th, "--result", "permutations", "--seed", rid, files[0], files[1]}
-	require.Equal(t, string(api[""]), string(cliLink(t, args...)))
+	api = apiLink(t, base, "permutations", ref.Threshold, files[:2])
+	args := []string{"--threshold", th, "--result", "permutations", "--seed", api.runID, files[0], files[1]}
+	require.Equal(t, string(api.docs[""]), string(cliLink(t, args...)))
 	for p := range 2 {
-		require.Equal(t, string(api[fmt.Sprint("party-", p)]), string(cliLink(t, append([]string{"--party", fmt.Sprint(p)}, args...)...)))
+		require.Equal(t, string(api.docs[fmt.Sprint("party-", p)]), string(cliLink(t, append([]string{"--party", fmt.Sprint(p)}, args...)...)))
 	}
 }
 
@@ -146,8 +158,8 @@ func TestLinkParityTutorial(t *testing.T) {
 		files = append(files, filepath.Join(dir, fmt.Sprintf("clks-%d.json", p)))
 	}
 	base, _, _ := startAllInOne(t, []string{"--data-dir", t.TempDir(), "--log-level", "warn"}, io.Discard)
-	_, api := apiLink(t, base, "groups", 0.8, files)
+	api := apiLink(t, base, "groups", 0.8, files)
 	cli := cliLink(t, append([]string{"--threshold", "0.8"}, files...)...)
-	require.Equal(t, string(api[""]), string(cli))
+	require.Equal(t, string(api.docs[""]), string(cli))
 	require.Greater(t, len(cli), 10000) // thousands of groups, not an empty result
 }

@@ -6,19 +6,22 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/linkage-platform/linkage/app/engine"
 	"github.com/linkage-platform/linkage/app/linkage"
 	"github.com/linkage-platform/linkage/app/tracing"
 )
 
-// processFlags are the flags of every long-running command: backends, log level, traces.
+// processFlags are the flags of every long-running command: backends, log level, traces, kernel.
 type processFlags struct {
 	backends *backendConfig
 	level    *string
 	tracing  *tracingFlags
+	kernel   *string
 }
 
 func registerProcess(f *flags) *processFlags {
-	return &processFlags{backends: registerBackends(f), level: registerLogLevel(f), tracing: registerTracing(f)}
+	return &processFlags{backends: registerBackends(f), level: registerLogLevel(f), tracing: registerTracing(f),
+		kernel: f.String("kernel", "", kernelUsage())}
 }
 
 // process is what a long-running command runs on: its logger and the three backends.
@@ -38,6 +41,10 @@ func (p *processFlags) open(ctx context.Context, stderr io.Writer, role string, 
 	if err != nil {
 		return nil, err
 	}
+	if err := useKernel(*p.kernel); err != nil {
+		return nil, err
+	}
+	log.Info("dice kernel", "tier", engine.KernelName())
 	proc := &process{log: log}
 	defer func() {
 		if err != nil {

@@ -7,9 +7,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/linkage-platform/linkage/app/clusterrate"
 	linkhttp "github.com/linkage-platform/linkage/app/http"
-	"github.com/linkage-platform/linkage/app/worker"
+	"github.com/linkage-platform/linkage/app/rate"
 )
 
 // runServe serves the API only; workers run as `linkage worker` processes.
@@ -30,12 +29,9 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	defer p.Close()
 	log := p.log
 	// No worker here: /status reports the comparisons of all workers, sampled from the database.
-	rate := clusterrate.New(p.db, 5*time.Second, log)
-	go rate.Run(ctx)
-	srv := linkhttp.New(linkhttp.Config{
-		Store: p.db, Blobs: p.blobs, Scheduler: worker.Scheduler{Queue: p.queue}, Logger: log,
-		Registry: newRegistry(), Limits: api.limitsConfig(), Version: version, RateLimit: api.rateLimiter(), Rate: rate.Rate,
-	})
+	sampler := rate.NewSampler(p.db, 5*time.Second, log)
+	go sampler.Run(ctx)
+	srv := linkhttp.New(api.serverConfig(p, newRegistry(), sampler.Rate))
 	err = serveHTTP(ctx, log, *api.addr, srv, *api.shutdownTimeout)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("serve: %w", err)

@@ -39,7 +39,7 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 
 func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), kernelInfo())
 	return reg
 }
 
@@ -51,10 +51,12 @@ type apiFlags struct {
 		bodyBytes, tokenBytes      *int64
 		parties, hashSize          *int
 		blocksPerRecord, blockID   *int
+		uploadsPerClient           *int
 	}
-	rateLimit    *float64
-	rateBurst    *int
-	forwardedFor *bool
+	uploadTimeout, uploadIdle, bodyTimeout *time.Duration
+	rateLimit, metricsRate                 *float64
+	rateBurst                              *int
+	forwardedFor                           *bool
 }
 
 func registerAPI(f *flags) *apiFlags {
@@ -65,12 +67,17 @@ func registerAPI(f *flags) *apiFlags {
 	a.limits.uploadBytes = f.Int64("max-upload-bytes", 8<<30, "largest upload request body in bytes")
 	a.limits.uploadRecords = f.Int64("max-upload-records", 50_000_000, "most CLKs in one upload")
 	a.limits.parties = f.Int("max-parties", 100, "most parties of a project")
-	a.limits.hashSize = f.Int("max-hash-size", 8192, "largest CLK in bytes")
+	a.limits.hashSize = f.Int("max-hash-size", 1024, "largest CLK in bytes (the reference allows 1..1024)")
 	a.limits.bodyBytes = f.Int64("max-body-bytes", 1<<20, "largest JSON body of requests other than uploads")
 	a.limits.tokenBytes = f.Int64("max-json-token-bytes", 64<<10, "longest string or number in a JSON upload (at least the base64 of --max-hash-size bytes)")
 	a.limits.blocksPerRecord = f.Int("max-blocks-per-record", 100, "most blocks one record may belong to")
 	a.limits.blockID = f.Int("max-block-id-bytes", 128, "longest block id in bytes")
+	a.limits.uploadsPerClient = f.Int("max-uploads-per-client", 32, "uploads one client address may run at once (beyond: 429)")
+	a.uploadTimeout = f.Duration("upload-timeout", time.Hour, "longest time an upload's body may take (an update token's claim lasts 5 minutes longer)")
+	a.uploadIdle = f.Duration("upload-idle-timeout", 2*time.Minute, "longest time an upload may send nothing")
+	a.bodyTimeout = f.Duration("body-timeout", 30*time.Second, "longest time the body of any other request may take")
 	a.rateLimit = f.Float64("rate-limit", 200, "requests per second allowed per client address and per token (0: no limit); beyond it 503 with Retry-After")
+	a.metricsRate = f.Float64("metrics-rate-limit", 1, "/metrics scrapes per second allowed per client address, burst 10 (0: no limit)")
 	a.rateBurst = f.Int("rate-burst", 400, "requests a client may make at once above --rate-limit")
 	a.forwardedFor = f.Bool("rate-limit-forwarded-for", false, "take the client address from the last X-Forwarded-For entry (only behind a load balancer that sets it)")
 	return a
@@ -96,11 +103,17 @@ func (a *apiFlags) validate() error {
 	if b64 := linkhttp.Base64Len(*a.limits.hashSize); *a.limits.tokenBytes < b64 {
 		errs = append(errs, fmt.Errorf("--max-json-token-bytes must be at least %d, the base64 of a --max-hash-size CLK", b64))
 	}
-	if *a.limits.blocksPerRecord < 1 || *a.limits.blockID < 1 {
-		errs = append(errs, errors.New("--max-blocks-per-record and --max-block-id-bytes must be positive"))
+	if *a.limits.blocksPerRecord < 1 || *a.limits.blockID < 1 || *a.limits.uploadsPerClient < 1 {
+		errs = append(errs, errors.New("--max-blocks-per-record, --max-block-id-bytes and --max-uploads-per-client must be positive"))
+	}
+	if *a.uploadTimeout <= 0 || *a.uploadIdle <= 0 || *a.bodyTimeout <= 0 {
+		errs = append(errs, errors.New("--upload-timeout, --upload-idle-timeout and --body-timeout must be positive"))
 	}
 	if *a.rateLimit < 0 || math.IsNaN(*a.rateLimit) || math.IsInf(*a.rateLimit, 0) {
 		errs = append(errs, errors.New("--rate-limit must be a finite number ≥ 0"))
+	}
+	if *a.metricsRate < 0 || math.IsNaN(*a.metricsRate) || math.IsInf(*a.metricsRate, 0) {
+		errs = append(errs, errors.New("--metrics-rate-limit must be a finite number ≥ 0"))
 	}
 	if *a.rateBurst < 1 {
 		errs = append(errs, errors.New("--rate-burst must be at least 1"))
@@ -108,12 +121,29 @@ func (a *apiFlags) validate() error {
 	return errors.Join(errs...)
 }
 
-func (a *apiFlags) limitsConfig() linkhttp.Limits {
-	return linkhttp.Limits{
-		MaxUploadBytes: *a.limits.uploadBytes, MaxUploadRecords: *a.limits.uploadRecords,
-		MaxParties: *a.limits.parties, MaxHashSize: *a.limits.hashSize, MaxBodyBytes: *a.limits.bodyBytes,
-		MaxTokenBytes: *a.limits.tokenBytes, MaxBlocksPerRecord: *a.limits.blocksPerRecord, MaxBlockIDBytes: *a.limits.blockID,
+// serverConfig is the API's configuration on p's backends; rate is the /status rate.
+func (a *apiFlags) serverConfig(p *process, reg *prometheus.Registry, rate func() float64) linkhttp.Config {
+	return linkhttp.Config{
+		Store: p.db, Blobs: p.blobs, Scheduler: worker.Scheduler{Queue: p.queue}, Logger: p.log,
+		Registry: reg, Version: version, RateLimit: a.rateLimiter(), Rate: rate,
+		Limits: linkhttp.Limits{
+			MaxUploadBytes: *a.limits.uploadBytes, MaxUploadRecords: *a.limits.uploadRecords,
+			MaxParties: *a.limits.parties, MaxHashSize: *a.limits.hashSize, MaxBodyBytes: *a.limits.bodyBytes,
+			MaxTokenBytes: *a.limits.tokenBytes, MaxBlocksPerRecord: *a.limits.blocksPerRecord, MaxBlockIDBytes: *a.limits.blockID,
+			MaxUploadsPerClient: *a.limits.uploadsPerClient,
+		},
+		UploadTimeout: *a.uploadTimeout, UploadIdleTimeout: *a.uploadIdle, BodyTimeout: *a.bodyTimeout,
+		MetricsRate: metricsRate(*a.metricsRate),
+		ClientAddr:  func(r *http.Request) string { return ratelimit.ClientAddr(r, *a.forwardedFor) },
 	}
+}
+
+// metricsRate maps the flag's 0 (no limit) to the server's (below 0).
+func metricsRate(f float64) float64 {
+	if f == 0 {
+		return -1
+	}
+	return f
 }
 
 // rateLimiter is nil (no limit) when --rate-limit is 0.

@@ -25,12 +25,14 @@ func Run(t *testing.T, open func(t *testing.T) linkage.Store) {
 		{"ListAndCountProjects", testListAndCountProjects},
 		{"UploadClaimIsSingleUse", testUploadClaimIsSingleUse},
 		{"UploadClaimRace", testUploadClaimRace},
+		{"UploadSizesAgree", testUploadSizesAgree},
 		{"StaleClaimIsRetaken", testStaleClaimIsRetaken},
 		{"RunsWaitForUploads", testRunsWaitForUploads},
 		{"RunOnCompleteProjectIsQueued", testRunOnCompleteProjectIsQueued},
 		{"RunLifecycle", testRunLifecycle},
 		{"StartRunOnce", testStartRunOnce},
 		{"ProgressNeverDecreases", testProgressNeverDecreases},
+		{"AttemptsGivenBack", testAttemptsGivenBack},
 		{"FailRun", testFailRun},
 		{"DeleteRun", testDeleteRun},
 		{"DeleteProjectCascades", testDeleteProjectCascades},
@@ -175,6 +177,30 @@ func testUploadClaimIsSingleUse(t *testing.T, s linkage.Store) {
 	require.Equal(t, "record 3 is 12 bytes", parties[0].Problem)
 	require.Equal(t, linkage.UploadPending, parties[1].State)
 	require.Empty(t, parties[1].Problem)
+}
+
+// The CLK size is checked when an upload is recorded, so that two concurrent uploads of
+// different sizes (each checked against no done party before) cannot both be accepted.
+func testUploadSizesAgree(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	p := newProject(t, s, 3, t0)
+	stale := t0.Add(-time.Hour)
+	for i := range 3 {
+		require.NoError(t, s.ClaimUpload(ctx, p.ID, i, t0, stale))
+	}
+	_, err := s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 0, Records: 5, HashSize: 128, UploadedAt: t0})
+	require.NoError(t, err)
+	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 1, Records: 5, HashSize: 64, UploadedAt: t0})
+	require.ErrorIs(t, err, linkage.ErrInvalid)
+	require.ErrorContains(t, err, "party 0 uploaded 128-byte CLKs")
+	// An upload in error (size 0) holds no one to a size and is held to none.
+	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 2, Records: 5, HashSize: 0, Problem: "odd size", UploadedAt: t0})
+	require.NoError(t, err)
+	parties, err := s.ListParties(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, linkage.UploadUploading, parties[1].State, "the refused upload keeps its claim for the caller to release")
+	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 1, Records: 5, HashSize: 128, UploadedAt: t0})
+	require.NoError(t, err)
 }
 
 func testUploadClaimRace(t *testing.T, s linkage.Store) {
@@ -341,6 +367,36 @@ func testStartRunOnce(t *testing.T, s linkage.Store) {
 	r2 := newRun(t, s, newProject(t, s, 2, t0).ID, t0)
 	require.ErrorIs(t, s.StartRun(ctx, r2.ID, chunksFor(r2.ID), t0), linkage.ErrConflict)
 	_ = p
+}
+
+// A hand-back at shutdown gives its attempt back; a done chunk or a finished run keeps its count.
+func testAttemptsGivenBack(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	_, r := readyRun(t, s)
+	require.NoError(t, s.StartRun(ctx, r.ID, chunksFor(r.ID), t0))
+	a, err := s.BeginChunk(ctx, r.ID, 0)
+	require.NoError(t, err)
+	require.Equal(t, 1, a)
+	require.NoError(t, s.ReturnChunkAttempt(ctx, r.ID, 0))
+	a, err = s.BeginChunk(ctx, r.ID, 0)
+	require.NoError(t, err)
+	require.Equal(t, 1, a, "the handed-back attempt was not counted")
+	_, err = s.CompleteChunk(ctx, r.ID, 0, 3)
+	require.NoError(t, err)
+	require.NoError(t, s.ReturnChunkAttempt(ctx, r.ID, 0))
+	c, err := s.GetChunk(ctx, r.ID, 0)
+	require.NoError(t, err)
+	require.Equal(t, 1, c.Attempts, "a done chunk keeps its attempts")
+
+	_, err = s.CompleteChunk(ctx, r.ID, 1, 0)
+	require.NoError(t, err)
+	a, err = s.BeginSolve(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, a)
+	require.NoError(t, s.ReturnSolveAttempt(ctx, r.ID))
+	a, err = s.BeginSolve(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, a)
 }
 
 func testProgressNeverDecreases(t *testing.T, s linkage.Store) {

@@ -1,4 +1,4 @@
-package clusterrate
+package rate
 
 import (
 	"context"
@@ -40,7 +40,7 @@ func TestSample(t *testing.T) {
 		runs:   map[string]*linkage.Run{"a": {ID: "a", Progress: 1_000_000}, "gone": {ID: "gone", Progress: 500}},
 		active: map[string]bool{"a": true, "gone": true},
 	}
-	s := New(st, time.Second, slog.Default())
+	s := NewSampler(st, time.Second, slog.Default())
 	ctx := context.Background()
 	require.NoError(t, s.Sample(ctx))
 	require.Zero(t, s.Rate(), "the first sample is the baseline: progress made before it is not recent")

@@ -1,7 +1,4 @@
-// Package clusterrate measures the comparisons per second of all workers from the database, for
-// the /status `rate` of an API process that runs no worker itself (`linkage serve`): it samples
-// the progress of unfinished runs and counts how much it grew.
-package clusterrate
+package rate
 
 import (
 	"context"
@@ -9,22 +6,22 @@ import (
 	"time"
 
 	"github.com/linkage-platform/linkage/app/linkage"
-	"github.com/linkage-platform/linkage/app/worker"
 )
 
-// Sampler polls the store; Rate is safe for concurrent use.
+// Sampler measures the comparisons per second of all workers from the database: it samples the
+// progress of unfinished runs and counts how much it grew. Rate is safe for concurrent use.
 type Sampler struct {
 	store    linkage.Store
 	interval time.Duration
 	log      *slog.Logger
-	meter    *worker.RateMeter
+	meter    *Meter
 	last     map[string]linkage.Run // unfinished runs at the previous sample: id → run
 	started  bool
 }
 
-// New samples every interval and reports the rate over the last minute.
-func New(store linkage.Store, interval time.Duration, log *slog.Logger) *Sampler {
-	return &Sampler{store: store, interval: interval, log: log, meter: worker.NewRateMeter(time.Minute), last: map[string]linkage.Run{}}
+// NewSampler samples every interval (once Run) and reports the rate over the last minute.
+func NewSampler(store linkage.Store, interval time.Duration, log *slog.Logger) *Sampler {
+	return &Sampler{store: store, interval: interval, log: log, meter: NewMeter(time.Minute), last: map[string]linkage.Run{}}
 }
 
 // Rate is the comparisons per second over the last minute, cluster-wide.

@@ -1,0 +1,443 @@
+//go:build hostile
+
+package hostiletest
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkage-platform/linkage/app/linkage"
+)
+
+// Budgets of peak RSS per process with the flags below (measured peaks are in the notes; the
+// budgets leave room for the Go runtime's slack, not for a whole hostile value).
+const (
+	apiBudget    = 128 << 20
+	workerBudget = 256 << 20
+)
+
+// flags every process of the suite runs with: small budgets and timeouts so that each case is
+// quick, and scrapes unlimited (the suite polls /metrics).
+var (
+	apiFlags    = []string{"--upload-idle-timeout", "2s", "--upload-timeout", "30s", "--body-timeout", "2s", "--metrics-rate-limit", "0", "--rate-limit", "0"}
+	workerFlags = []string{"--max-chunk-candidates", "1000000", "--reconcile-interval", "1s", "--concurrency", "2"}
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "linkage-hostile-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "linkage")
+	build := exec.Command("go", "build", "-o", binary, "github.com/linkage-platform/linkage/app/cmd/linkage")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build linkage:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// proc is one linkage process: its /metrics, its budget and its log.
+type proc struct {
+	name    string
+	cmd     *exec.Cmd
+	metrics string
+	budget  int64
+	log     string
+}
+
+// peakRSS is the process's peak resident set (VmHWM) in bytes.
+func (p *proc) peakRSS(t testing.TB) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	require.NoError(t, err, "%s is not running", p.name)
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			require.NoError(t, err)
+			return kb << 10
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status", p.cmd.Process.Pid)
+	return 0
+}
+
+// gauges reads go_goroutines and process_open_fds from the process's /metrics.
+func (p *proc) gauges(t testing.TB) (goroutines, fds float64) {
+	t.Helper()
+	resp, err := http.Get(p.metrics)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	sc := bufio.NewScanner(resp.Body)
+	goroutines, fds = math.NaN(), math.NaN()
+	for sc.Scan() {
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		f, _ := strconv.ParseFloat(v, 64)
+		switch name {
+		case "go_goroutines":
+			goroutines = f
+		case "process_open_fds":
+			fds = f
+		}
+	}
+	require.False(t, math.IsNaN(goroutines) || math.IsNaN(fds), "%s: no go_goroutines/process_open_fds in /metrics", p.name)
+	return goroutines, fds
+}
+
+// deployment is the API (and workers) under test.
+type deployment struct {
+	t      *testing.T
+	dir    string
+	apiURL string
+	procs  []*proc
+}
+
+func (d *deployment) start(name string, budget int64, metrics string, args ...string) *proc {
+	d.t.Helper()
+	p := &proc{name: name, metrics: metrics, budget: budget, log: filepath.Join(d.dir, name+".log")}
+	f, err := os.Create(p.log)
+	require.NoError(d.t, err)
+	p.cmd = exec.Command(binary, args...)
+	p.cmd.Dir = d.dir
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	require.NoError(d.t, p.cmd.Start())
+	d.t.Cleanup(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		_ = p.cmd.Wait()
+		f.Close()
+		if d.t.Failed() {
+			b, _ := os.ReadFile(p.log)
+			if len(b) > 4000 {
+				b = b[len(b)-4000:]
+			}
+			d.t.Logf("--- %s log (tail) ---\n%s", name, b)
+		}
+	})
+	d.procs = append(d.procs, p)
+	eventually(d.t, 60*time.Second, name+" to serve /metrics", func() bool {
+		resp, err := http.Get(metrics)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == http.StatusOK
+	})
+	return p
+}
+
+func allInOne(t *testing.T) *deployment {
+	d := &deployment{t: t, dir: t.TempDir()}
+	port := freePort(t)
+	d.apiURL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	args := append([]string{"all-in-one", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", d.dir}, apiFlags...)
+	d.start("all-in-one", workerBudget, d.apiURL+"/metrics", append(args, workerFlags...)...)
+	return d
+}
+
+// serveAndWorker runs the API and a worker on one SQLite file, one blob directory and Redis.
+func serveAndWorker(t *testing.T) *deployment {
+	redisURL := os.Getenv("LINKAGE_TEST_REDIS_URL")
+	if redisURL == "" {
+		t.Skip("LINKAGE_TEST_REDIS_URL not set (make services; eval \"$(make -s services-env)\")")
+	}
+	u, err := url.Parse(redisURL)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("key-prefix", "hostile-"+linkage.NewID()[:8])
+	u.RawQuery = q.Encode()
+	d := &deployment{t: t, dir: t.TempDir()}
+	backends := []string{"--database-url", "sqlite:" + filepath.Join(d.dir, "linkage.db"), "--blob-url", "file:" + filepath.Join(d.dir, "blobs"), "--redis-url", u.String()}
+	out, err := exec.Command(binary, append([]string{"migrate"}, backends...)...).CombinedOutput()
+	require.NoError(t, err, "migrate: %s", out)
+	port, mport := freePort(t), freePort(t)
+	d.apiURL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	d.start("serve", apiBudget, d.apiURL+"/metrics", append(append([]string{"serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port)}, backends...), apiFlags...)...)
+	d.start("worker", workerBudget, fmt.Sprintf("http://127.0.0.1:%d/metrics", mport),
+		append(append([]string{"worker", "--metrics-addr", fmt.Sprintf("127.0.0.1:%d", mport)}, backends...), workerFlags...)...)
+	return d
+}
+
+// call sends a request and returns the status and body; a transport error (the server may
+// close the connection once it has answered a body it refused) is returned as status 0.
+func (d *deployment) call(method, path, token string, body io.Reader, header ...string) (int, []byte) {
+	d.t.Helper()
+	req, err := http.NewRequest(method, d.apiURL+"/api/v1"+path, body)
+	require.NoError(d.t, err)
+	if token != "" {
+		req.Header.Set("Authorization", token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := (&http.Client{Timeout: 2 * time.Minute}).Do(req)
+	if err != nil {
+		return 0, []byte(err.Error())
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+type project struct {
+	ProjectID    string   `json:"project_id"`
+	UpdateTokens []string `json:"update_tokens"`
+	ResultToken  string   `json:"result_token"`
+}
+
+func (d *deployment) project(resultType string, blocking bool) project {
+	d.t.Helper()
+	status, b := d.call("POST", "/projects", "", strings.NewReader(fmt.Sprintf(
+		`{"schema":{},"result_type":%q,"number_parties":2,"uses_blocking":%v}`, resultType, blocking)))
+	require.Equal(d.t, http.StatusCreated, status, "%s", b)
+	var p project
+	require.NoError(d.t, json.Unmarshal(b, &p))
+	return p
+}
+
+func (d *deployment) run(p project, threshold float64) string {
+	d.t.Helper()
+	status, b := d.call("POST", "/projects/"+p.ProjectID+"/runs", p.ResultToken, strings.NewReader(fmt.Sprintf(`{"threshold":%v}`, threshold)))
+	require.Equal(d.t, http.StatusCreated, status, "%s", b)
+	var r struct {
+		RunID string `json:"run_id"`
+	}
+	require.NoError(d.t, json.Unmarshal(b, &r))
+	return r.RunID
+}
+
+// wait returns the run's final state and message.
+func (d *deployment) wait(p project, run string) (string, string) {
+	d.t.Helper()
+	var st struct {
+		State   string `json:"state"`
+		Message string `json:"message"`
+	}
+	eventually(d.t, 5*time.Minute, "run "+run+" to end", func() bool {
+		status, b := d.call("GET", "/projects/"+p.ProjectID+"/runs/"+run+"/status", p.ResultToken, nil)
+		require.Equal(d.t, http.StatusOK, status, "%s", b)
+		require.NoError(d.t, json.Unmarshal(b, &st))
+		return st.State == "completed" || st.State == "error"
+	})
+	return st.State, st.Message
+}
+
+// baseline is each process's goroutines and descriptors at rest.
+type baseline map[*proc][2]float64
+
+func (d *deployment) baseline() baseline {
+	b := baseline{}
+	for _, p := range d.procs {
+		g, f := p.gauges(d.t)
+		b[p] = [2]float64{g, f}
+	}
+	return b
+}
+
+// settle waits until every process is back to (near) its baseline of goroutines and
+// descriptors, and checks every peak RSS against its budget.
+func (d *deployment) settle(b baseline) {
+	d.t.Helper()
+	http.DefaultClient.CloseIdleConnections()
+	for _, p := range d.procs {
+		var g, f float64
+		eventually(d.t, 60*time.Second, p.name+" to return to its goroutines and descriptors", func() bool {
+			g, f = p.gauges(d.t)
+			// Slack: the scrape's own connection and handler, the runtime's timers.
+			return g <= b[p][0]+4 && f <= b[p][1]+3
+		})
+		rss := p.peakRSS(d.t)
+		d.t.Logf("%s: peak RSS %.0f MiB (budget %d MiB), goroutines %.0f (baseline %.0f), fds %.0f (baseline %.0f)",
+			p.name, float64(rss)/(1<<20), p.budget>>20, g, b[p][0], f, b[p][1])
+		require.Less(d.t, rss, p.budget, "%s peak RSS", p.name)
+	}
+}
+
+// repeat streams prefix, n bytes of c and suffix without holding them.
+func repeat(prefix string, c byte, n int64, suffix string) io.Reader {
+	return io.MultiReader(strings.NewReader(prefix), io.LimitReader(byteReader(c), n), strings.NewReader(suffix))
+}
+
+type byteReader byte
+
+func (b byteReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(b)
+	}
+	return len(p), nil
+}
+
+// referencePairs are the reference implementation's scores between parties 0 and 1 of
+// ../shared/testdata/reference at its threshold.
+func referencePairs(t *testing.T) (float64, map[[2]int]float64) {
+	b, err := os.ReadFile("../../../shared/testdata/reference/reference.json")
+	require.NoError(t, err)
+	var ref struct {
+		Threshold float64     `json:"threshold"`
+		Pairs     [][]float64 `json:"candidate_pairs"`
+	}
+	require.NoError(t, json.Unmarshal(b, &ref))
+	out := map[[2]int]float64{}
+	for _, c := range ref.Pairs {
+		if c[0] == 0 && c[2] == 1 {
+			out[[2]int{int(c[1]), int(c[3])}] = c[4]
+		}
+	}
+	require.NotEmpty(t, out)
+	return ref.Threshold, out
+}
+
+// normal runs a similarity_scores project on the reference data alongside the hostile cases;
+// check waits for it and compares its scores with the reference's.
+func (d *deployment) normal() (check func()) {
+	threshold, want := referencePairs(d.t)
+	p := d.project("similarity_scores", false)
+	for party := range 2 {
+		f, err := os.Open(fmt.Sprintf("../../../shared/testdata/reference/clks_%d.json", party))
+		require.NoError(d.t, err)
+		status, b := d.call("POST", "/projects/"+p.ProjectID+"/clks", p.UpdateTokens[party], f, "Content-Type", "application/json")
+		f.Close()
+		require.Equal(d.t, http.StatusCreated, status, "%s", b)
+	}
+	run := d.run(p, threshold)
+	return func() {
+		state, msg := d.wait(p, run)
+		require.Equal(d.t, "completed", state, msg)
+		status, b := d.call("GET", "/projects/"+p.ProjectID+"/runs/"+run+"/result", p.ResultToken, nil)
+		require.Equal(d.t, http.StatusOK, status, "%s", b)
+		var res struct {
+			Scores [][3]json.RawMessage `json:"similarity_scores"`
+		}
+		require.NoError(d.t, json.Unmarshal(b, &res))
+		got := map[[2]int]float64{}
+		for _, s := range res.Scores {
+			var a, c [2]int
+			var score float64
+			require.NoError(d.t, json.Unmarshal(s[0], &a))
+			require.NoError(d.t, json.Unmarshal(s[1], &c))
+			require.NoError(d.t, json.Unmarshal(s[2], &score))
+			got[[2]int{a[1], c[1]}] = score
+		}
+		require.Equal(d.t, len(want), len(got), "pairs of the normal project")
+		for k, v := range want {
+			require.InDelta(d.t, v, got[k], 1e-9, "pair %v", k)
+		}
+	}
+}
+
+func TestHostile(t *testing.T) {
+	for name, deploy := range map[string]func(*testing.T) *deployment{"all-in-one": allInOne, "serve+worker": serveAndWorker} {
+		t.Run(name, func(t *testing.T) { hostile(t, deploy(t)) })
+	}
+}
+
+func hostile(t *testing.T, d *deployment) {
+	// Warm up (first connections, the database pool) before the baseline.
+	d.project("groups", false)
+	base := d.baseline()
+	checkNormal := d.normal()
+
+	t.Run("threshold too low", func(t *testing.T) {
+		// 2 × 20k random 8-byte CLKs at threshold 1e-9: every pair is a candidate (400M).
+		p := d.project("similarity_scores", false)
+		data := make([]byte, 20_000*8)
+		for party := range 2 {
+			_, _ = rand.Read(data)
+			status, b := d.call("POST", "/projects/"+p.ProjectID+"/binaryclks", p.UpdateTokens[party], bytes.NewReader(data),
+				"Hash-Size", "8", "Hash-Count", "20000", "Content-Type", "application/octet-stream")
+			require.Equal(t, http.StatusCreated, status, "%s", b)
+		}
+		state, msg := d.wait(p, d.run(p, 1e-9))
+		require.Equal(t, "error", state)
+		require.Contains(t, msg, "max-chunk-candidates")
+	})
+
+	t.Run("200 MB JSON string", func(t *testing.T) {
+		p := d.project("groups", false)
+		status, b := d.call("POST", "/projects/"+p.ProjectID+"/clks", p.UpdateTokens[0], repeat(`{"clks":["`, 'A', 200<<20, `"]}`),
+			"Content-Type", "application/json")
+		require.Equal(t, http.StatusRequestEntityTooLarge, status, "%s", b)
+		require.Contains(t, string(b), "max-json-token-bytes")
+	})
+
+	t.Run("blocks then clknblocks", func(t *testing.T) {
+		p := d.project("groups", true)
+		for range 200 {
+			status, b := d.call("POST", "/projects/"+p.ProjectID+"/clks", p.UpdateTokens[0],
+				strings.NewReader(`{"blocks":{"0":["a"]},"clknblocks":[]}`), "Content-Type", "application/json")
+			require.Equal(t, http.StatusBadRequest, status, "%s", b)
+		}
+	})
+
+	t.Run("too many blocks per record", func(t *testing.T) {
+		p := d.project("groups", true)
+		ids := strings.Repeat(`"b",`, 1000)
+		status, b := d.call("POST", "/projects/"+p.ProjectID+"/clks", p.UpdateTokens[0],
+			strings.NewReader(`{"clknblocks":[["AAAAAAAAAAA=",`+ids+`"b"]]}`), "Content-Type", "application/json")
+		require.Equal(t, http.StatusRequestEntityTooLarge, status, "%s", b)
+		require.Contains(t, string(b), "max-blocks-per-record")
+	})
+
+	t.Run("stalled upload", func(t *testing.T) {
+		p := d.project("groups", false)
+		c, err := net.Dial("tcp", strings.TrimPrefix(d.apiURL, "http://"))
+		require.NoError(t, err)
+		defer c.Close()
+		_, err = fmt.Fprintf(c, "POST /api/v1/projects/%s/clks HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{\"clks\":[",
+			p.ProjectID, p.UpdateTokens[0])
+		require.NoError(t, err)
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(time.Minute)))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusRequestTimeout, resp.StatusCode)
+	})
+
+	checkNormal()
+	d.settle(base)
+}
