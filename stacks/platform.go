@@ -104,12 +104,14 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	nodesReady := pulumi.DependsOn([]pulumi.Resource{ng.System, ng.CoreDNS})
+	nodes := []pulumi.Resource{ng.System, ng.CoreDNS}
+	nodesReady := pulumi.DependsOn(nodes)
 	st, err := storage.NewStorage(ctx, name, &storage.StorageArgs{
 		ClusterName:         p.ClusterName,
 		OIDC:                cl.OIDC,
 		EbsCsiDriverVersion: p.Addons.EbsCsiDriver,
 		Provider:            cl.Provider,
+		After:               nodes,
 		Tags:                cfg.Tags,
 	}, nodesReady)
 	if err != nil {
@@ -123,6 +125,7 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		ChartVersion: p.LBControllerChartVersion,
 		NodeSelector: map[string]string{nodegroups.RoleLabel: nodegroups.SystemRole},
 		Provider:     cl.Provider,
+		After:        nodes,
 		Tags:         cfg.Tags,
 	}, nodesReady)
 	if err != nil {
@@ -138,6 +141,7 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		MetricsServerChartVersion: p.Autoscaling.MetricsServerChartVersion,
 		NodeSelector:              map[string]string{nodegroups.RoleLabel: nodegroups.SystemRole},
 		Provider:                  cl.Provider,
+		After:                     nodes,
 		Tags:                      cfg.Tags,
 	}, nodesReady)
 	if err != nil {

@@ -37,7 +37,10 @@ type StorageArgs struct {
 	EbsCsiDriverVersion string
 	// Provider is the cluster's Kubernetes provider.
 	Provider *kubernetes.Provider
-	Tags     map[string]string
+	// After must exist before the driver is installed: nodes to run it (a component's DependsOn does
+	// not reach its children).
+	After []pulumi.Resource
+	Tags  map[string]string
 }
 
 // Storage is the CSI driver and the storage classes.
@@ -71,7 +74,7 @@ func NewStorage(ctx *pulumi.Context, name string, args *StorageArgs, opts ...pul
 		return nil, fmt.Errorf("storage %s: EBS CSI role: %w", name, err)
 	}
 	addon, err := cluster.NewAddon(ctx, name, args.ClusterName, csiAddon, args.EbsCsiDriverVersion, role.Arn,
-		pulumi.ToStringMap(args.Tags), parent)
+		pulumi.ToStringMap(args.Tags), parent, pulumi.DependsOn(append([]pulumi.Resource{role}, args.After...)))
 	if err != nil {
 		return nil, fmt.Errorf("storage %s: %w", name, err)
 	}
