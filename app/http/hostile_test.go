@@ -176,7 +176,7 @@ func TestRunStopsAtChunkCandidateBudget(t *testing.T) {
 	e.upload(p, 1, body)
 	run := e.createRun(p, 1e-9)
 	st := e.wait(p, run)
-	require.Equal(t, "error", st.State, "%v", st)
+	require.Equal(t, linkage.RunError, st.State, "%v", st)
 	require.Contains(t, st.Message, "max-chunk-candidates")
 	require.Contains(t, st.Message, "maximum 10000")
 }
@@ -433,7 +433,7 @@ func TestAmbiguousUploadCommit(t *testing.T) {
 			require.NotEmpty(t, r.json(t)["receipt_token"])
 			e.upload(p, 1, body)
 			run := e.createRun(p, 0.99)
-			require.Equal(t, "completed", e.wait(p, run).State)
+			require.Equal(t, linkage.RunCompleted, e.wait(p, run).State)
 		})
 	}
 }
