@@ -152,12 +152,15 @@ func TestFaults(t *testing.T) {
 	t.Run("KillPostgres", func(t *testing.T) {
 		c.t = t
 		a, b, want := c.dataset(5)
+		pa, pb, pwant := c.dataset(6)
 		p := c.newProject(a, b)
 		projects = append(projects, checked{p, want})
-		run := c.newRun(p, threshold)
 		pending, tokens := c.createProject(2) // its uploads are tried during the outage
-		pa, pb, pwant := c.dataset(6)
-		c.waitComparing(p, run, 0.2)
+		// A worker held at "chunk compared" keeps the run unfinished until the database is
+		// back, whatever the speed of the others.
+		held := c.startHeld(worker.FaultChunkCompared)
+		run := c.newRun(p, threshold)
+		held.waitLog(t, "fault point reached")
 		c.pg.kill9()
 		// The API answers 503 problem JSON while the database is down, not 500, and
 		// accepts no upload it could lose.
@@ -186,6 +189,7 @@ func TestFaults(t *testing.T) {
 		require.Equal(t, 503, status, "an upload the database cannot record is refused: %s", body)
 		time.Sleep(3 * time.Second) // workers hit the outage too
 		c.pg.start()
+		held.terminate(t, 30*time.Second) // hands its chunk back
 		c.waitCompleted(p, run, 3*time.Minute)
 		require.Equal(t, want, c.groups(p, run))
 		// The refused upload did not spend the update token.
