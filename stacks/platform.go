@@ -88,7 +88,7 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 	}
 	ngArgs := &nodegroups.NodeGroupsArgs{
 		ClusterName:       p.ClusterName,
-		KubernetesVersion: p.Cluster.KubernetesVersion,
+		KubernetesVersion: p.Cluster.NodeVersion,
 		SubnetIds:         net.PrivateSubnetIds,
 		System:            groupArgs(p.SystemNodes),
 		Worker:            groupArgs(p.WorkerNodes),
