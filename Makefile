@@ -67,7 +67,10 @@ test-kube: ## every object of every stack applied to a real kube-apiserver of th
 	@set -e; for s in $(KUBE_STACKS); do out/plan -stack $$s -format yaml > out/manifests/$$s.yaml; done
 	@set -e; v=$$(cd test/kube && $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes); bin=$(KUBE_BIN_DIR)/kube-apiserver-$$v; \
 	if [ ! -x $$bin ]; then echo "building kube-apiserver $$v into $$bin (once per version)"; \
-		(cd test/kube && $(GO) build -trimpath -o $$bin.tmp k8s.io/kubernetes/cmd/kube-apiserver) && mv $$bin.tmp $$bin; fi; \
+		minor=$$(echo $$v | cut -d. -f2); \
+		(cd test/kube && $(GO) build -ldflags "-X k8s.io/component-base/version.gitVersion=$$v \
+			-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$$minor" \
+			-o $$bin.tmp k8s.io/kubernetes/cmd/kube-apiserver) && mv $$bin.tmp $$bin; fi; \
 	cd test/kube && KUBE_APISERVER=$$bin KUBE_MANIFESTS=$(CURDIR)/out/manifests $(GO) test -count=1 -timeout 20m -v .
 
 bench: ## engine and service benchmarks

@@ -124,7 +124,7 @@ func TestNodeGroupsRunTheirOwnMinorWhileTheControlPlaneIsUpgraded(t *testing.T) 
 	values := map[string]string{"aws:region": "us-east-1", "linkage:kubernetesVersion": "1.36", "linkage:nodeKubernetesVersion": "1.35"}
 	m, err := pulumimock.RunProgram("linkage", "test", pulumimock.Config{Values: values}, stacks.Run)
 	require.NoError(t, err)
-	clusters := m.ByType("aws:eks/cluster:Cluster")
+	clusters := m.ByType("eks:index:Cluster") // the pulumi-eks component
 	require.Len(t, clusters, 1)
 	require.Equal(t, "1.36", clusters[0].Input("version"))
 	groups := m.ByType("aws:eks/nodeGroup:NodeGroup")

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -147,10 +148,20 @@ func NewApplier(cfg *rest.Config) (*Applier, error) {
 	return &Applier{config: c, dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc)), warnings: w}, nil
 }
 
-const fieldManager = "linkage-test-kube"
+// The field managers: the stacks' objects are applied as the Pulumi program would; the objects the
+// platform provides as a manager of their own, so that applying a stack's patch to one of them
+// leaves the fields the patch does not name with their owner instead of removing them.
+const (
+	fieldManager    = "linkage-test-kube"
+	platformManager = "linkage-test-kube-platform"
+)
 
 // Apply server-side applies one object with strict field validation; a warning is an error too.
 func (a *Applier) Apply(ctx context.Context, o Object) error {
+	return a.applyAs(ctx, fieldManager, o)
+}
+
+func (a *Applier) applyAs(ctx context.Context, manager string, o Object) error {
 	res, err := a.resource(ctx, o.GroupVersionKind(), o.GetNamespace())
 	if err != nil {
 		return fmt.Errorf("%s: %w", o, err)
@@ -160,7 +171,7 @@ func (a *Applier) Apply(ctx context.Context, o Object) error {
 		return fmt.Errorf("%s: %w", o, err)
 	}
 	_, err = res.Patch(ctx, o.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{
-		FieldManager: fieldManager, Force: new(true), FieldValidation: "Strict",
+		FieldManager: manager, Force: new(true), FieldValidation: "Strict",
 	})
 	return a.outcome(o.String(), err)
 }
@@ -226,12 +237,23 @@ func PodTemplate(o *unstructured.Unstructured) (map[string]any, bool) {
 	return t, ok
 }
 
-// PodOf is the Pod a workload's controller would create from its template.
+// PodOf is the Pod a workload's controller would create from its template; a StatefulSet's controller
+// adds a volume for each of its volumeClaimTemplates, bound to that pod's claim.
 func PodOf(o Object, template map[string]any) *unstructured.Unstructured {
+	spec, _ := template["spec"].(map[string]any)
+	spec = runtime.DeepCopyJSON(spec)
+	claims, _, _ := unstructured.NestedSlice(o.Object, "spec", "volumeClaimTemplates")
+	for _, c := range claims {
+		name, _, _ := unstructured.NestedString(c.(map[string]any), "metadata", "name")
+		volumes, _ := spec["volumes"].([]any)
+		spec["volumes"] = append(volumes, map[string]any{
+			"name": name, "persistentVolumeClaim": map[string]any{"claimName": name + "-" + o.GetName() + "-0"},
+		})
+	}
 	pod := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "Pod",
 		"metadata": map[string]any{"name": strings.ToLower(o.GetKind()) + "-" + o.GetName(), "namespace": o.GetNamespace()},
-		"spec":     template["spec"],
+		"spec":     spec,
 	}}
 	if labels, ok, _ := unstructured.NestedStringMap(template, "metadata", "labels"); ok {
 		pod.SetLabels(labels)
@@ -250,7 +272,7 @@ const PodSecurityLevel = "restricted"
 func (a *Applier) ApplyStack(ctx context.Context, existing, objects []Object) []error {
 	var errs []error
 	for _, o := range existing {
-		if err := a.Apply(ctx, o); err != nil {
+		if err := a.applyAs(ctx, platformManager, o); err != nil {
 			errs = append(errs, fmt.Errorf("existing object: %w", err))
 		}
 	}

@@ -154,7 +154,7 @@ apiVersion: v1
 kind: ConfigMap
 metadata: {name: settings, namespace: app}
 datas: {LOG_LEVEL: debug}
-`, `unknown field "datas"`},
+`, ".datas: field not declared in schema"},
 	{"a patch of an object that does not exist", `# broken
 # server-side apply patch
 apiVersion: storage.k8s.io/v1

@@ -65,6 +65,7 @@ func (s *Server) startEtcd(dir string) (string, error) {
 	cfg := embed.NewConfig()
 	cfg.Dir = dir
 	cfg.LogLevel = "error"
+	cfg.LogOutputs = []string{dir + ".log"} // its shutdown complaints would clutter the test output
 	cu, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", client))
 	pu, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", peer))
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
