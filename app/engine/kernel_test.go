@@ -136,8 +136,8 @@ func TestKernelSelection(t *testing.T) {
 }
 
 func TestUseKernel(t *testing.T) {
-	old := active
-	t.Cleanup(func() { active = old })
+	old := active.Load()
+	t.Cleanup(func() { active.Store(old) })
 	require.Equal(t, tierNames, KernelTiers())
 	runs := kernels()
 	for _, k := range runs {
