@@ -19,7 +19,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ACTIONLINT  := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 IMAGE       ?= linkage:$(VERSION)
 
-.PHONY: image manifests run build test test-app test-infra bench bench-kernels lint fmt plan preview up services services-env test-faults test-hostile fuzz load
+.PHONY: image manifests run build test test-app test-infra test-kube bench bench-kernels lint fmt plan preview up services services-env test-faults test-hostile fuzz load
 
 run: ## the service with its embedded defaults (SQLite, in-process queue, ./data)
 	$(GO) run ./app/cmd/linkage all-in-one
@@ -56,6 +56,23 @@ manifests: ## every Kubernetes object STACK declares, strictly checked, as YAML 
 	@$(GO) run ./infra/plan -stack $(STACK) -format yaml > out/manifests/$(STACK).yaml.tmp
 	@mv out/manifests/$(STACK).yaml.tmp out/manifests/$(STACK).yaml && echo "wrote out/manifests/$(STACK).yaml"
 
+# make test-kube: kube-apiserver is built once per k8s.io/kubernetes version (test/kube/go.mod) into
+# KUBE_BIN_DIR, outside the repository so that it survives clean clones on the same machine.
+KUBE_BIN_DIR ?= $(HOME)/.cache/linkage
+KUBE_STACKS  := dev prod local
+
+test-kube: ## every object of every stack applied to a real kube-apiserver of the stacks' minor (separate module test/kube)
+	@mkdir -p out/manifests $(KUBE_BIN_DIR)
+	@$(GO) build -o out/plan ./infra/plan
+	@set -e; for s in $(KUBE_STACKS); do out/plan -stack $$s -format yaml > out/manifests/$$s.yaml; done
+	@set -e; v=$$(cd test/kube && $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes); bin=$(KUBE_BIN_DIR)/kube-apiserver-$$v; \
+	if [ ! -x $$bin ]; then echo "building kube-apiserver $$v into $$bin (once per version)"; \
+		minor=$$(echo $$v | cut -d. -f2); \
+		(cd test/kube && $(GO) build -ldflags "-X k8s.io/component-base/version.gitVersion=$$v \
+			-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$$minor" \
+			-o $$bin.tmp k8s.io/kubernetes/cmd/kube-apiserver) && mv $$bin.tmp $$bin; fi; \
+	cd test/kube && KUBE_APISERVER=$$bin KUBE_MANIFESTS=$(CURDIR)/out/manifests $(GO) test -count=1 -timeout 20m -v .
+
 bench: ## engine and service benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem $(APP_PKGS)
 
@@ -83,13 +100,14 @@ load: ## bounded load test on loopback: LOAD_RATE req/s (200) for LOAD_DURATION 
 	$(GO) test -tags load -count=1 -timeout 10m -v -run TestLoad ./app/loadtest | grep -v '^=== '
 
 lint: ## gofmt, go vet, staticcheck, actionlint
-	@out=$$(gofmt -l app components stacks infra internal 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l app components stacks infra internal test 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd test/kube && $(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) run $(ACTIONLINT)
 
 fmt:
-	gofmt -w app components stacks infra internal 2>/dev/null || true
+	gofmt -w app components stacks infra internal test 2>/dev/null || true
 
 plan: ## what STACK declares, offline under mocks (FORMAT=tree|json); no Pulumi CLI or AWS account needed
 	@$(GO) run ./infra/plan -stack $(STACK) -format $(FORMAT)

@@ -3,6 +3,8 @@
 package stacks
 
 import (
+	"time"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -21,12 +23,21 @@ type Config struct {
 	Platform PlatformConfig
 	Data     DataConfig
 	App      AppConfig
+
+	// Warnings are valid values that need attention soon (a Kubernetes version near the end of its EKS
+	// standard support); Run logs them, make plan prints them.
+	Warnings []Problem
 }
 
 // LoadConfig reads every section and validates it before any resource is declared. All problems are
 // reported together in one *ConfigError, each naming its key and the reason.
 func LoadConfig(ctx *pulumi.Context) (*Config, error) {
-	r := newReader(ctx)
+	return loadConfig(ctx, time.Now())
+}
+
+// loadConfig is LoadConfig with date-dependent rules judged at now.
+func loadConfig(ctx *pulumi.Context, now time.Time) (*Config, error) {
+	r := newReader(ctx, now)
 	cfg := &Config{Project: ctx.Project(), Stack: ctx.Stack()}
 	cfg.Tags = r.StringMap("tags", nil)
 	for k, v := range map[string]string{"project": cfg.Project, "stack": cfg.Stack} {
@@ -40,5 +51,6 @@ func LoadConfig(ctx *pulumi.Context) (*Config, error) {
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
+	cfg.Warnings = r.warnings
 	return cfg, nil
 }

@@ -65,7 +65,8 @@ type NetworkConfig struct {
 
 // ClusterConfig shapes the EKS control plane.
 type ClusterConfig struct {
-	KubernetesVersion string // linkage:kubernetesVersion
+	KubernetesVersion string // linkage:kubernetesVersion: the control plane's minor
+	NodeVersion       string // linkage:nodeKubernetesVersion: the node groups' minor (default: kubernetesVersion)
 	ServiceCidr       string // linkage:serviceCidr
 	// EndpointAccess says how clients (people, CI) reach the API server: EndpointPrivate (from the VPC
 	// and the networks in PrivateAccessCidrs, e.g. a CI runner's VPC routed to it) or EndpointPublic
@@ -121,7 +122,7 @@ func defaultPlatform(stack string) PlatformConfig {
 			VpcCidr: "10.0.0.0/16", AzCount: 3, NatGatewayPerAz: true, FlowLogs: true, FlowLogRetentionDays: 30,
 		},
 		Cluster: ClusterConfig{
-			KubernetesVersion: "1.33",
+			KubernetesVersion: newestKubernetesMinor(),
 			ServiceCidr:       "172.20.0.0/16",
 			EndpointAccess:    EndpointPrivate,
 			LogTypes:          []string{"api", "audit", "authenticator"},
@@ -136,10 +137,11 @@ func defaultPlatform(stack string) PlatformConfig {
 			InstanceTypes: []string{"r5.8xlarge", "r5a.8xlarge", "r6i.8xlarge"}, MinSize: 0, MaxSize: 2, DiskSizeGiB: 100,
 		},
 		Addons: AddonVersions{
-			VpcCni:       "v1.19.6-eksbuild.1",
-			CoreDNS:      "v1.12.1-eksbuild.2",
-			KubeProxy:    "v1.33.0-eksbuild.2",
-			EbsCsiDriver: "v1.45.0-eksbuild.2",
+			// Published for 1.36 (README: Kubernetes version, where each was checked).
+			VpcCni:       "v1.22.4-eksbuild.3",
+			CoreDNS:      "v1.14.3-eksbuild.23",
+			KubeProxy:    "v1.36.0-eksbuild.25",
+			EbsCsiDriver: "v1.66.0-eksbuild.1",
 		},
 		LBControllerChartVersion: "1.13.3",
 		// Chart 9.59.0 ships cluster-autoscaler 1.35.0 and runs the image of any supported minor;
@@ -168,6 +170,7 @@ func loadPlatform(r *reader, stack string) PlatformConfig {
 
 	c := &p.Cluster
 	c.KubernetesVersion = r.String("kubernetesVersion", c.KubernetesVersion)
+	c.NodeVersion = r.String("nodeKubernetesVersion", c.KubernetesVersion)
 	c.ServiceCidr = r.String("serviceCidr", c.ServiceCidr)
 	c.EndpointAccess = r.Enum("endpointAccess", c.EndpointAccess, EndpointPrivate, EndpointPublic)
 	c.PublicAccessCidrs = r.StringList("endpointPublicAccessCidrs", c.PublicAccessCidrs)
@@ -201,9 +204,6 @@ var (
 	autoscalerTag  = regexp.MustCompile(`^v1\.(\d+)\.\d+$`)
 	principalRe    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$`)
 )
-
-// minKubernetesMinor is the oldest EKS version still in standard support.
-const minKubernetesMinor = 30
 
 // r3Regions are the regions that still offer the previous-generation r3 family; regions opened since
 // late 2016 (eu-west-2/3, eu-north-1, ca-central-1, ap-east-1, ...) never had it.
@@ -244,11 +244,19 @@ func validatePlatform(r *reader, p *PlatformConfig) {
 
 	c := p.Cluster
 	if m := k8sVersionRe.FindStringSubmatch(c.KubernetesVersion); m == nil {
-		r.Problem("kubernetesVersion", "%q is not a Kubernetes minor version such as 1.33", c.KubernetesVersion)
-	} else if minor, _ := strconv.Atoi(m[1]); minor < minKubernetesMinor {
-		r.Problem("kubernetesVersion", "%s is out of EKS standard support; use 1.%d or newer", c.KubernetesVersion, minKubernetesMinor)
-	} else if am := addonVersionRe.FindStringSubmatch(p.Addons.KubeProxy); am != nil && am[2] != m[1] {
-		r.Problem("addons.kubeProxy", "%s does not match kubernetesVersion %s (kube-proxy must be the cluster's minor version)", p.Addons.KubeProxy, c.KubernetesVersion)
+		r.Problem("kubernetesVersion", "%q is not a Kubernetes minor version such as %s", c.KubernetesVersion, newestKubernetesMinor())
+	} else {
+		minor, _ := strconv.Atoi(m[1])
+		problem, warning := checkKubernetesSupport(c.KubernetesVersion, minor, r.now)
+		switch {
+		case problem != "":
+			r.Problem("kubernetesVersion", "%s", problem)
+		case warning != "":
+			r.Warn("kubernetesVersion", "%s", warning)
+			fallthrough
+		default:
+			validateUpgradeSkew(r, p, minor)
+		}
 	}
 	svc, svcErr := privatePrefix(c.ServiceCidr)
 	switch {
@@ -319,6 +327,29 @@ func validatePlatform(r *reader, p *PlatformConfig) {
 		r.Problem("autoscaling.autoscalerImageTag", "%q is not a cluster-autoscaler release such as v1.35.0", as.AutoscalerImageTag)
 	} else if k := k8sVersionRe.FindStringSubmatch(c.KubernetesVersion); k != nil && k[1] != m[1] {
 		r.Problem("autoscaling.autoscalerImageTag", "%s does not match kubernetesVersion %s (the autoscaler's minor version must be the cluster's)", as.AutoscalerImageTag, c.KubernetesVersion)
+	}
+}
+
+// validateUpgradeSkew lets the node groups and kube-proxy trail the control plane by one minor, the
+// states between the steps of an upgrade (README: Upgrading Kubernetes), with a warning to finish it;
+// anything else is a problem: kubelet and kube-proxy never run ahead of the API server, and one minor
+// at a time keeps every step within the Kubernetes version skew policy.
+func validateUpgradeSkew(r *reader, p *PlatformConfig, minor int) {
+	c := p.Cluster
+	if m := k8sVersionRe.FindStringSubmatch(c.NodeVersion); m == nil {
+		r.Problem("nodeKubernetesVersion", "%q is not a Kubernetes minor version such as %s", c.NodeVersion, c.KubernetesVersion)
+	} else if nodes, _ := strconv.Atoi(m[1]); nodes != minor && nodes != minor-1 {
+		r.Problem("nodeKubernetesVersion", "%s: the node groups must run kubernetesVersion %s or, while it is being upgraded, the minor before", c.NodeVersion, c.KubernetesVersion)
+	} else if nodes != minor {
+		r.Warn("nodeKubernetesVersion", "the node groups run %s under a %s control plane: finish the upgrade by removing this key", c.NodeVersion, c.KubernetesVersion)
+	}
+	if am := addonVersionRe.FindStringSubmatch(p.Addons.KubeProxy); am != nil {
+		switch proxy, _ := strconv.Atoi(am[2]); {
+		case am[1] != "1" || (proxy != minor && proxy != minor-1):
+			r.Problem("addons.kubeProxy", "%s does not match kubernetesVersion %s (kube-proxy must be the cluster's minor version, or the minor before while upgrading)", p.Addons.KubeProxy, c.KubernetesVersion)
+		case proxy != minor:
+			r.Warn("addons.kubeProxy", "%s is for the %s control plane's previous minor: set a v%s build of kube-proxy", p.Addons.KubeProxy, c.KubernetesVersion, c.KubernetesVersion)
+		}
 	}
 }
 

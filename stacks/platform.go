@@ -98,7 +98,7 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 	}
 	ngArgs := &nodegroups.NodeGroupsArgs{
 		ClusterName:       p.ClusterName,
-		KubernetesVersion: p.Cluster.KubernetesVersion,
+		KubernetesVersion: p.Cluster.NodeVersion,
 		SubnetIds:         net.PrivateSubnetIds,
 		System:            groupArgs(p.SystemNodes),
 		Worker:            groupArgs(p.WorkerNodes),
@@ -114,12 +114,14 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	nodesReady := pulumi.DependsOn([]pulumi.Resource{ng.System, ng.CoreDNS})
+	nodes := []pulumi.Resource{ng.System, ng.CoreDNS}
+	nodesReady := pulumi.DependsOn(nodes)
 	st, err := storage.NewStorage(ctx, name, &storage.StorageArgs{
 		ClusterName:         p.ClusterName,
 		OIDC:                cl.OIDC,
 		EbsCsiDriverVersion: p.Addons.EbsCsiDriver,
 		Provider:            cl.Provider,
+		After:               nodes,
 	}, onAWS, nodesReady)
 	if err != nil {
 		return nil, err
@@ -132,6 +134,7 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		ChartVersion: p.LBControllerChartVersion,
 		NodeSelector: map[string]string{nodegroups.RoleLabel: nodegroups.SystemRole},
 		Provider:     cl.Provider,
+		After:        nodes,
 	}, onAWS, nodesReady)
 	if err != nil {
 		return nil, err
@@ -146,6 +149,7 @@ func deployPlatform(ctx *pulumi.Context, cfg *Config) (*Platform, error) {
 		MetricsServerChartVersion: p.Autoscaling.MetricsServerChartVersion,
 		NodeSelector:              map[string]string{nodegroups.RoleLabel: nodegroups.SystemRole},
 		Provider:                  cl.Provider,
+		After:                     nodes,
 	}, onAWS, nodesReady)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
@@ -36,16 +37,20 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
+func (p Problem) String() string { return p.Key + ": " + p.Reason }
+
 // reader reads typed values from the project's config namespace (and others such as "aws"), falling
 // back to defaults and collecting problems instead of stopping at the first one.
 type reader struct {
 	ctx      *pulumi.Context
 	project  string
+	now      time.Time // date-dependent rules (EKS version support) judge against it
 	problems []Problem
+	warnings []Problem
 }
 
-func newReader(ctx *pulumi.Context) *reader {
-	return &reader{ctx: ctx, project: ctx.Project()}
+func newReader(ctx *pulumi.Context, now time.Time) *reader {
+	return &reader{ctx: ctx, project: ctx.Project(), now: now}
 }
 
 // qualify turns "azCount" into "linkage:azCount"; keys with a namespace ("aws:region") stay as they are.
@@ -59,6 +64,11 @@ func (r *reader) qualify(key string) string {
 // Problem records an invalid value; key is relative to the project namespace unless qualified.
 func (r *reader) Problem(key, format string, args ...any) {
 	r.problems = append(r.problems, Problem{Key: r.qualify(key), Reason: fmt.Sprintf(format, args...)})
+}
+
+// Warn records a value that is valid today but needs attention soon.
+func (r *reader) Warn(key, format string, args ...any) {
+	r.warnings = append(r.warnings, Problem{Key: r.qualify(key), Reason: fmt.Sprintf(format, args...)})
 }
 
 // Err returns the collected problems as a *ConfigError, sorted by key, or nil.

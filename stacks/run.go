@@ -10,14 +10,26 @@ import (
 )
 
 // Run is the Pulumi program: configuration first (nothing is declared if it is invalid), then each
-// concern in dependency order, each exporting its outputs.
+// concern in dependency order, each exporting its outputs. Configuration warnings go to the engine's
+// log, which pulumi preview and up show.
 func Run(ctx *pulumi.Context) error {
-	cfg, err := LoadConfig(ctx)
-	if err != nil {
+	return Program(func(ctx *pulumi.Context, w Problem) { _ = ctx.Log.Warn(w.String(), nil) })(ctx)
+}
+
+// Program is Run handing each configuration warning to warn: under mocks (make plan) the engine's log
+// goes nowhere, so the plan prints them itself.
+func Program(warn func(*pulumi.Context, Problem)) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		cfg, err := LoadConfig(ctx)
+		if err != nil {
+			return err
+		}
+		for _, w := range cfg.Warnings {
+			warn(ctx, w)
+		}
+		_, err = Deploy(ctx, cfg)
 		return err
 	}
-	_, err = Deploy(ctx, cfg)
-	return err
 }
 
 // Deployment is everything a stack declared, for tests and for the concerns that build on each other.

@@ -34,22 +34,12 @@ func New(baseURL string, hc *http.Client) *Client {
 	return &Client{base: strings.TrimRight(baseURL, "/") + "/api/v1", http: hc}
 }
 
-// Problem is an RFC 7807 problem detail as the service writes it.
-type Problem struct {
-	Type     string `json:"type"`
-	Title    string `json:"title"`
-	Status   int    `json:"status"`
-	Detail   string `json:"detail,omitempty"`
-	Instance string `json:"instance,omitempty"`
-	Limit    string `json:"limit,omitempty"` // the configuration key of a breached limit
-}
-
 // ProblemError is an answer other than the endpoint's success status.
 type ProblemError struct {
 	Method, Path string
 	Status       int
 	// Problem is the decoded body; zero when the body was not a problem object (Body has it).
-	Problem Problem
+	Problem linkage.Problem
 	Body    []byte
 	// RetryAfter is the Retry-After header of a 503, zero when absent.
 	RetryAfter time.Duration
@@ -73,23 +63,14 @@ func StatusOf(err error) int {
 	return 0
 }
 
-// ResultType is a project's result type.
-type ResultType string
-
-const (
-	Groups           ResultType = "groups"
-	Permutations     ResultType = "permutations"
-	SimilarityScores ResultType = "similarity_scores"
-)
-
 // NewProject is the body of POST /projects.
 type NewProject struct {
-	Schema        json.RawMessage `json:"schema"` // nil sends {}
-	ResultType    ResultType      `json:"result_type"`
-	NumberParties int             `json:"number_parties,omitempty"` // 0: the service default (2)
-	Name          string          `json:"name,omitempty"`
-	Notes         string          `json:"notes,omitempty"`
-	UsesBlocking  bool            `json:"uses_blocking,omitempty"`
+	Schema        json.RawMessage    `json:"schema"` // nil sends {}
+	ResultType    linkage.ResultType `json:"result_type"`
+	NumberParties int                `json:"number_parties,omitempty"` // 0: the service default (2)
+	Name          string             `json:"name,omitempty"`
+	Notes         string             `json:"notes,omitempty"`
+	UsesBlocking  bool               `json:"uses_blocking,omitempty"`
 }
 
 // Project is the answer to POST /projects: the only time the tokens are shown.
@@ -107,16 +88,16 @@ type ProjectSummary struct {
 
 // ProjectDescription is GET /projects/{pid}.
 type ProjectDescription struct {
-	ProjectID          string          `json:"project_id"`
-	Schema             json.RawMessage `json:"schema"`
-	ResultType         ResultType      `json:"result_type"`
-	NumberParties      int             `json:"number_parties"`
-	Name               string          `json:"name"`
-	Notes              string          `json:"notes"`
-	PartiesContributed int             `json:"parties_contributed"`
-	Error              bool            `json:"error"`
-	UsesBlocking       bool            `json:"uses_blocking"`
-	TimeAdded          string          `json:"time_added"`
+	ProjectID          string             `json:"project_id"`
+	Schema             json.RawMessage    `json:"schema"`
+	ResultType         linkage.ResultType `json:"result_type"`
+	NumberParties      int                `json:"number_parties"`
+	Name               string             `json:"name"`
+	Notes              string             `json:"notes"`
+	PartiesContributed int                `json:"parties_contributed"`
+	Error              bool               `json:"error"`
+	UsesBlocking       bool               `json:"uses_blocking"`
+	TimeAdded          string             `json:"time_added"`
 }
 
 // Receipt is the answer to an upload.
@@ -146,44 +127,37 @@ type NewRun struct {
 
 // Run is a run as POST /runs and GET /runs/{rid} describe it (POST leaves State and TimeAdded empty).
 type Run struct {
-	RunID     string  `json:"run_id"`
-	Threshold float64 `json:"threshold"`
-	Name      string  `json:"name"`
-	Notes     string  `json:"notes"`
-	State     string  `json:"state,omitempty"`
-	TimeAdded string  `json:"time_added,omitempty"`
+	RunID     string           `json:"run_id"`
+	Threshold float64          `json:"threshold"`
+	Name      string           `json:"name"`
+	Notes     string           `json:"notes"`
+	State     linkage.RunState `json:"state,omitempty"`
+	TimeAdded string           `json:"time_added,omitempty"`
 }
 
 // RunSummary is an entry of GET /projects/{pid}/runs.
 type RunSummary struct {
-	RunID     string `json:"run_id"`
-	TimeAdded string `json:"time_added"`
-	State     string `json:"state"`
+	RunID     string           `json:"run_id"`
+	TimeAdded string           `json:"time_added"`
+	State     linkage.RunState `json:"state"`
 }
-
-// Run states.
-const (
-	StateCreated   = "created"
-	StateQueued    = "queued"
-	StateRunning   = "running"
-	StateCompleted = "completed"
-	StateError     = "error"
-)
 
 // RunStatus is GET /runs/{rid}/status.
 type RunStatus struct {
-	State                  string `json:"state"`
-	TimeAdded              string `json:"time_added"`
-	TimeStarted            string `json:"time_started"`
-	TimeCompleted          string `json:"time_completed"`
-	Stages                 int    `json:"stages"`
-	CurrentStage           Stage  `json:"current_stage"`
-	TotalNumberComparisons int64  `json:"total_number_comparisons"`
-	Message                string `json:"message"` // the reason, when error
+	State                  linkage.RunState `json:"state"`
+	TimeAdded              string           `json:"time_added"`
+	TimeStarted            string           `json:"time_started"`
+	TimeCompleted          string           `json:"time_completed"`
+	Stages                 int              `json:"stages"`
+	CurrentStage           Stage            `json:"current_stage"`
+	TotalNumberComparisons int64            `json:"total_number_comparisons"`
+	Message                string           `json:"message"` // the reason, when error
 }
 
 // Terminal is true for completed and error.
-func (s RunStatus) Terminal() bool { return s.State == StateCompleted || s.State == StateError }
+func (s RunStatus) Terminal() bool {
+	return s.State == linkage.RunCompleted || s.State == linkage.RunError
+}
 
 // Stage is the current stage of a run.
 type Stage struct {
@@ -481,7 +455,7 @@ func (c *Client) call(ctx context.Context, method, path, token string, body io.R
 			return fmt.Errorf("%s %s: status %d, reading the answer: %w", method, path, resp.StatusCode, err)
 		}
 		if json.Unmarshal(pe.Body, &pe.Problem) != nil {
-			pe.Problem = Problem{}
+			pe.Problem = linkage.Problem{}
 		}
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
 			pe.RetryAfter = time.Duration(s) * time.Second

@@ -18,6 +18,7 @@ import (
 	"github.com/linkage-platform/linkage/app/client"
 	"github.com/linkage-platform/linkage/app/fs"
 	linkhttp "github.com/linkage-platform/linkage/app/http"
+	"github.com/linkage-platform/linkage/app/linkage"
 	"github.com/linkage-platform/linkage/app/memqueue"
 	"github.com/linkage-platform/linkage/app/sqlite"
 	"github.com/linkage-platform/linkage/app/worker"
@@ -66,7 +67,7 @@ func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 // linked creates a project of type rt, uploads both parties (JSON and binary), runs it at
 // threshold and waits for it to complete.
-func linked(t *testing.T, c *client.Client, rt client.ResultType, threshold float64) (client.Project, [2]client.Receipt, string) {
+func linked(t *testing.T, c *client.Client, rt linkage.ResultType, threshold float64) (client.Project, [2]client.Receipt, string) {
 	t.Helper()
 	ctx := t.Context()
 	p, err := c.CreateProject(ctx, client.NewProject{ResultType: rt, Name: "client test"})
@@ -86,13 +87,13 @@ func linked(t *testing.T, c *client.Client, rt client.ResultType, threshold floa
 	defer cancel()
 	st, err := c.WaitRun(wctx, p.ProjectID, run.RunID, p.ResultToken, 10*time.Millisecond)
 	require.NoError(t, err)
-	require.Equal(t, client.StateCompleted, st.State, "%+v", st)
+	require.Equal(t, linkage.RunCompleted, st.State, "%+v", st)
 	return p, receipts, run.RunID
 }
 
 func TestSimilarityScores(t *testing.T) {
 	c, _ := serve(t, true)
-	p, _, rid := linked(t, c, client.SimilarityScores, 0.6)
+	p, _, rid := linked(t, c, linkage.ResultSimilarityScores, 0.6)
 	got, err := c.SimilarityScores(t.Context(), p.ProjectID, rid, p.ResultToken)
 	require.NoError(t, err)
 	r := func(party, row int) client.Record { return client.Record{Party: party, Row: row} }
@@ -105,7 +106,7 @@ func TestSimilarityScores(t *testing.T) {
 
 func TestGroups(t *testing.T) {
 	c, _ := serve(t, true)
-	p, _, rid := linked(t, c, client.Groups, 0.6)
+	p, _, rid := linked(t, c, linkage.ResultGroups, 0.6)
 	got, err := c.Groups(t.Context(), p.ProjectID, rid, p.ResultToken)
 	require.NoError(t, err)
 	// The 1.0 pairs group first; every 2/3 pair then joins groups whose cross product it does not
@@ -122,11 +123,11 @@ func TestGroups(t *testing.T) {
 	require.Equal(t, []string{rid}, []string{runs[0].RunID})
 	run, err := c.Run(t.Context(), p.ProjectID, rid, p.ResultToken)
 	require.NoError(t, err)
-	require.Equal(t, client.StateCompleted, run.State)
+	require.Equal(t, linkage.RunCompleted, run.State)
 	desc, err := c.Project(t.Context(), p.ProjectID, p.ResultToken)
 	require.NoError(t, err)
 	require.Equal(t, 2, desc.PartiesContributed)
-	require.Equal(t, client.Groups, desc.ResultType)
+	require.Equal(t, linkage.ResultGroups, desc.ResultType)
 
 	require.NoError(t, c.DeleteRun(t.Context(), p.ProjectID, rid, p.ResultToken))
 	_, err = c.Run(t.Context(), p.ProjectID, rid, p.ResultToken)
@@ -135,7 +136,7 @@ func TestGroups(t *testing.T) {
 
 func TestPermutations(t *testing.T) {
 	c, _ := serve(t, true)
-	p, receipts, rid := linked(t, c, client.Permutations, 0.9)
+	p, receipts, rid := linked(t, c, linkage.ResultPermutations, 0.9)
 	mask, err := c.Mask(t.Context(), p.ProjectID, rid, p.ResultToken)
 	require.NoError(t, err)
 	var perms [2]client.Permutation
@@ -158,7 +159,7 @@ func TestPermutations(t *testing.T) {
 func TestProblems(t *testing.T) {
 	c, url := serve(t, false)
 	ctx := t.Context()
-	p, err := c.CreateProject(ctx, client.NewProject{ResultType: client.Groups})
+	p, err := c.CreateProject(ctx, client.NewProject{ResultType: linkage.ResultGroups})
 	require.NoError(t, err)
 
 	_, err = c.Project(ctx, p.ProjectID, "wrong")
@@ -202,7 +203,7 @@ func TestProblems(t *testing.T) {
 	})}
 	st, err := client.New(url, hc).WaitRun(waitCtx, p.ProjectID, run.RunID, p.ResultToken, time.Millisecond)
 	require.ErrorIs(t, err, context.Canceled)
-	require.Equal(t, client.StateQueued, st.State)
+	require.Equal(t, linkage.RunQueued, st.State)
 	require.GreaterOrEqual(t, answers, 2)
 
 	status, err := c.Status(ctx)

@@ -62,9 +62,9 @@ func BenchmarkKernel(b *testing.B) {
 		var base float64 // the portable tier's comparisons per CPU second
 		for _, k := range kernels() {
 			b.Run(fmt.Sprintf("workers=%d/%s", workers, k.name), func(b *testing.B) {
-				old := active
-				active = k
-				defer func() { active = old }()
+				old := active.Load()
+				active.Store(&k)
+				defer active.Store(old)
 				perCPU := benchCompare(b, x, y, Options{Threshold: 0.8, Workers: workers})
 				if k.name == portable.name {
 					base = perCPU

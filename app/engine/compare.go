@@ -311,7 +311,7 @@ func compareAll(ctx context.Context, a, b *CLKs, th *threshold, opt *Options, p 
 	order := sampledRows(a, opt.Stride)
 	slices.SortStableFunc(order, func(x, y int32) int { return int(a.pops[x]) - int(a.pops[y]) })
 	groups := (len(order) + queryGroup - 1) / queryGroup
-	k := active
+	k := *active.Load()
 
 	var next atomic.Int64
 	work := func(s *scratch) error {

@@ -76,9 +76,9 @@ func bruteForce(a, b *CLKs, t float64, pa, pb int32) []Candidate {
 // withKernel runs the test body with the given kernel active.
 func withKernel(t *testing.T, k kernel) {
 	t.Helper()
-	old := active
-	active = k
-	t.Cleanup(func() { active = old })
+	old := active.Load()
+	active.Store(&k)
+	t.Cleanup(func() { active.Store(old) })
 }
 
 // kernels are the kernels this machine can run.

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 )
 
 // A kernel scores one query against n candidate rows, n a multiple of 8
@@ -27,11 +28,17 @@ var portable = kernel{name: "portable", scan: scanPortable}
 var tiers = append([]kernel{portable}, archKernels...)
 
 // active is the kernel every Compare uses: the fastest this CPU runs, or
-// the one UseKernel chose.
-var active = mustSelect("", cpuFeatures)
+// the one UseKernel chose. Atomic because an API and a worker in one
+// process (all-in-one, tests) each choose it at start-up.
+var active atomic.Pointer[kernel]
+
+func init() {
+	k := mustSelect("", cpuFeatures)
+	active.Store(&k)
+}
 
 // KernelName names the Dice kernel tier in use (one of KernelTiers).
-func KernelName() string { return active.name }
+func KernelName() string { return active.Load().name }
 
 // KernelTiers names every kernel tier, slowest first: portable, popcnt,
 // avx2, avx512bw and avx512.
@@ -45,7 +52,7 @@ func UseKernel(name string) error {
 	if err != nil {
 		return err
 	}
-	active = k
+	active.Store(&k)
 	return nil
 }
 

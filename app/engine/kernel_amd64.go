@@ -10,6 +10,7 @@ var cpuFeatures = map[string]bool{
 	"AVX512F":         cpu.X86.HasAVX512F,
 	"AVX512BW":        cpu.X86.HasAVX512BW,
 	"AVX512VPOPCNTDQ": cpu.X86.HasAVX512VPOPCNTDQ,
+	"AVX512VBMI":      cpu.X86.HasAVX512VBMI,
 }
 
 // archKernels are the assembly tiers, slowest first, each named for the
@@ -18,7 +19,7 @@ var archKernels = []kernel{
 	{name: "popcnt", needs: []string{"POPCNT"}, scan: scanPOPCNT},
 	{name: "avx2", needs: []string{"POPCNT", "AVX2"}, scan: scanAVX2},
 	{name: "avx512bw", needs: []string{"POPCNT", "AVX512F", "AVX512BW"}, scan: scanAVX512BW},
-	{name: "avx512", needs: []string{"AVX512F", "AVX512VPOPCNTDQ"}, scan: scanAVX512},
+	{name: "avx512", needs: []string{"AVX512F", "AVX512VPOPCNTDQ", "AVX512VBMI"}, scan: scanAVX512},
 }
 
 // checkScan checks once the lengths the assembly trusts and returns n.

@@ -42,25 +42,45 @@
 	VPADDQ     Z27, Z26, Zd
 
 // COUNT8AVX512 writes the counts of the 8 rows at SI to (DI) and leaves them
-// in Y2. Needs Z0:Z1 = q.
+// in Y2. Each row's 8 lane popcounts (≤ 128: a byte) are shifted to byte r
+// of their lane and ORed into one register; VPERMB transposes that 8×8 byte
+// matrix so that VPSADBW sums each row's lanes. Needs Z0:Z1 = q, Z28 = 0,
+// Z29 = transpose8x8.
 #define COUNT8AVX512 \
-	ANDPOP(0, Z2, Z3)             \
-	ANDPOP(128, Z4, Z5)           \
-	ANDPOP(256, Z6, Z7)           \
-	ANDPOP(384, Z8, Z9)           \
-	ANDPOP(512, Z10, Z11)         \
-	ANDPOP(640, Z12, Z13)         \
-	ANDPOP(768, Z14, Z15)         \
-	ANDPOP(896, Z16, Z17)         \
-	PAIRSUM(Z2, Z4, Z18, Z19)     \
-	PAIRSUM(Z6, Z8, Z20, Z21)     \
-	PAIRSUM(Z10, Z12, Z22, Z23)   \
-	PAIRSUM(Z14, Z16, Z24, Z25)   \
-	LANESUM(Z18, Z20, Z18)        \
-	LANESUM(Z22, Z24, Z22)        \
-	LANESUM(Z18, Z22, Z28)        \
-	VPMOVQD Z28, Y2               \
-	VMOVDQU Y2, (DI)
+	ANDPOP(0, Z2, Z3)                 \
+	ANDPOP(128, Z4, Z5)               \
+	ANDPOP(256, Z6, Z7)               \
+	ANDPOP(384, Z8, Z9)               \
+	ANDPOP(512, Z10, Z11)             \
+	ANDPOP(640, Z12, Z13)             \
+	ANDPOP(768, Z14, Z15)             \
+	ANDPOP(896, Z16, Z17)             \
+	VPSLLQ     $8, Z4, Z4             \
+	VPSLLQ     $16, Z6, Z6            \
+	VPSLLQ     $24, Z8, Z8            \
+	VPSLLQ     $32, Z10, Z10          \
+	VPSLLQ     $40, Z12, Z12          \
+	VPSLLQ     $48, Z14, Z14          \
+	VPSLLQ     $56, Z16, Z16          \
+	VPTERNLOGQ $0xfe, Z6, Z4, Z2      \
+	VPTERNLOGQ $0xfe, Z12, Z10, Z8    \
+	VPTERNLOGQ $0xfe, Z14, Z8, Z2     \
+	VPORQ      Z16, Z2, Z2            \
+	VPERMB     Z2, Z29, Z2            \
+	VPSADBW    Z28, Z2, Z2            \
+	VPMOVQD    Z2, Y2                 \
+	VMOVDQU    Y2, (DI)
+
+// transpose8x8 sends byte 8·lane+row to byte 8·row+lane.
+DATA transpose8x8<>+0(SB)/8, $0x3830282018100800
+DATA transpose8x8<>+8(SB)/8, $0x3931292119110901
+DATA transpose8x8<>+16(SB)/8, $0x3a322a221a120a02
+DATA transpose8x8<>+24(SB)/8, $0x3b332b231b130b03
+DATA transpose8x8<>+32(SB)/8, $0x3c342c241c140c04
+DATA transpose8x8<>+40(SB)/8, $0x3d352d251d150d05
+DATA transpose8x8<>+48(SB)/8, $0x3e362e261e160e06
+DATA transpose8x8<>+56(SB)/8, $0x3f372f271f170f07
+GLOBL transpose8x8<>(SB), RODATA|NOPTR, $64
 
 // func scan1024AVX512(q, rows *uint64, pops *uint32, n int, qpop, t float64, counts *uint32, mask *uint8)
 TEXT ·scan1024AVX512(SB), NOSPLIT, $0-64
@@ -74,6 +94,8 @@ TEXT ·scan1024AVX512(SB), NOSPLIT, $0-64
 	VMOVDQU64    64(AX), Z1
 	VBROADCASTSD qpop+32(FP), Z30
 	VBROADCASTSD t+40(FP), Z31
+	VPXORQ       Z28, Z28, Z28
+	VMOVDQU64    transpose8x8<>(SB), Z29
 	SHRQ $3, CX
 	JZ   done1024
 

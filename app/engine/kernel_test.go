@@ -95,7 +95,7 @@ var poolCPUs = []struct {
 	{"r3 Ivy Bridge", map[string]bool{"POPCNT": true}, "popcnt"},
 	{"r4 Broadwell, r5a Zen 1", map[string]bool{"POPCNT": true, "AVX2": true}, "avx2"},
 	{"r5 Skylake-SP", map[string]bool{"POPCNT": true, "AVX2": true, "AVX512F": true, "AVX512BW": true}, "avx512bw"},
-	{"r6i Ice Lake", map[string]bool{"POPCNT": true, "AVX2": true, "AVX512F": true, "AVX512BW": true, "AVX512VPOPCNTDQ": true}, "avx512"},
+	{"r6i Ice Lake", map[string]bool{"POPCNT": true, "AVX2": true, "AVX512F": true, "AVX512BW": true, "AVX512VPOPCNTDQ": true, "AVX512VBMI": true}, "avx512"},
 }
 
 func TestKernelSelection(t *testing.T) {
@@ -128,7 +128,7 @@ func TestKernelSelection(t *testing.T) {
 	_, err := selectKernel("avx2", poolCPUs[1].has)
 	require.EqualError(t, err, `kernel tier "avx2" needs the CPU feature(s) AVX2, which this CPU lacks (it runs portable, popcnt)`)
 	_, err = selectKernel("avx512", poolCPUs[3].has)
-	require.EqualError(t, err, `kernel tier "avx512" needs the CPU feature(s) AVX512VPOPCNTDQ, which this CPU lacks (it runs portable, popcnt, avx2, avx512bw)`)
+	require.EqualError(t, err, `kernel tier "avx512" needs the CPU feature(s) AVX512VPOPCNTDQ, AVX512VBMI, which this CPU lacks (it runs portable, popcnt, avx2, avx512bw)`)
 	_, err = selectKernel("avx512bw", poolCPUs[2].has)
 	require.ErrorContains(t, err, "AVX512F, AVX512BW, which this CPU lacks")
 	_, err = selectKernel("AVX2", cpuFeatures)
@@ -136,8 +136,8 @@ func TestKernelSelection(t *testing.T) {
 }
 
 func TestUseKernel(t *testing.T) {
-	old := active
-	t.Cleanup(func() { active = old })
+	old := active.Load()
+	t.Cleanup(func() { active.Store(old) })
 	require.Equal(t, tierNames, KernelTiers())
 	runs := kernels()
 	for _, k := range runs {

@@ -341,6 +341,26 @@ func (c *cluster) startWorker(env ...string) *proc {
 	return p
 }
 
+// startHeld starts a worker that holds every task reaching the fault point until it stops.
+func (c *cluster) startHeld(point string) *proc {
+	args := append([]string{"worker", "--metrics-addr", "", "--reconcile-interval", "1s", "--shutdown-grace", "5s",
+		"--fault-hold", point}, c.workerArgs...)
+	return c.start("held", nil, args...)
+}
+
+// logHas reports whether p's log holds s.
+func (p *proc) logHas(t testing.TB, s string) bool {
+	b, err := os.ReadFile(p.log)
+	require.NoError(t, err)
+	return strings.Contains(string(b), s)
+}
+
+// waitLog waits until p's log holds s (a fault point reached, say).
+func (p *proc) waitLog(t testing.TB, s string) {
+	t.Helper()
+	eventually(t, 2*time.Minute, p.name+" to log "+s, func() bool { return p.logHas(t, s) })
+}
+
 // kill9 SIGKILLs p: no chance to hand anything back.
 func (p *proc) kill9(t testing.TB) {
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))

@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
+
+	"github.com/linkage-platform/linkage/app/worker"
 )
 
 const (
@@ -49,17 +51,17 @@ func TestFaults(t *testing.T) {
 		a, b, want := c.dataset(1)
 		p := c.newProject(a, b)
 		projects = append(projects, checked{p, want})
+		// A third worker holds the first chunk it computes at "chunk compared" (candidates
+		// in memory, nothing stored): killed there, its chunk must be retaken.
+		held := c.startHeld(worker.FaultChunkCompared)
 		run := c.newRun(p, threshold)
-		c.waitComparing(p, run, 0.2)
-		c.workers[0].kill9(t)
+		held.waitLog(t, "fault point reached")
+		held.kill9(t)
 		c.waitCompleted(p, run, 3*time.Minute)
 		require.Equal(t, want, c.groups(p, run))
-		log, err := os.ReadFile(c.workers[1].log)
-		require.NoError(t, err)
-		require.Contains(t, string(log), "taking over a task whose worker stopped",
+		require.True(t, c.workers[0].logHas(t, "taking over a task whose worker stopped") ||
+			c.workers[1].logHas(t, "taking over a task whose worker stopped"),
 			"the killed worker's chunk was retaken after the visibility timeout")
-		c.workers[0] = c.startWorker()
-		c.workers = c.workers[:2]
 	})
 
 	t.Run("TerminateWorker", func(t *testing.T) {
@@ -67,16 +69,15 @@ func TestFaults(t *testing.T) {
 		a, b, want := c.dataset(2)
 		p := c.newProject(a, b)
 		projects = append(projects, checked{p, want})
+		held := c.startHeld(worker.FaultChunkCompared)
 		run := c.newRun(p, threshold)
-		c.waitComparing(p, run, 0.2)
-		// A spot interruption: SIGTERM, then the worker finishes or hands back its chunk
-		// within its grace period (5 s here) and exits.
-		c.workers[1].terminate(t, 15*time.Second)
-		require.Zero(t, c.workers[1].cmd.ProcessState.ExitCode())
+		held.waitLog(t, "fault point reached")
+		// A spot interruption: SIGTERM; the held chunk is handed back when the grace period
+		// (5 s here) ends, and the worker exits cleanly.
+		held.terminate(t, 15*time.Second)
+		require.Zero(t, held.cmd.ProcessState.ExitCode())
 		c.waitCompleted(p, run, 3*time.Minute)
 		require.Equal(t, want, c.groups(p, run))
-		c.workers[1] = c.startWorker()
-		c.workers = c.workers[:2]
 	})
 
 	t.Run("ExternalUpload", func(t *testing.T) {
@@ -151,12 +152,15 @@ func TestFaults(t *testing.T) {
 	t.Run("KillPostgres", func(t *testing.T) {
 		c.t = t
 		a, b, want := c.dataset(5)
+		pa, pb, pwant := c.dataset(6)
 		p := c.newProject(a, b)
 		projects = append(projects, checked{p, want})
-		run := c.newRun(p, threshold)
 		pending, tokens := c.createProject(2) // its uploads are tried during the outage
-		pa, pb, pwant := c.dataset(6)
-		c.waitComparing(p, run, 0.2)
+		// A worker held at "chunk compared" keeps the run unfinished until the database is
+		// back, whatever the speed of the others.
+		held := c.startHeld(worker.FaultChunkCompared)
+		run := c.newRun(p, threshold)
+		held.waitLog(t, "fault point reached")
 		c.pg.kill9()
 		// The API answers 503 problem JSON while the database is down, not 500, and
 		// accepts no upload it could lose.
@@ -185,6 +189,7 @@ func TestFaults(t *testing.T) {
 		require.Equal(t, 503, status, "an upload the database cannot record is refused: %s", body)
 		time.Sleep(3 * time.Second) // workers hit the outage too
 		c.pg.start()
+		held.terminate(t, 30*time.Second) // hands its chunk back
 		c.waitCompleted(p, run, 3*time.Minute)
 		require.Equal(t, want, c.groups(p, run))
 		// The refused upload did not spend the update token.

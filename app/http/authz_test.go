@@ -24,7 +24,7 @@ func TestAuthzSweep(t *testing.T) {
 	receipt := e.upload(p, 0, body)
 	e.upload(p, 1, body)
 	run := e.createRun(p, 0.9)
-	require.Equal(t, "completed", e.wait(p, run).State)
+	require.Equal(t, linkage.RunCompleted, e.wait(p, run).State)
 	other := e.createProject("groups", 2, false)
 	otherRun := e.createRun(other, 0.9) // waits for uploads
 
@@ -125,7 +125,7 @@ func TestAuthzPermutations(t *testing.T) {
 	receipt := e.upload(p, 0, body)
 	e.upload(p, 1, body)
 	run := e.createRun(p, 0.9)
-	require.Equal(t, "completed", e.wait(p, run).State)
+	require.Equal(t, linkage.RunCompleted, e.wait(p, run).State)
 	proj, runPath := "/projects/"+p.ProjectID, "/projects/"+p.ProjectID+"/runs/"+run
 	for _, c := range []struct {
 		path          string

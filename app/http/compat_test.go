@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	linkhttp "github.com/linkage-platform/linkage/app/http"
+	"github.com/linkage-platform/linkage/app/linkage"
 	"github.com/linkage-platform/linkage/app/worker"
 )
 
@@ -41,7 +42,7 @@ func TestRunStatusFields(t *testing.T) {
 
 			e.upload(p, 0, body)
 			e.upload(p, 1, body)
-			require.Equal(t, "completed", e.wait(p, run).State)
+			require.Equal(t, linkage.RunCompleted, e.wait(p, run).State)
 			st = e.do("GET", statusPath, p.ResultToken, nil).json(t)
 			require.Regexp(t, pythonTime, st["time_started"])
 			require.Regexp(t, pythonTime, st["time_completed"])
@@ -181,7 +182,7 @@ func TestBinaryUploadIntoBlockingProject(t *testing.T) {
 		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	}
 	run := e.createRun(p, 0.99)
-	require.Equal(t, "completed", e.wait(p, run).State)
+	require.Equal(t, linkage.RunCompleted, e.wait(p, run).State)
 	var res struct {
 		Groups [][][2]int `json:"groups"`
 	}
@@ -203,7 +204,7 @@ func TestBinaryOddHashSizeLinks(t *testing.T) {
 		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	}
 	run := e.createRun(p, 0.5)
-	require.Equal(t, "completed", e.wait(p, run).State)
+	require.Equal(t, linkage.RunCompleted, e.wait(p, run).State)
 	var res struct {
 		Scores [][3]json.RawMessage `json:"similarity_scores"`
 	}

@@ -197,12 +197,12 @@ func TestDeleteProject(t *testing.T) {
 	e.upload(p, 0, body)
 	e.upload(p, 1, body)
 	run := e.createRun(p, 0.95)
-	require.Equal(t, "completed", e.wait(p, run).State)
+	require.Equal(t, linkage.RunCompleted, e.wait(p, run).State)
 	require.NoError(t, func() error { _, err := e.blobs.Get(t.Context(), linkage.ResultKey(p.ProjectID, run, "")); return err }())
 
 	// Deleting a run removes it and its result.
 	run2 := e.createRun(p, 0.99)
-	require.Equal(t, "completed", e.wait(p, run2).State)
+	require.Equal(t, linkage.RunCompleted, e.wait(p, run2).State)
 	require.Equal(t, http.StatusNoContent, e.do("DELETE", "/projects/"+p.ProjectID+"/runs/"+run2, p.ResultToken, nil).status)
 	requireProblem(t, e.do("GET", "/projects/"+p.ProjectID+"/runs/"+run2+"/status", p.ResultToken, nil), http.StatusForbidden, "")
 	_, err := e.blobs.Get(t.Context(), linkage.ResultKey(p.ProjectID, run2, ""))

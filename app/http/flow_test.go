@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/linkage-platform/linkage/app/engine"
+	"github.com/linkage-platform/linkage/app/linkage"
 	"github.com/linkage-platform/linkage/app/results"
 )
 
@@ -37,7 +38,7 @@ func TestGroupsTwoParties(t *testing.T) {
 
 	receipt := e.upload(p, 1, bodies[1])
 	st := e.wait(p, run)
-	require.Equal(t, "completed", st.State, "%+v", st)
+	require.Equal(t, linkage.RunCompleted, st.State, "%+v", st)
 	got := e.result(p, run, p.ResultToken)
 	require.Equal(t, string(groupsJSON(t, expected(t, bodies, nil, 0.8))), string(got), "byte-identical to the engine")
 
@@ -98,7 +99,7 @@ func TestSimilarityScoresAndChunks(t *testing.T) {
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	run := e.createRun(p, 0.75)
 	st := e.wait(p, run)
-	require.Equal(t, "completed", st.State, "%+v", st)
+	require.Equal(t, linkage.RunCompleted, st.State, "%+v", st)
 	chunks, err := e.store.ListChunks(t.Context(), run)
 	require.NoError(t, err)
 	require.Greater(t, len(chunks), 8)
@@ -109,7 +110,7 @@ func TestSimilarityScoresAndChunks(t *testing.T) {
 
 	// A second run of the same project at another threshold.
 	run2 := e.createRun(p, 0.9)
-	require.Equal(t, "completed", e.wait(p, run2).State)
+	require.Equal(t, linkage.RunCompleted, e.wait(p, run2).State)
 	want.Reset()
 	require.NoError(t, results.WriteSimilarityScores(&want, slices.Values(expected(t, bodies, nil, 0.9))))
 	require.Equal(t, want.String(), string(e.result(p, run2, p.ResultToken)))
@@ -122,7 +123,7 @@ func TestPermutations(t *testing.T) {
 	receipt0 := e.upload(p, 0, body)
 	receipt1 := e.upload(p, 1, body)
 	run := e.createRun(p, 0.99)
-	require.Equal(t, "completed", e.wait(p, run).State)
+	require.Equal(t, linkage.RunCompleted, e.wait(p, run).State)
 
 	var mask struct {
 		Mask []int `json:"mask"`
@@ -160,7 +161,7 @@ func TestGroupsFiveParties(t *testing.T) {
 	for i := 4; i >= 0; i-- {
 		e.upload(p, i, bodies[i])
 	}
-	require.Equal(t, "completed", e.wait(p, run).State)
+	require.Equal(t, linkage.RunCompleted, e.wait(p, run).State)
 	got := e.result(p, run, p.ResultToken)
 	require.Equal(t, string(groupsJSON(t, expected(t, bodies, nil, 0.8))), string(got))
 	var res struct {
@@ -231,7 +232,7 @@ func TestBlocking(t *testing.T) {
 		e.upload(p, party, []byte(body))
 	}
 	run := e.createRun(p, 0.8)
-	require.Equal(t, "completed", e.wait(p, run).State)
+	require.Equal(t, linkage.RunCompleted, e.wait(p, run).State)
 	withBlocks := expected(t, bodies, blocks, 0.8)
 	require.Equal(t, string(groupsJSON(t, withBlocks)), string(e.result(p, run, p.ResultToken)))
 	require.Less(t, len(withBlocks), len(expected(t, bodies, nil, 0.8)), "blocking compares fewer pairs")

@@ -23,6 +23,7 @@ import (
 	"github.com/linkage-platform/linkage/app/engine"
 	"github.com/linkage-platform/linkage/app/fs"
 	linkhttp "github.com/linkage-platform/linkage/app/http"
+	"github.com/linkage-platform/linkage/app/linkage"
 	"github.com/linkage-platform/linkage/app/memqueue"
 	"github.com/linkage-platform/linkage/app/sqlite"
 	"github.com/linkage-platform/linkage/app/worker"
@@ -165,7 +166,7 @@ type project = client.Project
 func (e *env) createProject(resultType string, parties int, blocking bool) project {
 	e.t.Helper()
 	p, err := e.api.CreateProject(e.t.Context(), client.NewProject{
-		Schema: json.RawMessage(`{"version": 1}`), ResultType: client.ResultType(resultType), NumberParties: parties,
+		Schema: json.RawMessage(`{"version": 1}`), ResultType: linkage.ResultType(resultType), NumberParties: parties,
 		Name: "test", Notes: "n", UsesBlocking: blocking,
 	})
 	require.NoError(e.t, err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/linkage-platform/linkage/app/histogram"
 	linkhttp "github.com/linkage-platform/linkage/app/http"
+	"github.com/linkage-platform/linkage/app/linkage"
 	"github.com/linkage-platform/linkage/app/worker"
 )
 
@@ -37,7 +38,7 @@ func TestRunHistogram(t *testing.T) {
 			path := "/projects/" + p.ProjectID + "/runs/"
 			e.upload(p, 1, bodies[1])
 			run := e.createRun(p, threshold)
-			require.Equal(t, "completed", e.wait(p, run).State)
+			require.Equal(t, linkage.RunCompleted, e.wait(p, run).State)
 
 			r := e.do("GET", path+run+"/histogram", p.ResultToken, nil)
 			require.Equal(t, http.StatusOK, r.status, "%s", r.body)
@@ -83,7 +84,7 @@ func TestRunHistogramNotReadyOrDisabled(t *testing.T) {
 	require.Contains(t, string(r.body), "histogram is recorded when it completes")
 
 	e.startWorkers(worker.Config{Concurrency: 1}) // histograms off
-	require.Equal(t, "completed", e.wait(p, run).State)
+	require.Equal(t, linkage.RunCompleted, e.wait(p, run).State)
 	r = e.do("GET", "/projects/"+p.ProjectID+"/runs/"+run+"/histogram", p.ResultToken, nil)
 	require.Equal(t, http.StatusNotFound, r.status)
 	require.Contains(t, string(r.body), "--histogram-floor 0")

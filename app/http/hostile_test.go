@@ -3,6 +3,7 @@ package http_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -176,7 +177,7 @@ func TestRunStopsAtChunkCandidateBudget(t *testing.T) {
 	e.upload(p, 1, body)
 	run := e.createRun(p, 1e-9)
 	st := e.wait(p, run)
-	require.Equal(t, "error", st.State, "%v", st)
+	require.Equal(t, linkage.RunError, st.State, "%v", st)
 	require.Contains(t, st.Message, "max-chunk-candidates")
 	require.Contains(t, st.Message, "maximum 10000")
 }
@@ -433,7 +434,41 @@ func TestAmbiguousUploadCommit(t *testing.T) {
 			require.NotEmpty(t, r.json(t)["receipt_token"])
 			e.upload(p, 1, body)
 			run := e.createRun(p, 0.99)
-			require.Equal(t, "completed", e.wait(p, run).State)
+			require.Equal(t, linkage.RunCompleted, e.wait(p, run).State)
 		})
 	}
+}
+
+// GET /projects is public: it pages (a Link header to the next page) instead of loading every
+// project, and never reads their schema or notes.
+func TestProjectListPages(t *testing.T) {
+	e := newEnv(t, false)
+	var ids []string
+	for range 3 {
+		ids = append(ids, e.createProject("groups", 2, false).ProjectID)
+	}
+	list := func(query string) ([]string, string) {
+		r := e.do("GET", "/projects"+query, "", nil)
+		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		var items []struct {
+			ProjectID string `json:"project_id"`
+		}
+		require.NoError(t, json.Unmarshal(r.body, &items))
+		var out []string
+		for _, it := range items {
+			out = append(out, it.ProjectID)
+		}
+		return out, r.header.Get("Link")
+	}
+	all, link := list("")
+	require.ElementsMatch(t, ids, all)
+	require.Empty(t, link, "one page")
+	first, link := list("?limit=2")
+	require.Equal(t, all[:2], first)
+	require.Equal(t, `</api/v1/projects?after=`+all[1]+`&limit=2>; rel="next"`, link)
+	rest, link := list("?limit=2&after=" + all[1])
+	require.Equal(t, all[2:], rest)
+	require.Empty(t, link)
+	requireProblem(t, e.do("GET", "/projects?limit=0", "", nil), http.StatusBadRequest, "limit")
+	requireProblem(t, e.do("GET", "/projects?limit=1001", "", nil), http.StatusBadRequest, "limit")
 }

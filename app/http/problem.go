@@ -10,16 +10,7 @@ import (
 )
 
 // problem is an RFC 7807 problem detail; it is also an error a handler returns.
-type problem struct {
-	Type     string `json:"type"`
-	Title    string `json:"title"`
-	Status   int    `json:"status"`
-	Detail   string `json:"detail,omitempty"`
-	Instance string `json:"instance,omitempty"`
-	Limit    string `json:"limit,omitempty"` // the configuration key of a breached limit
-}
-
-func (p *problem) Error() string { return fmt.Sprintf("%d %s: %s", p.Status, p.Title, p.Detail) }
+type problem = linkage.Problem
 
 func problemf(status int, title, format string, args ...any) *problem {
 	return &problem{Status: status, Title: title, Detail: fmt.Sprintf(format, args...)}

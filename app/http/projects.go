@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/linkage-platform/linkage/app/linkage"
@@ -25,10 +28,26 @@ func timestamp(t time.Time) *string {
 	return &s
 }
 
+const maxProjectPage = 1000
+
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
-	ps, err := s.store.ListProjects(r.Context())
+	// Pages of at most ?limit= (default and maximum 1000) projects after ?after=<project id>;
+	// a full page points to the next one with a Link header (the body stays the API's list).
+	limit := maxProjectPage
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxProjectPage {
+			return badRequest("limit must be an integer from 1 to %d, got %q", maxProjectPage, v)
+		}
+		limit = n
+	}
+	ps, err := s.store.ListProjects(r.Context(), r.URL.Query().Get("after"), limit)
 	if err != nil {
 		return err
+	}
+	if len(ps) == limit {
+		next := url.Values{"after": {ps[len(ps)-1].ID}, "limit": {strconv.Itoa(limit)}}
+		w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, r.URL.Path, next.Encode()))
 	}
 	type item struct {
 		ProjectID string  `json:"project_id"`

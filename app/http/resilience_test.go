@@ -40,8 +40,8 @@ func TestRunsSurviveRestart(t *testing.T) {
 
 	e.queue = memqueue.New(memqueue.Options{Backoff: 20 * time.Millisecond, Logger: quietLogger()}) // the restart
 	e.startWorkers(fastWorkers)
-	require.Equal(t, "completed", e.wait(queued, queuedRun).State)
-	require.Equal(t, "completed", e.wait(running, runningRun).State)
+	require.Equal(t, linkage.RunCompleted, e.wait(queued, queuedRun).State)
+	require.Equal(t, linkage.RunCompleted, e.wait(running, runningRun).State)
 	got := string(e.result(running, runningRun, running.ResultToken))
 	require.True(t, strings.HasSuffix(got, `[[0,999],[1,999],1.0]]}`+"\n"), "all 1000 self-matches, last: %s", got[max(0, len(got)-60):])
 }
@@ -56,7 +56,7 @@ func TestFailingRunEndsInError(t *testing.T) {
 	require.NoError(t, e.blobs.DeletePrefix(context.Background(), linkage.UploadKey(p.ProjectID, 1))) // storage lost it
 	run := e.createRun(p, 0.9)
 	st := e.wait(p, run)
-	require.Equal(t, "error", st.State)
+	require.Equal(t, linkage.RunError, st.State)
 	// The cause, not "failed N times" (a lost blob used to be filed as a deleted run).
 	require.Contains(t, st.Message, "read upload of party 1")
 	require.Contains(t, st.Message, "not found")
@@ -79,7 +79,7 @@ func TestConcurrentClients(t *testing.T) {
 			inner.Go(func() { receipts[1] = e.upload(p, 1, single) })
 			inner.Wait()
 			run := e.createRun(p, 0.95)
-			require.Equal(t, "completed", e.wait(p, run).State, "project %d", i)
+			require.Equal(t, linkage.RunCompleted, e.wait(p, run).State, "project %d", i)
 			token := p.ResultToken
 			got := string(e.result(p, run, token))
 			switch rt {
@@ -120,7 +120,7 @@ func TestResultPairsLimit(t *testing.T) {
 	e.upload(p, 1, body)
 	run := e.createRun(p, 0.99)
 	st := e.wait(p, run)
-	require.Equal(t, "error", st.State)
+	require.Equal(t, linkage.RunError, st.State)
 	require.Contains(t, st.Message, "max-solver-pairs")
 	requireProblem(t, e.do("GET", "/projects/"+p.ProjectID+"/runs/"+run+"/result", p.ResultToken, nil), http.StatusNotFound, "max-solver-pairs")
 }
@@ -157,7 +157,7 @@ func TestHandBackSpendsNoAttempt(t *testing.T) {
 
 	e.startWorkers(cfg)
 	st := e.wait(p, run)
-	require.Equal(t, "completed", st.State, st.Message)
+	require.Equal(t, linkage.RunCompleted, st.State, st.Message)
 	require.Contains(t, string(e.result(p, run, p.ResultToken)), "[[0,999],[1,999]]")
 }
 

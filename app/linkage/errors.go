@@ -50,3 +50,16 @@ func HashSizeError(size, party, partySize int) error {
 	return fmt.Errorf("CLKs of %d bytes, but party %d uploaded %d-byte CLKs: every party must use the same size: %w",
 		size, party, partySize, ErrInvalid)
 }
+
+// Problem is an RFC 7807 problem detail, the body of every API error (application/problem+json):
+// the server answers with it and the Go client decodes it.
+type Problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	Limit    string `json:"limit,omitempty"` // the configuration key of a breached limit
+}
+
+func (p *Problem) Error() string { return fmt.Sprintf("%d %s: %s", p.Status, p.Title, p.Detail) }

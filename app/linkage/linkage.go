@@ -35,6 +35,12 @@ func (t ResultType) Validate(parties int) error {
 
 // Project is one linkage project: a fixed number of parties each uploading once, and runs over
 // their uploads. Tokens are kept only as SHA-256 hashes.
+// ProjectEntry is a project in a listing.
+type ProjectEntry struct {
+	ID        string
+	CreatedAt time.Time
+}
+
 type Project struct {
 	ID              string
 	Name            string

@@ -15,8 +15,10 @@ type Store interface {
 	// CreateProject inserts the project and its parties (all UploadPending).
 	CreateProject(ctx context.Context, p *Project, parties []Party) error
 	GetProject(ctx context.Context, id string) (*Project, error)
-	// ListProjects returns every project, oldest first.
-	ListProjects(ctx context.Context) ([]Project, error)
+	// ListProjects returns up to limit projects' ids and creation times, oldest first, after
+	// the project with id after ("": from the first). Never the schema or notes: the listing is
+	// public and must stay cheap.
+	ListProjects(ctx context.Context, after string, limit int) ([]ProjectEntry, error)
 	CountProjects(ctx context.Context) (int, error)
 	// DeleteProject removes the project with its parties, runs and chunks (not its blobs).
 	DeleteProject(ctx context.Context, id string) error

@@ -26,6 +26,7 @@ import (
 	"github.com/linkage-platform/linkage/app/client"
 	"github.com/linkage-platform/linkage/app/fs"
 	linkhttp "github.com/linkage-platform/linkage/app/http"
+	"github.com/linkage-platform/linkage/app/linkage"
 	"github.com/linkage-platform/linkage/app/memqueue"
 	"github.com/linkage-platform/linkage/app/ratelimit"
 	"github.com/linkage-platform/linkage/app/sqlite"
@@ -122,7 +123,7 @@ func TestLoad(t *testing.T) {
 	flow := func() bool {
 		var p client.Project
 		if !do("create project", func() (err error) {
-			p, err = api.CreateProject(ctx, client.NewProject{ResultType: client.Groups})
+			p, err = api.CreateProject(ctx, client.NewProject{ResultType: linkage.ResultGroups})
 			return err
 		}) {
 			return !over.Load()

@@ -208,9 +208,18 @@ func collect[T any](rows pgx.Rows, err error, what string, scan func(pgx.Rows) (
 	return out, nil
 }
 
-func (db *DB) ListProjects(ctx context.Context) ([]linkage.Project, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+projectColumns+` FROM projects ORDER BY created_at, id`)
-	return collect(rows, err, "list projects", func(r pgx.Rows) (*linkage.Project, error) { return scanProject(r) })
+func (db *DB) ListProjects(ctx context.Context, after string, limit int) ([]linkage.ProjectEntry, error) {
+	q, args := `SELECT id, created_at FROM projects ORDER BY created_at, id LIMIT $1`, []any{limit}
+	if after != "" {
+		q = `SELECT id, created_at FROM projects WHERE (created_at, id) > (SELECT created_at, id FROM projects WHERE id = $2)
+			ORDER BY created_at, id LIMIT $1`
+		args = append(args, after)
+	}
+	rows, err := db.pool.Query(ctx, q, args...)
+	return collect(rows, err, "list projects", func(r pgx.Rows) (*linkage.ProjectEntry, error) {
+		var p linkage.ProjectEntry
+		return &p, r.Scan(&p.ID, &p.CreatedAt)
+	})
 }
 
 func (db *DB) CountProjects(ctx context.Context) (int, error) {

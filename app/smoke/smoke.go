@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/linkage-platform/linkage/app/client"
+	"github.com/linkage-platform/linkage/app/linkage"
 )
 
 // Threshold of the test run: copies score 1.0, unrelated random CLKs about 0.5.
@@ -52,7 +53,7 @@ func (c *Checker) Run(ctx context.Context) (err error) {
 		return err
 	}
 	p, err := api.CreateProject(ctx, client.NewProject{
-		ResultType: client.Groups, NumberParties: 2, Name: "smoke test", Notes: "created and deleted by linkage smoke",
+		ResultType: linkage.ResultGroups, NumberParties: 2, Name: "smoke test", Notes: "created and deleted by linkage smoke",
 	})
 	if err != nil {
 		return fmt.Errorf("create project: %w", err)
@@ -88,7 +89,7 @@ func (c *Checker) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("run status: %w", err)
 	}
-	if status.State == client.StateError {
+	if status.State == linkage.RunError {
 		return fmt.Errorf("run failed: %s", status.Message)
 	}
 	groups, err := api.Groups(ctx, p.ProjectID, run.RunID, p.ResultToken)

@@ -160,19 +160,27 @@ func (db *DB) GetProject(ctx context.Context, id string) (*linkage.Project, erro
 	return p, nil
 }
 
-func (db *DB) ListProjects(ctx context.Context) ([]linkage.Project, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT `+projectColumns+` FROM projects ORDER BY created_at, id`)
+func (db *DB) ListProjects(ctx context.Context, after string, limit int) ([]linkage.ProjectEntry, error) {
+	q, args := `SELECT id, created_at FROM projects ORDER BY created_at, id LIMIT ?`, []any{limit}
+	if after != "" {
+		q = `SELECT id, created_at FROM projects WHERE (created_at, id) > (SELECT created_at, id FROM projects WHERE id = ?)
+			ORDER BY created_at, id LIMIT ?`
+		args = []any{after, limit}
+	}
+	rows, err := db.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list projects: %w", err)
 	}
 	defer rows.Close()
-	var ps []linkage.Project
+	var ps []linkage.ProjectEntry
 	for rows.Next() {
-		p, err := scanProject(rows)
-		if err != nil {
+		var p linkage.ProjectEntry
+		var created int64
+		if err := rows.Scan(&p.ID, &created); err != nil {
 			return nil, fmt.Errorf("list projects: %w", err)
 		}
-		ps = append(ps, *p)
+		p.CreatedAt = fromNanos(created)
+		ps = append(ps, p)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list projects: %w", err)

@@ -103,6 +103,7 @@ func (w *Worker) fault(ctx context.Context, point string, index int) error {
 	if w.cfg.Fault == nil {
 		return nil
 	}
+	w.log.InfoContext(ctx, "fault point reached", "point", point, "index", index)
 	return w.cfg.Fault(ctx, point, index)
 }
 

@@ -48,6 +48,9 @@ type AutoscalingArgs struct {
 	// it may remove.
 	NodeSelector map[string]string
 	Provider     *kubernetes.Provider
+	// After must exist before both are installed: nodes to run them (a component's DependsOn does not
+	// reach its children).
+	After []pulumi.Resource
 }
 
 // Autoscaling is the cluster autoscaler and metrics-server.
@@ -118,7 +121,7 @@ func NewAutoscaling(ctx *pulumi.Context, name string, args *AutoscalingArgs, opt
 			CleanupOnFail:  pulumi.Bool(true),
 			Timeout:        pulumi.Int(600),
 			Values:         values,
-		}, append(k8s, more...)...)
+		}, append(append(k8s, pulumi.DependsOn(args.After)), more...)...)
 	}
 	a.Autoscaler, err = release("cluster-autoscaler", AutoscalerChart, AutoscalerRepo, args.AutoscalerChartVersion, pulumi.Map{
 		"cloudProvider": pulumi.String("aws"),

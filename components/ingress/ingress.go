@@ -46,6 +46,9 @@ type IngressArgs struct {
 	// NodeSelector places the controller (e.g. on the on-demand system nodes).
 	NodeSelector map[string]string
 	Provider     *kubernetes.Provider
+	// After must exist before the controller is installed: nodes to run it (a component's DependsOn
+	// does not reach its children).
+	After []pulumi.Resource
 }
 
 // Ingress is the controller and the IngressClass.
@@ -117,7 +120,7 @@ func NewIngress(ctx *pulumi.Context, name string, args *IngressArgs, opts ...pul
 			"enableServiceMutatorWebhook": pulumi.Bool(false),
 			"nodeSelector":                pulumi.ToStringMap(args.NodeSelector),
 		},
-	}, append(k8s, pulumi.DependsOn([]pulumi.Resource{attach}))...)
+	}, append(k8s, pulumi.DependsOn(append([]pulumi.Resource{attach}, args.After...)))...)
 	if err != nil {
 		return nil, fmt.Errorf("ingress %s: controller release: %w", name, err)
 	}

@@ -47,13 +47,14 @@ type Linkage struct {
 const ReadinessGateLabel = "elbv2.k8s.aws/pod-readiness-gate-inject"
 
 // NewNamespace declares the app's namespace. It is separate from NewLinkage because the data
-// component puts its Secrets (and in-cluster services) in it before the app is declared. The
-// in-cluster databases need no more than the baseline Pod Security Standard; every app pod meets
-// the restricted one, which is audited and warned about. readinessGates labels it for ALB targets.
+// component puts its Secrets (and in-cluster services) in it before the app is declared. Every pod
+// in it, the app's and the in-cluster databases', meets the restricted Pod Security Standard, which
+// is enforced (make test-kube checks each against a real API server). readinessGates labels it for
+// ALB targets.
 func NewNamespace(ctx *pulumi.Context, name, namespace string, readinessGates bool, opts ...pulumi.ResourceOption) (*corev1.Namespace, error) {
 	labels := pulumi.StringMap{
 		"app.kubernetes.io/part-of":          pulumi.String("linkage"),
-		"pod-security.kubernetes.io/enforce": pulumi.String("baseline"),
+		"pod-security.kubernetes.io/enforce": pulumi.String("restricted"),
 		"pod-security.kubernetes.io/audit":   pulumi.String("restricted"),
 		"pod-security.kubernetes.io/warn":    pulumi.String("restricted"),
 	}

@@ -37,6 +37,9 @@ type StorageArgs struct {
 	EbsCsiDriverVersion string
 	// Provider is the cluster's Kubernetes provider.
 	Provider *kubernetes.Provider
+	// After must exist before the driver is installed: nodes to run it (a component's DependsOn does
+	// not reach its children).
+	After []pulumi.Resource
 }
 
 // Storage is the CSI driver and the storage classes.
@@ -68,7 +71,8 @@ func NewStorage(ctx *pulumi.Context, name string, args *StorageArgs, opts ...pul
 	if err != nil {
 		return nil, fmt.Errorf("storage %s: EBS CSI role: %w", name, err)
 	}
-	addon, err := cluster.NewAddon(ctx, name, args.ClusterName, csiAddon, args.EbsCsiDriverVersion, role.Arn, parent)
+	addon, err := cluster.NewAddon(ctx, name, args.ClusterName, csiAddon, args.EbsCsiDriverVersion, role.Arn,
+		parent, pulumi.DependsOn(append([]pulumi.Resource{role}, args.After...)))
 	if err != nil {
 		return nil, fmt.Errorf("storage %s: %w", name, err)
 	}

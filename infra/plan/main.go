@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
 	"github.com/linkage-platform/linkage/internal/plan"
 	"github.com/linkage-platform/linkage/stacks"
 )
@@ -26,7 +28,8 @@ func run(dir, stack, format string) error {
 	if format != "tree" && format != "json" && format != "yaml" {
 		return fmt.Errorf("unknown format %q (want tree, json or yaml)", format)
 	}
-	p, err := plan.Build(dir, stack, stacks.Run)
+	warn := func(_ *pulumi.Context, w stacks.Problem) { fmt.Fprintf(os.Stderr, "warning: %s\n", w) }
+	p, err := plan.Build(dir, stack, stacks.Program(warn))
 	if err != nil {
 		return err
 	}

@@ -8,12 +8,17 @@ import (
 )
 
 // Manifests are the Kubernetes objects the stack declares, built from their recorded inputs. With
-// redact, secret values read "[secret]" (for people); without, they are the mocked values (for strict
-// decoding, where "[secret]" would not be valid base64).
+// redact, each secret value reads "[secret]" where the value was, maps keeping their keys (for people,
+// and valid for the API server: a Secret's stringData stays a map); without, they are the mocked
+// values (for strict decoding, where "[secret]" would not be valid base64).
 func (p *Plan) Manifests(redact bool) []manifests.Object {
 	var out []manifests.Object
 	for _, r := range p.Resources {
-		if o, ok := manifests.New(r.URN, r.Type, pulumimock.Plain(r.Inputs, redact)); ok {
+		inputs := pulumimock.Plain(r.Inputs, false)
+		if redact {
+			inputs = pulumimock.Masked(r.Inputs)
+		}
+		if o, ok := manifests.New(r.URN, r.Type, inputs); ok {
 			out = append(out, o)
 		}
 	}

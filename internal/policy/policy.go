@@ -86,6 +86,7 @@ var Rules = []Rule{
 	{"ci-principals", CIPrincipals},
 	{"minio-patched", MinioPatched},
 	{"rds-verify-full", RDSVerifyFull},
+	{"cluster-addons-after-nodes", ClusterAddonsAfterNodes},
 }
 
 // Evaluate runs every rule and returns the violations sorted by rule and URN.

@@ -352,6 +352,9 @@ func TestRulesCatchBadInputs(t *testing.T) {
 			d["DATABASE_URL"] = resource.MakeSecret(resource.NewProperty(strings.Replace(d["DATABASE_URL"].(string), "sslmode=verify-full", "sslmode=require", 1)))
 			d["ca.pem"] = resource.MakeSecret(resource.NewProperty(d["ca.pem"].(string)))
 		}, "sslmode=require"},
+		{"cluster-addons-after-nodes", "controller before nodes", "kubernetes:helm.sh/v3:Release", lbRol, func(r *pulumimock.Resource, _ map[string]any) {
+			r.DependsOn = slices.DeleteFunc(slices.Clone(r.DependsOn), func(urn string) bool { return strings.Contains(urn, "aws:eks/nodeGroup:NodeGroup") })
+		}, "does not wait for a node group"},
 		{"s3-gateway-endpoint", "one AZ left out", "aws:ec2/vpcEndpoint:VpcEndpoint", "linkage-s3", func(_ *pulumimock.Resource, in map[string]any) {
 			in["routeTableIds"] = in["routeTableIds"].([]any)[1:]
 		}, "no S3 gateway endpoint"},

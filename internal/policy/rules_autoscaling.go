@@ -142,3 +142,26 @@ func ScaleFromZeroTags(rs Resources) []Finding {
 	}
 	return out
 }
+
+// ClusterAddonsAfterNodes: every Helm release and every EKS add-on that runs pods (all but vpc-cni
+// and kube-proxy, which nodes need to become ready) waits for a node group: installed earlier, its
+// pods stay pending and an atomic release or the add-on times out.
+func ClusterAddonsAfterNodes(rs Resources) []Finding {
+	var groups []string
+	for _, g := range rs.ByType(nodeGroup) {
+		groups = append(groups, g.URN)
+	}
+	if len(groups) == 0 {
+		return nil // a kubeconfig cluster has its nodes
+	}
+	var out []Finding
+	for _, r := range rs.ByType(helmRelease, eksAddon) {
+		if name := str(r.Input("addonName")); name == "vpc-cni" || name == "kube-proxy" {
+			continue
+		}
+		if !slices.ContainsFunc(groups, func(urn string) bool { return slices.Contains(r.DependsOn, urn) }) {
+			out = append(out, finding(r, "does not wait for a node group: its pods would have nowhere to run"))
+		}
+	}
+	return out
+}

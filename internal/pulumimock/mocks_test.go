@@ -202,3 +202,21 @@ func TestPlainRedactsSecrets(t *testing.T) {
 	}, pulumimock.Plain(pm, true))
 	require.Equal(t, "hunter2", pulumimock.Plain(pm, false)["password"])
 }
+
+// A Kubernetes Secret's stringData is one secret map: redacted whole it would become a string, which
+// the API server refuses ("stringData: expected map"); masked it stays a map of redacted values.
+func TestMaskedRedactsSecretsLeafByLeaf(t *testing.T) {
+	pm := resource.PropertyMap{
+		"kind": resource.NewProperty("Secret"),
+		"stringData": resource.MakeSecret(resource.NewProperty(resource.PropertyMap{
+			"user": resource.NewProperty("linkage"), "password": resource.NewProperty("hunter2"),
+		})),
+		"list": resource.MakeSecret(resource.NewProperty([]resource.PropertyValue{resource.NewProperty("a"), resource.NewProperty(2.0)})),
+	}
+	require.Equal(t, map[string]any{
+		"kind":       "Secret",
+		"stringData": map[string]any{"user": pulumimock.Redacted, "password": pulumimock.Redacted},
+		"list":       []any{pulumimock.Redacted, pulumimock.Redacted},
+	}, pulumimock.Masked(pm))
+	require.Equal(t, pulumimock.Redacted, pulumimock.Plain(pm, true)["stringData"], "Plain still redacts the whole value")
+}

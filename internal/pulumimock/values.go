@@ -12,14 +12,63 @@ const Unknown = "[unknown]"
 // ready for JSON. Secrets become Redacted when redact is set and are revealed otherwise; resource
 // references become their URN.
 func Plain(pm resource.PropertyMap, redact bool) map[string]any {
+	if redact {
+		return plainMap(pm, redactWhole)
+	}
+	return plainMap(pm, reveal)
+}
+
+// Masked is Plain redacting secrets leaf by leaf: a secret map or list keeps its keys and length and
+// each value in it reads Redacted. Manifests need this shape: a Secret's stringData stays a map.
+func Masked(pm resource.PropertyMap) map[string]any { return plainMap(pm, redactLeaves) }
+
+// secrets is how plainValue renders a secret.
+type secrets int
+
+const (
+	reveal       secrets = iota
+	redactWhole          // the whole secret value becomes Redacted
+	redactLeaves         // each scalar in it becomes Redacted
+)
+
+func plainMap(pm resource.PropertyMap, mode secrets) map[string]any {
 	out := make(map[string]any, len(pm))
 	for k, v := range pm {
-		out[string(k)] = plainValue(v, redact)
+		out[string(k)] = plainValue(v, mode)
 	}
 	return out
 }
 
-func plainValue(v resource.PropertyValue, redact bool) any {
+// hide renders a secret's element in mode.
+func hide(element resource.PropertyValue, mode secrets) any {
+	if mode == redactWhole {
+		return Redacted
+	}
+	return leaves(plainValue(element, reveal))
+}
+
+// leaves replaces every scalar of a plain value with Redacted.
+func leaves(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = leaves(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = leaves(e)
+		}
+		return out
+	case nil:
+		return nil
+	}
+	return Redacted
+}
+
+func plainValue(v resource.PropertyValue, mode secrets) any {
 	switch {
 	case v.IsNull():
 		return nil
@@ -33,25 +82,25 @@ func plainValue(v resource.PropertyValue, redact bool) any {
 		arr := v.ArrayValue()
 		out := make([]any, len(arr))
 		for i, e := range arr {
-			out[i] = plainValue(e, redact)
+			out[i] = plainValue(e, mode)
 		}
 		return out
 	case v.IsObject():
-		return Plain(v.ObjectValue(), redact)
+		return plainMap(v.ObjectValue(), mode)
 	case v.IsSecret():
-		if redact {
-			return Redacted
+		if mode != reveal {
+			return hide(v.SecretValue().Element, mode)
 		}
-		return plainValue(v.SecretValue().Element, redact)
+		return plainValue(v.SecretValue().Element, mode)
 	case v.IsOutput():
 		o := v.OutputValue()
-		if o.Secret && redact {
-			return Redacted
+		if o.Secret && mode != reveal {
+			return hide(o.Element, mode)
 		}
 		if !o.Known {
 			return Unknown
 		}
-		return plainValue(o.Element, redact)
+		return plainValue(o.Element, mode)
 	case v.IsComputed():
 		return Unknown
 	case v.IsResourceReference():

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/linkage-platform/linkage/app/client"
+	"github.com/linkage-platform/linkage/app/linkage"
 )
 
 // apiRun is a run linked through the API and its raw result documents: "" for the result
@@ -30,7 +31,7 @@ func apiLink(t *testing.T, base, rt string, threshold float64, files []string) a
 	t.Helper()
 	ctx := t.Context()
 	api := client.New(base, nil)
-	p, err := api.CreateProject(ctx, client.NewProject{ResultType: client.ResultType(rt), NumberParties: len(files)})
+	p, err := api.CreateProject(ctx, client.NewProject{ResultType: linkage.ResultType(rt), NumberParties: len(files)})
 	require.NoError(t, err)
 	var receipts []string
 	for i, tok := range p.UpdateTokens {
@@ -47,7 +48,7 @@ func apiLink(t *testing.T, base, rt string, threshold float64, files []string) a
 	defer cancel()
 	st, err := api.WaitRun(wctx, p.ProjectID, run.RunID, p.ResultToken, 20*time.Millisecond)
 	require.NoError(t, err)
-	require.Equal(t, client.StateCompleted, st.State, "%+v", st)
+	require.Equal(t, linkage.RunCompleted, st.State, "%+v", st)
 	out := apiRun{pid: p.ProjectID, resultToken: p.ResultToken, runID: run.RunID, docs: map[string][]byte{}}
 	tokens := map[string]string{"": p.ResultToken}
 	if rt == "permutations" {

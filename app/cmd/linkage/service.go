@@ -182,6 +182,7 @@ type workerFlags struct {
 	reconcile, grace                         *time.Duration
 	histFloor                                *float64
 	histSample                               *int64
+	faultHold                                *string
 }
 
 func registerWorker(f *flags) *workerFlags {
@@ -196,6 +197,7 @@ func registerWorker(f *flags) *workerFlags {
 		reconcile:          f.Duration("reconcile-interval", 15*time.Second, "how often unfinished runs are checked for lost work"),
 		grace:              f.Duration("shutdown-grace", 30*time.Second, "how long running tasks may finish at shutdown before they are handed back"),
 		histFloor:          f.Float64("histogram-floor", histogram.DefaultFloor, "lowest score in the histogram recorded with each run, 0 < floor < 1 (0: record none)"),
+		faultHold:          f.String("fault-hold", "", "fault tests only: hold every task at this fault point (start-committed, chunk-compared or solve-started) until shutdown"),
 		histSample:         f.Int64("histogram-sample-pairs", 1_000_000, "pairs below the threshold scored per run for its histogram (more: exact for larger runs, slower)"),
 	}
 }
@@ -223,6 +225,11 @@ func (w *workerFlags) validate() error {
 	if *w.histSample <= 0 {
 		errs = append(errs, errors.New("--histogram-sample-pairs must be positive"))
 	}
+	switch *w.faultHold {
+	case "", worker.FaultStartCommitted, worker.FaultChunkCompared, worker.FaultSolveStarted:
+	default:
+		errs = append(errs, fmt.Errorf("--fault-hold %q: want start-committed, chunk-compared or solve-started", *w.faultHold))
+	}
 	if *w.reconcile <= 0 || *w.grace <= 0 {
 		errs = append(errs, errors.New("--reconcile-interval and --shutdown-grace must be positive"))
 	}
@@ -236,5 +243,21 @@ func (w *workerFlags) config() worker.Config {
 		MaxChunkCandidates: *w.maxChunkCandidates,
 		ReconcileInterval:  *w.reconcile, ShutdownGrace: *w.grace,
 		Histogram: worker.HistogramConfig{Floor: *w.histFloor, SamplePairs: *w.histSample},
+		Fault:     holdAt(*w.faultHold),
+	}
+}
+
+// holdAt is the fault hook of --fault-hold: tasks reaching the point wait there for shutdown
+// (a fault test then kills or stops the process at a known step). Nil without the flag.
+func holdAt(point string) func(context.Context, string, int) error {
+	if point == "" {
+		return nil
+	}
+	return func(ctx context.Context, p string, _ int) error {
+		if p != point {
+			return nil
+		}
+		<-ctx.Done()
+		return ctx.Err()
 	}
 }

@@ -136,14 +136,32 @@ func testListAndCountProjects(t *testing.T, s linkage.Store) {
 	require.Zero(t, n)
 	a := newProject(t, s, 2, t0)
 	b := newProject(t, s, 2, t0.Add(time.Second))
-	list, err := s.ListProjects(ctx)
+	c := newProject(t, s, 2, t0.Add(time.Second)) // same time as b: ordered by id then
+	list, err := s.ListProjects(ctx, "", 10)
 	require.NoError(t, err)
-	require.Len(t, list, 2)
+	require.Len(t, list, 3)
 	require.Equal(t, a.ID, list[0].ID)
-	require.Equal(t, b.ID, list[1].ID)
+	require.True(t, t0.Equal(list[0].CreatedAt))
+	second, third := b.ID, c.ID
+	if third < second {
+		second, third = third, second
+	}
+	require.Equal(t, []string{second, third}, []string{list[1].ID, list[2].ID})
+	// Pages: after a project, at most limit.
+	page, err := s.ListProjects(ctx, a.ID, 1)
+	require.NoError(t, err)
+	require.Len(t, page, 1)
+	require.Equal(t, second, page[0].ID)
+	page, err = s.ListProjects(ctx, second, 5)
+	require.NoError(t, err)
+	require.Len(t, page, 1)
+	require.Equal(t, third, page[0].ID)
+	page, err = s.ListProjects(ctx, third, 5)
+	require.NoError(t, err)
+	require.Empty(t, page)
 	n, err = s.CountProjects(ctx)
 	require.NoError(t, err)
-	require.Equal(t, 2, n)
+	require.Equal(t, 3, n)
 }
 
 func testUploadClaimIsSingleUse(t *testing.T, s linkage.Store) {

@@ -1,0 +1,154 @@
+package worker_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkage-platform/linkage/app/client"
+	"github.com/linkage-platform/linkage/app/engine"
+	"github.com/linkage-platform/linkage/app/fs"
+	"github.com/linkage-platform/linkage/app/histogram"
+	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/memqueue"
+	"github.com/linkage-platform/linkage/app/sqlite"
+	"github.com/linkage-platform/linkage/app/worker"
+)
+
+// parties returns two parties of random 16-byte CLKs, party 1 holding noisy copies of party 0's
+// records so that many pairs score high.
+func parties(t *testing.T) [2][]byte {
+	rng := rand.New(rand.NewPCG(16, 1))
+	const size = 16
+	a := make([]byte, 230*size)
+	for i := range a {
+		a[i] = byte(rng.Uint32() & rng.Uint32()) // about 1/4 of the bits set
+	}
+	b := make([]byte, 0, 170*size)
+	for range 170 {
+		r := rng.IntN(230)
+		rec := bytes.Clone(a[r*size : (r+1)*size])
+		rec[rng.IntN(size)] ^= byte(1 << rng.IntN(8))
+		b = append(b, rec...)
+	}
+	return [2][]byte{a, b}
+}
+
+// linked stores the two parties as uploads of a similarity_scores project, runs it with cfg on
+// real embedded backends and returns the blob store and the project and run ids once completed.
+func linked(t *testing.T, cfg worker.Config, threshold float64, data [2][]byte) (*fs.Store, string, string) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := sqlite.Open(filepath.Join(dir, "db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	_, err = store.Migrate(ctx)
+	require.NoError(t, err)
+	blobs, err := fs.New(filepath.Join(dir, "blobs"))
+	require.NoError(t, err)
+	p := &linkage.Project{ID: linkage.NewID(), Schema: []byte(`{}`), ResultType: linkage.ResultSimilarityScores,
+		NumberParties: 2, ResultTokenHash: linkage.HashToken("r")}
+	require.NoError(t, store.CreateProject(ctx, p, []linkage.Party{{Index: 0, UpdateTokenHash: []byte("a")}, {Index: 1, UpdateTokenHash: []byte("b")}}))
+	for i, d := range data {
+		_, err := blobs.Put(ctx, linkage.UploadKey(p.ID, i), bytes.NewReader(d))
+		require.NoError(t, err)
+		require.NoError(t, store.ClaimUpload(ctx, p.ID, i, time.Now(), time.Now()))
+		_, err = store.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: i, Records: int64(len(d) / 16), HashSize: 16})
+		require.NoError(t, err)
+	}
+	run := &linkage.Run{ID: linkage.NewID(), ProjectID: p.ID, Threshold: threshold, CreatedAt: time.Now()}
+	require.NoError(t, store.CreateRun(ctx, run))
+	require.Equal(t, linkage.RunQueued, run.State)
+
+	log := slog.New(slog.DiscardHandler)
+	queue := memqueue.New(memqueue.Options{Logger: log})
+	w := worker.New(store, blobs, queue, log, nil, cfg)
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(wctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.NoError(t, worker.Scheduler{Queue: queue}.RunQueued(ctx, p.ID, run.ID))
+	require.Eventually(t, func() bool {
+		r, err := store.GetRun(ctx, p.ID, run.ID)
+		require.NoError(t, err)
+		require.NotEqual(t, linkage.RunError, r.State, r.Message)
+		return r.State == linkage.RunCompleted
+	}, time.Minute, 10*time.Millisecond)
+	return blobs, p.ID, run.ID
+}
+
+func clks(t *testing.T, d []byte) *engine.CLKs {
+	c, err := engine.New(d, 16)
+	require.NoError(t, err)
+	return c
+}
+
+// TestChunkedRunFindsEveryPair: a run split into many chunks (rows read from the middle of the
+// uploads) finds exactly the pairs that Dice, pair by pair over the whole uploads, puts at or
+// above the threshold, with their absolute rows.
+func TestChunkedRunFindsEveryPair(t *testing.T) {
+	data := parties(t)
+	const threshold = 0.6
+	blobs, pid, rid := linked(t, worker.Config{ChunkComparisons: 3000, Concurrency: 2}, threshold, data)
+	rc, err := blobs.Get(t.Context(), linkage.ResultKey(pid, rid, linkage.PartResult))
+	require.NoError(t, err)
+	defer rc.Close()
+	var got struct {
+		Scores []client.Score `json:"similarity_scores"`
+	}
+	require.NoError(t, json.NewDecoder(rc).Decode(&got))
+
+	a, b := clks(t, data[0]), clks(t, data[1])
+	var want []client.Score
+	for i := range a.Len() {
+		for j := range b.Len() {
+			if s := engine.Dice(a, i, b, j); s >= threshold {
+				want = append(want, client.Score{A: client.Record{Party: 0, Row: i}, B: client.Record{Party: 1, Row: j}, Score: s})
+			}
+		}
+	}
+	require.GreaterOrEqual(t, len(want), 170, "every copy of a record at least")
+	require.ElementsMatch(t, want, got.Scores)
+
+	// The chunks' blobs are gone once the run is solved.
+	_, err = blobs.Get(t.Context(), linkage.ChunkKey(pid, rid, 0))
+	require.ErrorIs(t, err, linkage.ErrNotFound)
+}
+
+// TestChunkedHistogramIsTheWholeRuns: the histogram merged from many chunks, sampling every
+// row (stride 1), counts every pair of the run into the bin of its score.
+func TestChunkedHistogramIsTheWholeRuns(t *testing.T) {
+	data := parties(t)
+	cfg := worker.Config{ChunkComparisons: 3000, Concurrency: 2,
+		Histogram: worker.HistogramConfig{Floor: 0.2, Bins: 40, SamplePairs: 1 << 30}}
+	blobs, pid, rid := linked(t, cfg, 0.7, data)
+	rc, err := blobs.Get(t.Context(), linkage.HistogramKey(pid, rid))
+	require.NoError(t, err)
+	defer rc.Close()
+	var got histogram.Histogram
+	require.NoError(t, json.NewDecoder(rc).Decode(&got))
+
+	want, err := histogram.New(0.2, 40, 1, 0.7)
+	require.NoError(t, err)
+	a, b := clks(t, data[0]), clks(t, data[1])
+	for i := range a.Len() {
+		for j := range b.Len() {
+			want.AddExact(engine.Dice(a, i, b, j))
+		}
+	}
+	require.Equal(t, 1, got.Stride)
+	require.EqualValues(t, a.Len()*b.Len(), got.Compared, "every pair compared once")
+	for i := range want.Bins {
+		require.Equal(t, want.Exact[i], got.Count(i), "bin %d", i)
+	}
+	_, err = blobs.Get(t.Context(), linkage.ChunkHistogramKey(pid, rid, 0))
+	require.ErrorIs(t, err, linkage.ErrNotFound, "chunk histograms are removed with the chunks")
+}
