@@ -113,22 +113,39 @@ done1024:
 	VZEROUPPER
 	RET
 
+// The general paths' shared pieces. TAILMASK: from R12 = words, K2 masks
+// the last words%8 words of a record, R11 = their bytes, R12 = whole 8-word
+// chunks; clobbers CX, R10. HSUM256 and HSUM512: R = the sum of the 64-bit
+// lanes of Y4 or Z4; clobber Z4, Z5.
+#define TAILMASK \
+	MOVQ  R12, CX  \
+	ANDQ  $7, CX   \
+	MOVQ  CX, R11  \
+	SHLQ  $3, R11  \
+	MOVQ  $1, R10  \
+	SHLQ  CX, R10  \
+	DECQ  R10      \
+	KMOVW R10, K2  \
+	SHRQ  $3, R12
+
+#define HSUM256(R) \
+	VEXTRACTI128 $1, Y4, X5  \
+	VPADDQ       X5, X4, X4  \
+	VPSHUFD      $0x4e, X4, X5 \
+	VPADDQ       X5, X4, X4  \
+	VMOVQ        X4, R
+
+#define HSUM512(R) \
+	VEXTRACTI64X4 $1, Z4, Y5 \
+	VPADDQ        Y5, Y4, Y4 \
+	HSUM256(R)
+
 // func scanWordsAVX512(q, rows *uint64, words int, pops *uint32, n int, qpop, t float64, counts *uint32, mask *uint8)
 TEXT ·scanWordsAVX512(SB), NOSPLIT, $0-72
 	MOVQ rows+8(FP), SI
 	MOVQ words+16(FP), R12
 
-	// K2 masks the last words%8 words of a record; R11 = their bytes;
-	// R12 = whole 8-word chunks.
-	MOVQ  R12, CX
-	ANDQ  $7, CX
-	MOVQ  CX, R11
-	SHLQ  $3, R11
-	MOVQ  $1, R10
-	SHLQ  CX, R10
-	DECQ  R10
-	KMOVW R10, K2
-	SHRQ  $3, R12
+	TAILMASK
 
 	MOVQ n+32(FP), CX
 	MOVQ counts+56(FP), DI
@@ -161,13 +178,7 @@ tail:
 	ADDQ        R11, SI
 
 reduce:
-	VEXTRACTI64X4 $1, Z4, Y5
-	VPADDQ        Y5, Y4, Y4
-	VEXTRACTI128  $1, Y4, X5
-	VPADDQ        X5, X4, X4
-	VPSHUFD       $0x4e, X4, X5
-	VPADDQ        X5, X4, X4
-	VMOVQ         X4, R10
+	HSUM512(R10)
 	MOVL          R10, (DI)
 	ADDQ          $4, DI
 	DECQ          CX
@@ -490,11 +501,7 @@ avx2TailWord:
 	JNZ     avx2TailWord
 
 avx2Reduce:
-	VEXTRACTI128 $1, Y4, X5
-	VPADDQ       X5, X4, X4
-	VPSHUFD      $0x4e, X4, X5
-	VPADDQ       X5, X4, X4
-	VMOVQ        X4, R13
+	HSUM256(R13)
 	ADDQ         R13, R8
 	MOVL         R8, (DI)
 	ADDQ         $4, DI
@@ -594,16 +601,7 @@ TEXT ·countWordsAVX512BW(SB), NOSPLIT, $0-40
 	VPBROADCASTQ    lowNibbles<>(SB), Z7
 	VPXORQ          Z9, Z9, Z9
 
-	// K2 masks the last words%8 words; R11 = their bytes; R12 = chunks.
-	MOVQ  R12, CX
-	ANDQ  $7, CX
-	MOVQ  CX, R11
-	SHLQ  $3, R11
-	MOVQ  $1, R10
-	SHLQ  CX, R10
-	DECQ  R10
-	KMOVW R10, K2
-	SHRQ  $3, R12
+	TAILMASK
 	MOVQ  n+24(FP), CX
 
 bwRow:
@@ -632,13 +630,7 @@ bwTail:
 	ADDQ        R11, SI
 
 bwReduce:
-	VEXTRACTI64X4 $1, Z4, Y5
-	VPADDQ        Y5, Y4, Y4
-	VEXTRACTI128  $1, Y4, X5
-	VPADDQ        X5, X4, X4
-	VPSHUFD       $0x4e, X4, X5
-	VPADDQ        X5, X4, X4
-	VMOVQ         X4, R10
+	HSUM512(R10)
 	MOVL          R10, (DI)
 	ADDQ          $4, DI
 	DECQ          CX

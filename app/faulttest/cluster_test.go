@@ -24,50 +24,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/proctest"
 	"github.com/linkage-platform/linkage/app/s3"
 )
 
 // binary is the linkage binary built once for every test of the package.
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "linkage-faults-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "linkage")
-	build := exec.Command("go", "build", "-o", binary, "github.com/linkage-platform/linkage/app/cmd/linkage")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build linkage:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// freePort returns a TCP port on the loopback interface that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// eventually polls cond every interval until it holds or the timeout passes.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
+func TestMain(m *testing.M) { proctest.Main(m, &binary) }
 
 // postgresServer is a private PostgreSQL cluster the test may stop and start (the shared one
 // of `make services` serves other tests at the same time).
@@ -85,7 +49,7 @@ func startPostgres(t testing.TB) *postgresServer {
 	}
 	dir, err := os.MkdirTemp("", "linkage-faults-pg-")
 	require.NoError(t, err)
-	pg := &postgresServer{t: t, bin: bin, dir: dir, port: freePort(t)}
+	pg := &postgresServer{t: t, bin: bin, dir: dir, port: proctest.FreePort(t)}
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		require.NoError(t, err, "running as root needs the postgres user of Debian's package")
@@ -139,7 +103,7 @@ func (pg *postgresServer) kill9() {
 	for _, p := range procs {
 		_ = syscall.Kill(p, syscall.SIGKILL)
 	}
-	eventually(pg.t, 30*time.Second, "postgres processes to die", func() bool {
+	proctest.Eventually(pg.t, 30*time.Second, "postgres processes to die", func() bool {
 		for _, p := range procs {
 			if _, err := os.Stat(fmt.Sprintf("/proc/%d/stat", p)); err == nil {
 				if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p)); !isZombie(st) {
@@ -195,7 +159,7 @@ func startRedis(t testing.TB) *redisServer {
 	if os.Getenv("LINKAGE_TEST_REDIS_URL") == "" {
 		t.Skip("LINKAGE_TEST_REDIS_URL not set (make services; eval \"$(make -s services-env)\")")
 	}
-	r := &redisServer{t: t, port: freePort(t)}
+	r := &redisServer{t: t, port: proctest.FreePort(t)}
 	r.start()
 	t.Cleanup(r.kill)
 	return r
@@ -206,7 +170,7 @@ func (r *redisServer) start() {
 	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no")
 	require.NoError(r.t, r.cmd.Start())
-	eventually(r.t, 10*time.Second, "redis to listen", func() bool {
+	proctest.Eventually(r.t, 10*time.Second, "redis to listen", func() bool {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", r.port))
 		if err == nil {
 			c.Close()
@@ -278,10 +242,10 @@ func newCluster(t testing.TB, workerArgs ...string) *cluster {
 	out, err := c.command("migrate").CombinedOutput()
 	require.NoError(t, err, "migrate: %s", out)
 
-	port := freePort(t)
+	port := proctest.FreePort(t)
 	c.apiURL = fmt.Sprintf("http://127.0.0.1:%d/api/v1", port)
 	c.api = c.start("api", nil, "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port))
-	eventually(t, 30*time.Second, "the API to answer", func() bool {
+	proctest.Eventually(t, 30*time.Second, "the API to answer", func() bool {
 		resp, err := http.Get(c.apiURL + "/status")
 		if err == nil {
 			resp.Body.Close()
@@ -358,7 +322,7 @@ func (p *proc) logHas(t testing.TB, s string) bool {
 // waitLog waits until p's log holds s (a fault point reached, say).
 func (p *proc) waitLog(t testing.TB, s string) {
 	t.Helper()
-	eventually(t, 2*time.Minute, p.name+" to log "+s, func() bool { return p.logHas(t, s) })
+	proctest.Eventually(t, 2*time.Minute, p.name+" to log "+s, func() bool { return p.logHas(t, s) })
 }
 
 // kill9 SIGKILLs p: no chance to hand anything back.
@@ -471,7 +435,7 @@ func (c *cluster) status(p project, runID string) (runStatus, bool) {
 // waitComparing waits until the run compares and has done at least frac of it.
 func (c *cluster) waitComparing(p project, runID string, frac float64) {
 	c.t.Helper()
-	eventually(c.t, 2*time.Minute, "the run to be comparing", func() bool {
+	proctest.Eventually(c.t, 2*time.Minute, "the run to be comparing", func() bool {
 		st, ok := c.status(p, runID)
 		require.NotEqual(c.t, "error", st.State, st.Message)
 		require.NotEqual(c.t, "completed", st.State, "the run finished before the fault: make it larger")
@@ -485,7 +449,7 @@ func (c *cluster) waitCompleted(p project, runID string, timeout time.Duration) 
 	c.t.Helper()
 	last := 0.0
 	lastStage := 0
-	eventually(c.t, timeout, "the run to complete", func() bool {
+	proctest.Eventually(c.t, timeout, "the run to complete", func() bool {
 		st, ok := c.status(p, runID)
 		if !ok {
 			return false

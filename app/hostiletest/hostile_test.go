@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/proctest"
 )
 
 // Budgets of peak RSS per process with the flags below (measured peaks are in the notes; the
@@ -43,42 +44,7 @@ var (
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "linkage-hostile-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "linkage")
-	build := exec.Command("go", "build", "-o", binary, "github.com/linkage-platform/linkage/app/cmd/linkage")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build linkage:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
+func TestMain(m *testing.M) { proctest.Main(m, &binary) }
 
 // proc is one linkage process: its /metrics, its budget and its log.
 type proc struct {
@@ -161,7 +127,7 @@ func (d *deployment) start(name string, budget int64, metrics string, args ...st
 		}
 	})
 	d.procs = append(d.procs, p)
-	eventually(d.t, 60*time.Second, name+" to serve /metrics", func() bool {
+	proctest.Eventually(d.t, 60*time.Second, name+" to serve /metrics", func() bool {
 		resp, err := http.Get(metrics)
 		if err == nil {
 			resp.Body.Close()
@@ -173,7 +139,7 @@ func (d *deployment) start(name string, budget int64, metrics string, args ...st
 
 func allInOne(t *testing.T) *deployment {
 	d := &deployment{t: t, dir: t.TempDir()}
-	port := freePort(t)
+	port := proctest.FreePort(t)
 	d.apiURL = fmt.Sprintf("http://127.0.0.1:%d", port)
 	args := append([]string{"all-in-one", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", d.dir}, apiFlags...)
 	d.start("all-in-one", workerBudget, d.apiURL+"/metrics", append(args, workerFlags...)...)
@@ -195,7 +161,7 @@ func serveAndWorker(t *testing.T) *deployment {
 	backends := []string{"--database-url", "sqlite:" + filepath.Join(d.dir, "linkage.db"), "--blob-url", "file:" + filepath.Join(d.dir, "blobs"), "--redis-url", u.String()}
 	out, err := exec.Command(binary, append([]string{"migrate"}, backends...)...).CombinedOutput()
 	require.NoError(t, err, "migrate: %s", out)
-	port, mport := freePort(t), freePort(t)
+	port, mport := proctest.FreePort(t), proctest.FreePort(t)
 	d.apiURL = fmt.Sprintf("http://127.0.0.1:%d", port)
 	d.start("serve", apiBudget, d.apiURL+"/metrics", append(append([]string{"serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port)}, backends...), apiFlags...)...)
 	d.start("worker", workerBudget, fmt.Sprintf("http://127.0.0.1:%d/metrics", mport),
@@ -258,7 +224,7 @@ func (d *deployment) wait(p project, run string) (string, string) {
 		State   string `json:"state"`
 		Message string `json:"message"`
 	}
-	eventually(d.t, 5*time.Minute, "run "+run+" to end", func() bool {
+	proctest.Eventually(d.t, 5*time.Minute, "run "+run+" to end", func() bool {
 		status, b := d.call("GET", "/projects/"+p.ProjectID+"/runs/"+run+"/status", p.ResultToken, nil)
 		require.Equal(d.t, http.StatusOK, status, "%s", b)
 		require.NoError(d.t, json.Unmarshal(b, &st))
@@ -286,7 +252,7 @@ func (d *deployment) settle(b baseline) {
 	http.DefaultClient.CloseIdleConnections()
 	for _, p := range d.procs {
 		var g, f float64
-		eventually(d.t, 60*time.Second, p.name+" to return to its goroutines and descriptors", func() bool {
+		proctest.Eventually(d.t, 60*time.Second, p.name+" to return to its goroutines and descriptors", func() bool {
 			g, f = p.gauges(d.t)
 			// Slack: the scrape's own connection and handler, the runtime's timers.
 			return g <= b[p][0]+4 && f <= b[p][1]+3

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
@@ -118,9 +119,8 @@ func TestChunkedRunFindsEveryPair(t *testing.T) {
 	require.GreaterOrEqual(t, len(want), 170, "every copy of a record at least")
 	require.ElementsMatch(t, want, got.Scores)
 
-	// The chunks' blobs are gone once the run is solved.
-	_, err = blobs.Get(t.Context(), linkage.ChunkKey(pid, rid, 0))
-	require.ErrorIs(t, err, linkage.ErrNotFound)
+	// The chunks' blobs are removed once the run is solved (just after it is marked completed).
+	requireGone(t, blobs, linkage.ChunkKey(pid, rid, 0))
 }
 
 // TestChunkedHistogramIsTheWholeRuns: the histogram merged from many chunks, sampling every
@@ -149,6 +149,17 @@ func TestChunkedHistogramIsTheWholeRuns(t *testing.T) {
 	for i := range want.Bins {
 		require.Equal(t, want.Exact[i], got.Count(i), "bin %d", i)
 	}
-	_, err = blobs.Get(t.Context(), linkage.ChunkHistogramKey(pid, rid, 0))
-	require.ErrorIs(t, err, linkage.ErrNotFound, "chunk histograms are removed with the chunks")
+	requireGone(t, blobs, linkage.ChunkHistogramKey(pid, rid, 0)) // removed with the chunks
+}
+
+// requireGone waits until the blob key is deleted.
+func requireGone(t *testing.T, blobs *fs.Store, key string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		rc, err := blobs.Get(t.Context(), key)
+		if err == nil {
+			rc.Close()
+		}
+		return errors.Is(err, linkage.ErrNotFound)
+	}, 10*time.Second, 5*time.Millisecond, "%s is still there", key)
 }

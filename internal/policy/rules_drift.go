@@ -15,7 +15,6 @@ import (
 const (
 	eksAddon      = "aws:eks/addon:Addon"
 	vpcEndpoint   = "aws:ec2/vpcEndpoint:VpcEndpoint"
-	natGateway    = "aws:ec2/natGateway:NatGateway"
 	routeTable    = "aws:ec2/routeTable:RouteTable"
 	randomID      = "random:index/randomId:RandomId"
 	k8sNamespace  = "kubernetes:core/v1:Namespace"
