@@ -3,6 +3,7 @@ package http_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -61,6 +62,32 @@ func TestFailingRunEndsInError(t *testing.T) {
 	require.Contains(t, st.Message, "read upload of party 1")
 	require.Contains(t, st.Message, "not found")
 	requireProblem(t, e.do("GET", "/projects/"+p.ProjectID+"/runs/"+run+"/result", p.ResultToken, nil), http.StatusNotFound, "read upload of party 1")
+}
+
+// A transient error that fails every attempt ends the run with that error as the cause, not only
+// "failed N times", at the chunk and at the solve.
+func TestExhaustedAttemptsNameTheCause(t *testing.T) {
+	for _, point := range []string{worker.FaultChunkCompared, worker.FaultSolveStarted} {
+		t.Run(point, func(t *testing.T) {
+			cfg := fastWorkers
+			cfg.Fault = func(_ context.Context, at string, _ int) error {
+				if at == point {
+					return errors.New("disk on fire 7431")
+				}
+				return nil
+			}
+			e := newEnv(t, true, withWorkerConfig(func(c *worker.Config) { *c = cfg }))
+			p := e.createProject("groups", 2, false)
+			body := readFile(t, "binary/clks_128B_1k.json")
+			e.upload(p, 0, body)
+			e.upload(p, 1, body)
+			run := e.createRun(p, 0.99)
+			st := e.wait(p, run)
+			require.Equal(t, linkage.RunError, st.State)
+			require.Contains(t, st.Message, "failed 2 times; last error: ")
+			require.Contains(t, st.Message, "disk on fire 7431")
+		})
+	}
 }
 
 func TestConcurrentClients(t *testing.T) {

@@ -60,8 +60,11 @@ type Store interface {
 	// ListChunks returns the run's chunks ordered by Index.
 	ListChunks(ctx context.Context, runID string) ([]Chunk, error)
 	GetChunk(ctx context.Context, runID string, index int) (*Chunk, error)
-	// BeginChunk counts an attempt at computing the chunk and returns the attempt number (1-based).
-	BeginChunk(ctx context.Context, runID string, index int) (attempt int, err error)
+	// BeginChunk counts an attempt at computing the chunk and returns the attempt number (1-based)
+	// and the error recorded by ChunkAttemptFailed for an earlier attempt ("" if none).
+	BeginChunk(ctx context.Context, runID string, index int) (attempt int, lastErr string, err error)
+	// ChunkAttemptFailed records why an attempt at the chunk failed, replacing the earlier cause.
+	ChunkAttemptFailed(ctx context.Context, runID string, index int, cause string) error
 	// ReturnChunkAttempt gives back the attempt counted by BeginChunk of a chunk not done: the
 	// worker handed the chunk back at shutdown (a spot interruption), which is no failure.
 	ReturnChunkAttempt(ctx context.Context, runID string, index int) error
@@ -71,9 +74,12 @@ type Store interface {
 	// candidates, and returns how many chunks of the run are not done. Idempotent: completing a
 	// done chunk again overwrites Candidates.
 	CompleteChunk(ctx context.Context, runID string, index int, candidates int64) (remaining int, err error)
-	// BeginSolve moves a running run to StageSolve, counts an attempt and returns its number.
+	// BeginSolve moves a running run to StageSolve, counts an attempt and returns its number and
+	// the error recorded by SolveAttemptFailed for an earlier attempt ("" if none).
 	// ErrConflict if the run is not running.
-	BeginSolve(ctx context.Context, runID string) (attempt int, err error)
+	BeginSolve(ctx context.Context, runID string) (attempt int, lastErr string, err error)
+	// SolveAttemptFailed records why an attempt at the run's solve failed, replacing the earlier cause.
+	SolveAttemptFailed(ctx context.Context, runID string, cause string) error
 	// ReturnSolveAttempt gives back the attempt counted by BeginSolve (a hand-back at shutdown).
 	ReturnSolveAttempt(ctx context.Context, runID string) error
 	// CompleteRun moves a running run to RunCompleted. ErrConflict if it is not running.

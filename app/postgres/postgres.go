@@ -486,17 +486,32 @@ func (db *DB) GetChunk(ctx context.Context, runID string, index int) (*linkage.C
 	return c, nil
 }
 
-func (db *DB) BeginChunk(ctx context.Context, runID string, index int) (int, error) {
+func (db *DB) BeginChunk(ctx context.Context, runID string, index int) (int, string, error) {
 	var attempts int
-	err := db.pool.QueryRow(ctx, `UPDATE chunks SET attempts = attempts + 1 WHERE run_id = $1 AND idx = $2 RETURNING attempts`,
-		runID, index).Scan(&attempts)
+	var lastErr string
+	err := db.pool.QueryRow(ctx, `UPDATE chunks SET attempts = attempts + 1 WHERE run_id = $1 AND idx = $2 RETURNING attempts, last_error`,
+		runID, index).Scan(&attempts, &lastErr)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, fmt.Errorf("chunk %s/%d: %w", runID, index, linkage.ErrNotFound)
+		return 0, "", fmt.Errorf("chunk %s/%d: %w", runID, index, linkage.ErrNotFound)
 	}
 	if err != nil {
-		return 0, wrap(fmt.Sprintf("begin chunk %s/%d", runID, index), err)
+		return 0, "", wrap(fmt.Sprintf("begin chunk %s/%d", runID, index), err)
 	}
-	return attempts, nil
+	return attempts, lastErr, nil
+}
+
+func (db *DB) ChunkAttemptFailed(ctx context.Context, runID string, index int, cause string) error {
+	if _, err := db.pool.Exec(ctx, `UPDATE chunks SET last_error = $1 WHERE run_id = $2 AND idx = $3`, cause, runID, index); err != nil {
+		return wrap(fmt.Sprintf("record failed attempt at chunk %s/%d", runID, index), err)
+	}
+	return nil
+}
+
+func (db *DB) SolveAttemptFailed(ctx context.Context, runID string, cause string) error {
+	if _, err := db.pool.Exec(ctx, `UPDATE runs SET solve_error = $1 WHERE id = $2`, cause, runID); err != nil {
+		return wrap("record failed solve attempt "+runID, err)
+	}
+	return nil
 }
 
 func (db *DB) ReturnChunkAttempt(ctx context.Context, runID string, index int) error {
@@ -556,18 +571,19 @@ func (db *DB) CompleteChunk(ctx context.Context, runID string, index int, candid
 	return remaining, err
 }
 
-func (db *DB) BeginSolve(ctx context.Context, runID string) (int, error) {
+func (db *DB) BeginSolve(ctx context.Context, runID string) (int, string, error) {
 	what := "begin solve " + runID
 	var attempts int
+	var lastErr string
 	err := db.pool.QueryRow(ctx, `UPDATE runs SET stage = $1, solve_attempts = solve_attempts + 1
-		WHERE id = $2 AND state = 'running' RETURNING solve_attempts`, linkage.StageSolve, runID).Scan(&attempts)
+		WHERE id = $2 AND state = 'running' RETURNING solve_attempts, solve_error`, linkage.StageSolve, runID).Scan(&attempts, &lastErr)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, missingOr(ctx, db.pool, what, runExists, runID)
+		return 0, "", missingOr(ctx, db.pool, what, runExists, runID)
 	}
 	if err != nil {
-		return 0, wrap(what, err)
+		return 0, "", wrap(what, err)
 	}
-	return attempts, nil
+	return attempts, lastErr, nil
 }
 
 func (db *DB) CompleteRun(ctx context.Context, runID string, now time.Time) error {

@@ -80,7 +80,7 @@ func TestMigrate(t *testing.T) {
 		require.NoError(t, errs[i])
 		applied = append(applied, results[i]...)
 	}
-	require.ElementsMatch(t, []string{"0001_init.sql", "0002_party_problem.sql"}, applied)
+	require.ElementsMatch(t, []string{"0001_init.sql", "0002_party_problem.sql", "0003_last_error.sql"}, applied)
 	require.NoError(t, db.CheckSchema(ctx))
 	again, err := db.Migrate(ctx)
 	require.NoError(t, err)

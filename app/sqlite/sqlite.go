@@ -495,17 +495,32 @@ func (db *DB) GetChunk(ctx context.Context, runID string, index int) (*linkage.C
 	return c, nil
 }
 
-func (db *DB) BeginChunk(ctx context.Context, runID string, index int) (int, error) {
+func (db *DB) BeginChunk(ctx context.Context, runID string, index int) (int, string, error) {
 	var attempts int
-	err := db.db.QueryRowContext(ctx, `UPDATE chunks SET attempts = attempts + 1 WHERE run_id = ? AND idx = ? RETURNING attempts`,
-		runID, index).Scan(&attempts)
+	var lastErr string
+	err := db.db.QueryRowContext(ctx, `UPDATE chunks SET attempts = attempts + 1 WHERE run_id = ? AND idx = ? RETURNING attempts, last_error`,
+		runID, index).Scan(&attempts, &lastErr)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("chunk %s/%d: %w", runID, index, linkage.ErrNotFound)
+		return 0, "", fmt.Errorf("chunk %s/%d: %w", runID, index, linkage.ErrNotFound)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("begin chunk %s/%d: %w", runID, index, err)
+		return 0, "", fmt.Errorf("begin chunk %s/%d: %w", runID, index, err)
 	}
-	return attempts, nil
+	return attempts, lastErr, nil
+}
+
+func (db *DB) ChunkAttemptFailed(ctx context.Context, runID string, index int, cause string) error {
+	if _, err := db.db.ExecContext(ctx, `UPDATE chunks SET last_error = ? WHERE run_id = ? AND idx = ?`, cause, runID, index); err != nil {
+		return fmt.Errorf("record failed attempt at chunk %s/%d: %w", runID, index, err)
+	}
+	return nil
+}
+
+func (db *DB) SolveAttemptFailed(ctx context.Context, runID string, cause string) error {
+	if _, err := db.db.ExecContext(ctx, `UPDATE runs SET solve_error = ? WHERE id = ?`, cause, runID); err != nil {
+		return fmt.Errorf("record failed solve attempt %s: %w", runID, err)
+	}
+	return nil
 }
 
 func (db *DB) ReturnChunkAttempt(ctx context.Context, runID string, index int) error {
@@ -554,11 +569,12 @@ func (db *DB) CompleteChunk(ctx context.Context, runID string, index int, candid
 	return remaining, err
 }
 
-func (db *DB) BeginSolve(ctx context.Context, runID string) (int, error) {
+func (db *DB) BeginSolve(ctx context.Context, runID string) (int, string, error) {
 	var attempts int
+	var lastErr string
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `UPDATE runs SET stage = ?, solve_attempts = solve_attempts + 1
-			WHERE id = ? AND state = 'running' RETURNING solve_attempts`, linkage.StageSolve, runID).Scan(&attempts)
+			WHERE id = ? AND state = 'running' RETURNING solve_attempts, solve_error`, linkage.StageSolve, runID).Scan(&attempts, &lastErr)
 		if errors.Is(err, sql.ErrNoRows) {
 			return missingOr(ctx, tx, "begin solve "+runID, runExists, runID)
 		}
@@ -567,7 +583,7 @@ func (db *DB) BeginSolve(ctx context.Context, runID string) (int, error) {
 		}
 		return nil
 	})
-	return attempts, err
+	return attempts, lastErr, err
 }
 
 func (db *DB) CompleteRun(ctx context.Context, runID string, now time.Time) error {

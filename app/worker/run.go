@@ -92,13 +92,16 @@ func (w *Worker) chunk(ctx context.Context, p payload) (err error) {
 	if c.Done {
 		return nil
 	}
-	attempt, err := w.store.BeginChunk(ctx, p.RunID, p.Chunk)
+	attempt, lastErr, err := w.store.BeginChunk(ctx, p.RunID, p.Chunk)
 	if err != nil {
 		return err
 	}
-	defer w.handBack(ctx, &err, "chunk", func(ctx context.Context) error { return w.store.ReturnChunkAttempt(ctx, p.RunID, p.Chunk) })
+	defer w.settle(ctx, &err, "chunk", func(ctx context.Context) error { return w.store.ReturnChunkAttempt(ctx, p.RunID, p.Chunk) },
+		func(ctx context.Context, cause string) error {
+			return w.store.ChunkAttemptFailed(ctx, p.RunID, p.Chunk, cause)
+		})
 	if attempt > w.cfg.MaxAttempts {
-		return w.fail(ctx, run.ID, fmt.Sprintf("comparing chunk %d (parties %d and %d) failed %d times", c.Index, c.PartyA, c.PartyB, attempt-1))
+		return w.fail(ctx, run.ID, exhausted(fmt.Sprintf("comparing chunk %d (parties %d and %d) failed %d times", c.Index, c.PartyA, c.PartyB, attempt-1), lastErr))
 	}
 	project, err := w.store.GetProject(ctx, p.ProjectID)
 	if err != nil {
@@ -269,16 +272,17 @@ func (w *Worker) solve(ctx context.Context, p payload) (err error) {
 		}
 		total += c.Candidates
 	}
-	attempt, err := w.store.BeginSolve(ctx, p.RunID)
+	attempt, lastErr, err := w.store.BeginSolve(ctx, p.RunID)
 	if errors.Is(err, linkage.ErrConflict) {
 		return nil // completed or failed meanwhile
 	}
 	if err != nil {
 		return err
 	}
-	defer w.handBack(ctx, &err, "solve", func(ctx context.Context) error { return w.store.ReturnSolveAttempt(ctx, p.RunID) })
+	defer w.settle(ctx, &err, "solve", func(ctx context.Context) error { return w.store.ReturnSolveAttempt(ctx, p.RunID) },
+		func(ctx context.Context, cause string) error { return w.store.SolveAttemptFailed(ctx, p.RunID, cause) })
 	if attempt > w.cfg.MaxAttempts {
-		return w.fail(ctx, p.RunID, fmt.Sprintf("solving failed %d times", attempt-1))
+		return w.fail(ctx, p.RunID, exhausted(fmt.Sprintf("solving failed %d times", attempt-1), lastErr))
 	}
 	if err := w.fault(ctx, FaultSolveStarted, 0); err != nil {
 		return err

@@ -107,17 +107,33 @@ func (w *Worker) fault(ctx context.Context, point string, index int) error {
 	return w.cfg.Fault(ctx, point, index)
 }
 
-// handBack gives back the attempt of a task cut short by this worker's shutdown (the queue
-// hands the task to another worker): only failures count against MaxAttempts.
-func (w *Worker) handBack(ctx context.Context, err *error, what string, giveBack func(context.Context) error) {
-	if *err == nil || ctx.Err() == nil || !w.stopping.Load() {
+// settle ends an attempt at a task that returned *err. A task cut short by this worker's
+// shutdown gives its attempt back (the queue hands it to another worker): only failures count
+// against MaxAttempts. A failure records its cause, named once the attempts are exhausted.
+func (w *Worker) settle(ctx context.Context, err *error, what string, giveBack func(context.Context) error,
+	record func(ctx context.Context, cause string) error) {
+	if *err == nil {
 		return
 	}
-	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if gerr := giveBack(gctx); gerr != nil {
-		w.log.Warn("give back the attempt of a handed-back task", "what", what, "err", gerr)
+	if ctx.Err() != nil && w.stopping.Load() {
+		if gerr := giveBack(sctx); gerr != nil {
+			w.log.Warn("give back the attempt of a handed-back task", "what", what, "err", gerr)
+		}
+		return
 	}
+	if rerr := record(sctx, (*err).Error()); rerr != nil {
+		w.log.Warn("record the cause of a failed attempt", "what", what, "err", rerr)
+	}
+}
+
+// exhausted is the run's error message once a task failed every attempt: msg and the last cause.
+func exhausted(msg, lastErr string) string {
+	if lastErr == "" {
+		return msg
+	}
+	return msg + "; last error: " + lastErr
 }
 
 func (c *Config) defaults() {

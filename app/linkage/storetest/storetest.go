@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) linkage.Store) {
 		{"StartRunOnce", testStartRunOnce},
 		{"ProgressNeverDecreases", testProgressNeverDecreases},
 		{"AttemptsGivenBack", testAttemptsGivenBack},
+		{"LastErrorRecorded", testLastErrorRecorded},
 		{"FailRun", testFailRun},
 		{"DeleteRun", testDeleteRun},
 		{"DeleteProjectCascades", testDeleteProjectCascades},
@@ -316,7 +317,7 @@ func testRunLifecycle(t *testing.T, s linkage.Store) {
 	require.Equal(t, chunksFor(r.ID)[1].ALo, chunks[1].ALo)
 	require.False(t, chunks[0].Done)
 
-	a, err := s.BeginChunk(ctx, r.ID, 0)
+	a, _, err := s.BeginChunk(ctx, r.ID, 0)
 	require.NoError(t, err)
 	require.Equal(t, 1, a)
 	require.NoError(t, s.ChunkProgress(ctx, r.ID, 0, 20))
@@ -347,10 +348,10 @@ func testRunLifecycle(t *testing.T, s linkage.Store) {
 	require.NoError(t, err)
 	require.EqualValues(t, 100, got.Progress)
 
-	a, err = s.BeginSolve(ctx, r.ID)
+	a, _, err = s.BeginSolve(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, 1, a)
-	a, err = s.BeginSolve(ctx, r.ID)
+	a, _, err = s.BeginSolve(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, 2, a)
 	got, err = s.GetRun(ctx, p.ID, r.ID)
@@ -364,7 +365,7 @@ func testRunLifecycle(t *testing.T, s linkage.Store) {
 	require.True(t, t0.Add(time.Minute).Equal(got.CompletedAt))
 	require.ErrorIs(t, s.CompleteRun(ctx, r.ID, t0), linkage.ErrConflict)
 	require.ErrorIs(t, s.FailRun(ctx, r.ID, "late", t0), linkage.ErrConflict)
-	_, err = s.BeginSolve(ctx, r.ID)
+	_, _, err = s.BeginSolve(ctx, r.ID)
 	require.ErrorIs(t, err, linkage.ErrConflict)
 
 	active, err := s.ActiveRuns(ctx)
@@ -392,11 +393,11 @@ func testAttemptsGivenBack(t *testing.T, s linkage.Store) {
 	ctx := context.Background()
 	_, r := readyRun(t, s)
 	require.NoError(t, s.StartRun(ctx, r.ID, chunksFor(r.ID), t0))
-	a, err := s.BeginChunk(ctx, r.ID, 0)
+	a, _, err := s.BeginChunk(ctx, r.ID, 0)
 	require.NoError(t, err)
 	require.Equal(t, 1, a)
 	require.NoError(t, s.ReturnChunkAttempt(ctx, r.ID, 0))
-	a, err = s.BeginChunk(ctx, r.ID, 0)
+	a, _, err = s.BeginChunk(ctx, r.ID, 0)
 	require.NoError(t, err)
 	require.Equal(t, 1, a, "the handed-back attempt was not counted")
 	_, err = s.CompleteChunk(ctx, r.ID, 0, 3)
@@ -408,13 +409,42 @@ func testAttemptsGivenBack(t *testing.T, s linkage.Store) {
 
 	_, err = s.CompleteChunk(ctx, r.ID, 1, 0)
 	require.NoError(t, err)
-	a, err = s.BeginSolve(ctx, r.ID)
+	a, _, err = s.BeginSolve(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, 1, a)
 	require.NoError(t, s.ReturnSolveAttempt(ctx, r.ID))
-	a, err = s.BeginSolve(ctx, r.ID)
+	a, _, err = s.BeginSolve(ctx, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, 1, a)
+}
+
+// The cause of a failed attempt comes back with the next attempt, for the run's error message
+// once the attempts are exhausted.
+func testLastErrorRecorded(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	_, r := readyRun(t, s)
+	require.NoError(t, s.StartRun(ctx, r.ID, chunksFor(r.ID), t0))
+	_, last, err := s.BeginChunk(ctx, r.ID, 1)
+	require.NoError(t, err)
+	require.Empty(t, last)
+	require.NoError(t, s.ChunkAttemptFailed(ctx, r.ID, 1, "first cause"))
+	require.NoError(t, s.ChunkAttemptFailed(ctx, r.ID, 1, "second cause"))
+	a, last, err := s.BeginChunk(ctx, r.ID, 1)
+	require.NoError(t, err)
+	require.Equal(t, 2, a)
+	require.Equal(t, "second cause", last)
+	_, last, err = s.BeginChunk(ctx, r.ID, 0)
+	require.NoError(t, err)
+	require.Empty(t, last, "another chunk's cause")
+
+	_, last, err = s.BeginSolve(ctx, r.ID)
+	require.NoError(t, err)
+	require.Empty(t, last)
+	require.NoError(t, s.SolveAttemptFailed(ctx, r.ID, "solve cause"))
+	a, last, err = s.BeginSolve(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, 2, a)
+	require.Equal(t, "solve cause", last)
 }
 
 func testProgressNeverDecreases(t *testing.T, s linkage.Store) {
@@ -423,10 +453,10 @@ func testProgressNeverDecreases(t *testing.T, s linkage.Store) {
 	require.NoError(t, s.StartRun(ctx, r.ID, chunksFor(r.ID), t0))
 	require.NoError(t, s.ChunkProgress(ctx, r.ID, 1, 30))
 	// A retry of the chunk reports from zero again.
-	a, err := s.BeginChunk(ctx, r.ID, 1)
+	a, _, err := s.BeginChunk(ctx, r.ID, 1)
 	require.NoError(t, err)
 	require.Equal(t, 1, a)
-	a, err = s.BeginChunk(ctx, r.ID, 1)
+	a, _, err = s.BeginChunk(ctx, r.ID, 1)
 	require.NoError(t, err)
 	require.Equal(t, 2, a)
 	require.NoError(t, s.ChunkProgress(ctx, r.ID, 1, 10))
