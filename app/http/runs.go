@@ -104,10 +104,14 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 		TimeAdded *string          `json:"time_added"`
 		State     linkage.RunState `json:"state"`
 	}
+	problem := projectProblem(a) != ""
 	out := make([]item, len(runs))
-	for i := range runs {
-		run := runView(a, &runs[i])
-		out[i] = item{run.ID, timestamp(run.CreatedAt), run.State}
+	for i, run := range runs {
+		state := run.State
+		if problem && !state.Terminal() { // as runView
+			state = linkage.RunError
+		}
+		out[i] = item{run.ID, timestamp(run.CreatedAt), state}
 	}
 	return writeJSON(w, http.StatusOK, out)
 }

@@ -33,14 +33,14 @@ func (t ResultType) Validate(parties int) error {
 	}
 }
 
-// Project is one linkage project: a fixed number of parties each uploading once, and runs over
-// their uploads. Tokens are kept only as SHA-256 hashes.
 // ProjectEntry is a project in a listing.
 type ProjectEntry struct {
 	ID        string
 	CreatedAt time.Time
 }
 
+// Project is one linkage project: a fixed number of parties each uploading once, and runs over
+// their uploads. Tokens are kept only as SHA-256 hashes.
 type Project struct {
 	ID              string
 	Name            string
@@ -129,6 +129,13 @@ type Run struct {
 	CreatedAt   time.Time
 	StartedAt   time.Time // zero until running
 	CompletedAt time.Time // zero until completed or error
+}
+
+// RunEntry is a run in a listing.
+type RunEntry struct {
+	ID        string
+	State     RunState
+	CreatedAt time.Time
 }
 
 // ValidateThreshold checks 0 < t ≤ 1.

@@ -44,8 +44,9 @@ type Store interface {
 	// GetRun returns the run with Progress summed over its chunks. ErrNotFound also when the
 	// run belongs to another project.
 	GetRun(ctx context.Context, projectID, runID string) (*Run, error)
-	// ListRuns returns the project's runs, oldest first.
-	ListRuns(ctx context.Context, projectID string) ([]Run, error)
+	// ListRuns returns the ids, states and creation times of the project's runs, oldest first.
+	// Never the notes or the progress (a sum over chunks): the listing must stay cheap.
+	ListRuns(ctx context.Context, projectID string) ([]RunEntry, error)
 	// DeleteRun removes the run and its chunks (not its blobs).
 	DeleteRun(ctx context.Context, projectID, runID string) error
 	// CountRuns counts runs by state (for metrics).

@@ -391,8 +391,17 @@ func (db *DB) listRuns(ctx context.Context, where string, args ...any) ([]linkag
 	return collect(rows, err, "list runs", func(r pgx.Rows) (*linkage.Run, error) { return scanRun(r) })
 }
 
-func (db *DB) ListRuns(ctx context.Context, projectID string) ([]linkage.Run, error) {
-	return db.listRuns(ctx, `project_id = $1`, projectID)
+func (db *DB) ListRuns(ctx context.Context, projectID string) ([]linkage.RunEntry, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id, state, created_at FROM runs WHERE project_id = $1 ORDER BY created_at, id`, projectID)
+	return collect(rows, err, "list runs", func(r pgx.Rows) (*linkage.RunEntry, error) {
+		var e linkage.RunEntry
+		var state string
+		if err := r.Scan(&e.ID, &state, &e.CreatedAt); err != nil {
+			return nil, err
+		}
+		e.State, e.CreatedAt = linkage.RunState(state), e.CreatedAt.UTC()
+		return &e, nil
+	})
 }
 
 func (db *DB) ActiveRuns(ctx context.Context) ([]linkage.Run, error) {

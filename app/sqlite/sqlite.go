@@ -383,8 +383,27 @@ func (db *DB) listRuns(ctx context.Context, where string, args ...any) ([]linkag
 	return rs, nil
 }
 
-func (db *DB) ListRuns(ctx context.Context, projectID string) ([]linkage.Run, error) {
-	return db.listRuns(ctx, `project_id = ?`, projectID)
+func (db *DB) ListRuns(ctx context.Context, projectID string) ([]linkage.RunEntry, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT id, state, created_at FROM runs WHERE project_id = ? ORDER BY created_at, id`, projectID)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	defer rows.Close()
+	var rs []linkage.RunEntry
+	for rows.Next() {
+		var e linkage.RunEntry
+		var state string
+		var created int64
+		if err := rows.Scan(&e.ID, &state, &created); err != nil {
+			return nil, fmt.Errorf("list runs: %w", err)
+		}
+		e.State, e.CreatedAt = linkage.RunState(state), fromNanos(created)
+		rs = append(rs, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return rs, nil
 }
 
 func (db *DB) ActiveRuns(ctx context.Context) ([]linkage.Run, error) {

@@ -537,9 +537,11 @@ func testRunBelongsToProject(t *testing.T, s linkage.Store) {
 	r3 := newRun(t, s, other.ID, t0.Add(time.Second))
 	runs, err := s.ListRuns(ctx, other.ID)
 	require.NoError(t, err)
-	require.Len(t, runs, 2)
-	require.Equal(t, r2.ID, runs[0].ID)
-	require.Equal(t, r3.ID, runs[1].ID)
+	// No uploads in other yet: its runs wait.
+	require.Equal(t, []linkage.RunEntry{
+		{ID: r2.ID, State: linkage.RunCreated, CreatedAt: t0},
+		{ID: r3.ID, State: linkage.RunCreated, CreatedAt: t0.Add(time.Second)},
+	}, runs)
 }
 
 func testCountRuns(t *testing.T, s linkage.Store) {
