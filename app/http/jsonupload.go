@@ -422,15 +422,12 @@ func (u *jsonUpload) encodingsFile() error {
 	if size == 0 {
 		return badRequest("the encodings file %s needs its CLK size: object metadata hash-size or the Hash-Size header", file.Path)
 	}
-	if size < 1 || size > maxCLKBytes {
-		return badRequest("Hash-Size must be an integer from 1 to %d (bytes per CLK), got %d", maxCLKBytes, size)
+	// The same rules and limits as a direct upload, checked before and while copying.
+	if err := u.s.checkHashSize(size, strconv.FormatInt(size, 10)); err != nil {
+		return err
 	}
-	// The same limits as a direct upload, checked before and while copying.
-	if size > int64(l.MaxHashSize) {
-		return &linkage.LimitError{Limit: "max-hash-size", Max: int64(l.MaxHashSize), Got: size}
-	}
-	if want != 0 && int(size) != want {
-		return badRequest("Hash-Size %d differs from the %d-byte CLKs other parties uploaded", size, want)
+	if err := sizeAgrees(u.a, size); err != nil {
+		return err
 	}
 	count, err := headerOrMeta(obj.Metadata, u.r.Header, "Hash-Count")
 	if err != nil {

@@ -31,6 +31,28 @@ type uploaded struct {
 // maxCLKBytes is the largest CLK the reference accepts (Hash-Size 1..1024).
 const maxCLKBytes = 1024
 
+// checkHashSize owns the size rules of binary CLKs, for both binary forms (a /binaryclks body,
+// an object-store encodings file): the reference's 1..1024 bytes (given, the text the client
+// sent, names a bad value) and the max-hash-size budget.
+func (s *Server) checkHashSize(size int64, given string) error {
+	if size < 1 || size > maxCLKBytes {
+		return badRequest("Hash-Size must be an integer from 1 to %d (bytes per CLK), got %q", maxCLKBytes, given)
+	}
+	if size > int64(s.cfg.Limits.MaxHashSize) {
+		return limitProblem(&linkage.LimitError{Limit: "max-hash-size", Max: int64(s.cfg.Limits.MaxHashSize), Got: size}, "CLKs too large")
+	}
+	return nil
+}
+
+// sizeAgrees refuses binary CLKs of another size than the other parties' (the stores check it
+// again when they record the upload, against concurrent uploads).
+func sizeAgrees(a *access, size int64) error {
+	if want := expectedSize(a); want != 0 && int64(want) != size {
+		return badRequest("Hash-Size %d differs from the %d-byte CLKs other parties uploaded", size, want)
+	}
+	return nil
+}
+
 // blobWriter streams writes into a blob through a pipe to BlobStore.Put.
 type blobWriter struct {
 	pw   *io.PipeWriter
@@ -269,17 +291,17 @@ func (s *Server) uploadBinary(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || count <= 0 {
 		return badRequest("header Hash-Count must be a positive integer (the number of CLKs), got %q", r.Header.Get("Hash-Count"))
 	}
-	size, err := strconv.Atoi(r.Header.Get("Hash-Size"))
-	if err != nil || size < 1 || size > maxCLKBytes {
-		return badRequest("header Hash-Size must be an integer from 1 to %d (bytes per CLK), got %q", maxCLKBytes, r.Header.Get("Hash-Size"))
+	size, err := strconv.ParseInt(r.Header.Get("Hash-Size"), 10, 64)
+	if err != nil {
+		size = 0 // not a number: out of range
 	}
-	if size > s.cfg.Limits.MaxHashSize {
-		return limitProblem(&linkage.LimitError{Limit: "max-hash-size", Max: int64(s.cfg.Limits.MaxHashSize)}, "CLKs too large")
+	if err := s.checkHashSize(size, r.Header.Get("Hash-Size")); err != nil {
+		return err
 	}
 	if count > s.cfg.Limits.MaxUploadRecords {
 		return limitProblem(&linkage.LimitError{Limit: "max-upload-records", Max: s.cfg.Limits.MaxUploadRecords}, "too many CLKs")
 	}
-	total := count * int64(size)
+	total := count * size
 	if total > s.cfg.Limits.MaxUploadBytes {
 		return limitProblem(&linkage.LimitError{Limit: "max-upload-bytes", Max: s.cfg.Limits.MaxUploadBytes}, "upload too large")
 	}
@@ -287,8 +309,8 @@ func (s *Server) uploadBinary(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("Content-Length is %d but Hash-Count × Hash-Size = %d × %d = %d", r.ContentLength, count, size, total)
 	}
 	return s.upload(w, r, "binary", func(ctx context.Context, a *access) (uploaded, error) {
-		if want := expectedSize(a); want != 0 && want != size {
-			return uploaded{}, badRequest("Hash-Size %d differs from the %d-byte CLKs other parties uploaded", size, want)
+		if err := sizeAgrees(a, size); err != nil {
+			return uploaded{}, err
 		}
 		n, err := s.blobs.Put(ctx, linkage.UploadKey(a.project.ID, a.party), &exactReader{r: s.uploadBody(w, r), n: total})
 		if err != nil {
@@ -301,7 +323,7 @@ func (s *Server) uploadBinary(w http.ResponseWriter, r *http.Request) error {
 		if n != total {
 			return uploaded{}, badRequest("body has %d bytes but Hash-Count × Hash-Size = %d", n, total)
 		}
-		return uploaded{records: count, size: size}, nil
+		return uploaded{records: count, size: int(size)}, nil
 	})
 }
 

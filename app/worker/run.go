@@ -56,6 +56,7 @@ func (w *Worker) start(ctx context.Context, p payload) error {
 			if pa.Problem != "" {
 				return w.fail(ctx, run.ID, pa.Problem)
 			}
+			// A defence, not a copy: uploads recorded before the stores checked sizes (23b6d77) may differ.
 			if pa.HashSize != parties[0].HashSize {
 				return w.fail(ctx, run.ID, fmt.Sprintf("CLKs of party 0 are %d bytes but those of party %d are %d bytes: all parties must use the same encoding size",
 					parties[0].HashSize, i, pa.HashSize))
