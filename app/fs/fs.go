@@ -51,8 +51,14 @@ const staleTemp = 15 * time.Minute
 // before cutoff.
 func sweepTemp(root string, cutoff time.Time) error {
 	return filepath.WalkDir(root, func(path string, d iofs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasPrefix(d.Name(), ".tmp-") {
+		if err != nil || !strings.HasPrefix(d.Name(), ".tmp-") {
 			return err
+		}
+		if d.IsDir() { // a deleted directory whose removal a crash cut short
+			if err := os.RemoveAll(path); err != nil {
+				return err
+			}
+			return filepath.SkipDir
 		}
 		if info, err := d.Info(); err == nil && info.ModTime().Before(cutoff) {
 			if err := os.Remove(path); err != nil && !errors.Is(err, iofs.ErrNotExist) {
@@ -158,6 +164,25 @@ func (s *Store) GetRange(ctx context.Context, key string, offset, length int64) 
 	return sectionReadCloser{io.NewSectionReader(f, offset, length), f}, nil
 }
 
+// removeDir removes a directory that writers may still be filling (a run computing while its
+// project is deleted): RemoveAll there can end in "directory not empty". The directory is first
+// renamed out of the key space (atomic; later writes start a new one, which the caller's sweep
+// removes), then removed. A crash in between leaves a .tmp- directory, which New sweeps.
+func (s *Store) removeDir(path, prefix string) error {
+	grave, err := os.MkdirTemp(s.root, ".tmp-deleted-")
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", prefix, err)
+	}
+	if err := os.Rename(path, filepath.Join(grave, "d")); err != nil && !errors.Is(err, iofs.ErrNotExist) {
+		os.Remove(grave)
+		return fmt.Errorf("delete %s: %w", prefix, err)
+	}
+	if err := os.RemoveAll(grave); err != nil {
+		return fmt.Errorf("delete %s: %w", prefix, err)
+	}
+	return nil
+}
+
 // DeletePrefix removes the blobs under prefix. A prefix ending in "/" is a directory and is
 // removed whole; otherwise the matching files of the prefix's directory are removed.
 func (s *Store) DeletePrefix(_ context.Context, prefix string) error {
@@ -166,10 +191,7 @@ func (s *Store) DeletePrefix(_ context.Context, prefix string) error {
 		if err != nil {
 			return err
 		}
-		if err := os.RemoveAll(path); err != nil {
-			return fmt.Errorf("delete %s: %w", prefix, err)
-		}
-		return nil
+		return s.removeDir(path, prefix)
 	}
 	dirKey, base := "", prefix
 	if i := strings.LastIndex(prefix, "/"); i >= 0 {
@@ -191,10 +213,16 @@ func (s *Store) DeletePrefix(_ context.Context, prefix string) error {
 		return fmt.Errorf("delete %s: %w", prefix, err)
 	}
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), base) {
-			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-				return fmt.Errorf("delete %s: %w", prefix, err)
+		if !strings.HasPrefix(e.Name(), base) {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if e.IsDir() {
+			if err := s.removeDir(path, prefix); err != nil {
+				return err
 			}
+		} else if err := os.Remove(path); err != nil && !errors.Is(err, iofs.ErrNotExist) {
+			return fmt.Errorf("delete %s: %w", prefix, err)
 		}
 	}
 	return nil
