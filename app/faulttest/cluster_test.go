@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/linkage-platform/linkage/app/client"
 	"github.com/linkage-platform/linkage/app/linkage"
 	"github.com/linkage-platform/linkage/app/proctest"
 	"github.com/linkage-platform/linkage/app/s3"
@@ -364,41 +364,49 @@ func (c *cluster) call(method, path, token string, body io.Reader, out any) (int
 	return resp.StatusCode, resp.Header, b
 }
 
-// project is a 2-party groups project with both uploads done.
+// project is a project of the given result type with its parties' files (in party order) and
+// the receipt tokens of the uploads done so far.
 type project struct {
-	id, resultToken string
+	id, resultToken, resultType string
+	files, receipts             []string
 }
 
-// createProject creates a groups project of n parties and returns it with the update tokens.
-func (c *cluster) createProject(n int) (project, []string) {
+// createProject creates a project of n parties and returns it with the update tokens.
+func (c *cluster) createProject(resultType string, n int) (project, []string) {
 	c.t.Helper()
 	var created struct {
 		ProjectID    string   `json:"project_id"`
 		UpdateTokens []string `json:"update_tokens"`
 		ResultToken  string   `json:"result_token"`
 	}
-	body := fmt.Sprintf(`{"schema": {}, "result_type": "groups", "number_parties": %d}`, n)
+	body := fmt.Sprintf(`{"schema": {}, "result_type": %q, "number_parties": %d}`, resultType, n)
 	status, _, b := c.call("POST", "/projects", "", strings.NewReader(body), &created)
 	require.Equal(c.t, 201, status, "%s", b)
-	return project{id: created.ProjectID, resultToken: created.ResultToken}, created.UpdateTokens
+	return project{id: created.ProjectID, resultToken: created.ResultToken, resultType: resultType}, created.UpdateTokens
 }
 
-// upload sends a {"clks": [...]} file as one party's upload.
-func (c *cluster) upload(p project, token, file string) {
+// upload sends a {"clks": [...]} file as the next party's upload and records its file and
+// receipt token.
+func (c *cluster) upload(p *project, token, file string) {
 	c.t.Helper()
 	data, err := os.Open(file)
 	require.NoError(c.t, err)
 	defer data.Close()
-	status, _, b := c.call("POST", "/projects/"+p.id+"/clks", token, data, nil)
+	var receipt struct {
+		ReceiptToken string `json:"receipt_token"`
+	}
+	status, _, b := c.call("POST", "/projects/"+p.id+"/clks", token, data, &receipt)
 	require.Equal(c.t, 201, status, "upload %s: %s", file, b)
+	p.files = append(p.files, file)
+	p.receipts = append(p.receipts, receipt.ReceiptToken)
 }
 
-// newProject creates a groups project with one party per file, all uploaded.
-func (c *cluster) newProject(files ...string) project {
+// newProject creates a project of the result type with one party per file, all uploaded.
+func (c *cluster) newProject(resultType string, files ...string) project {
 	c.t.Helper()
-	p, tokens := c.createProject(len(files))
+	p, tokens := c.createProject(resultType, len(files))
 	for i, f := range files {
-		c.upload(p, tokens[i], f)
+		c.upload(&p, tokens[i], f)
 	}
 	return p
 }
@@ -466,38 +474,40 @@ func (c *cluster) waitCompleted(p project, runID string, timeout time.Duration) 
 	})
 }
 
-// groups fetches the run's groups, normalized (rows sorted in a group, groups sorted).
-func (c *cluster) groups(p project, runID string) [][][2]int {
+// check compares the run's result with `linkage link` on the project's own files seeded with
+// the run id (the CLI prints what the service serves, byte for byte): the result token's
+// document (groups, scores or mask) and, for permutations, each party's permutation read with
+// that party's receipt token.
+func (c *cluster) check(p project, runID string) {
 	c.t.Helper()
-	var res struct {
-		Groups [][][2]int `json:"groups"`
+	api := client.New(strings.TrimSuffix(c.apiURL, "/api/v1"), &http.Client{Timeout: 60 * time.Second})
+	args := append([]string{"--threshold", fmt.Sprint(threshold), "--result", p.resultType, "--seed", runID}, p.files...)
+	docs := map[string]string{"": p.resultToken}
+	if p.resultType == "permutations" {
+		for i, receipt := range p.receipts {
+			docs[fmt.Sprint(i)] = receipt
+		}
 	}
-	status, _, b := c.call("GET", "/projects/"+p.id+"/runs/"+runID+"/result", p.resultToken, nil, &res)
-	require.Equal(c.t, 200, status, "%s", b)
-	return normalize(res.Groups)
+	for party, token := range docs {
+		cli := args
+		if party != "" {
+			cli = append([]string{"--party", party}, args...)
+		}
+		want := linkOutput(c.t, cli...)
+		got, err := api.Result(context.Background(), p.id, runID, token)
+		require.NoError(c.t, err)
+		require.Equal(c.t, string(want), string(got), "%s result (party %q) against linkage link", p.resultType, party)
+	}
 }
 
-func normalize(groups [][][2]int) [][][2]int {
-	less := func(a, b [2]int) bool { return a[0] < b[0] || a[0] == b[0] && a[1] < b[1] }
-	for _, g := range groups {
-		sort.Slice(g, func(i, j int) bool { return less(g[i], g[j]) })
-	}
-	sort.Slice(groups, func(i, j int) bool { return less(groups[i][0], groups[j][0]) })
-	return groups
-}
-
-// expectedGroups is the engine's answer (`linkage link`) on the same files.
-func expectedGroups(t testing.TB, threshold float64, files ...string) [][][2]int {
+// linkOutput is `linkage link args...`'s document. It must hold matches: the data's true
+// matches, so an empty result cannot agree by luck.
+func linkOutput(t testing.TB, args ...string) []byte {
 	t.Helper()
-	args := append([]string{"link", "--threshold", fmt.Sprint(threshold), "--result", "groups"}, files...)
 	var out bytes.Buffer
-	cmd := exec.Command(binary, args...)
+	cmd := exec.Command(binary, append([]string{"link"}, args...)...)
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
 	require.NoError(t, cmd.Run())
-	var res struct {
-		Groups [][][2]int `json:"groups"`
-	}
-	require.NoError(t, json.Unmarshal(out.Bytes(), &res))
-	require.NotEmpty(t, res.Groups)
-	return normalize(res.Groups)
+	require.Contains(t, out.String(), "1", "linkage link %v found no match", args)
+	return out.Bytes()
 }
