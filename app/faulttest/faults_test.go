@@ -201,6 +201,27 @@ func TestFaults(t *testing.T) {
 		projects = append(projects, pending)
 	})
 
+	t.Run("KillWorkerAtSolve", func(t *testing.T) {
+		c.t = t
+		a, b := c.dataset(7)
+		p := c.newProject("permutations", a, b)
+		projects = append(projects, p)
+		// Only a worker held at "solve started" runs, so the solve is its own: every chunk
+		// compared, the solve attempt counted, nothing written. Killed there, its solve must
+		// be retaken by the workers started after it and give the seeded answer.
+		for _, w := range c.workers {
+			w.terminate(t, 15*time.Second)
+		}
+		held := c.startHeld(worker.FaultSolveStarted)
+		run := c.newRun(p, threshold)
+		held.waitLog(t, "fault point reached")
+		held.kill9(t)
+		c.startWorker()
+		c.startWorker()
+		c.waitCompleted(p, run, 3*time.Minute)
+		c.check(p, run)
+	})
+
 	t.Run("NoUploadLost", func(t *testing.T) {
 		c.t = t
 		// A fresh run over every project's stored uploads gives the same answer (the runs
