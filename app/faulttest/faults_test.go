@@ -216,10 +216,12 @@ func TestFaults(t *testing.T) {
 		run := c.newRun(p, threshold)
 		held.waitLog(t, "fault point reached")
 		held.kill9(t)
-		c.startWorker()
-		c.startWorker()
+		fresh := []*proc{c.startWorker(), c.startWorker()}
 		c.waitCompleted(p, run, 3*time.Minute)
 		c.check(p, run)
+		require.True(t, fresh[0].logHas(t, "taking over a task whose worker stopped") ||
+			fresh[1].logHas(t, "taking over a task whose worker stopped"),
+			"the killed worker's solve was retaken after the visibility timeout")
 	})
 
 	t.Run("NoUploadLost", func(t *testing.T) {
