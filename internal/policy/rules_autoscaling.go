@@ -39,16 +39,12 @@ func releases(rs Resources, chart string) Resources {
 // role); and no IAM policy lets anything resize Auto Scaling groups other than this cluster's.
 func NodeAutoscaler(rs Resources) []Finding {
 	var out []Finding
-	for _, r := range rs {
-		input, ok := policyInputs[r.Type]
-		if !ok {
-			continue
-		}
-		doc, err := iampolicy.Parse(str(r.Input(input)))
-		if err != nil {
+	for _, p := range policyDocuments(rs) {
+		r := p.r
+		if p.err != nil {
 			continue // no-wildcard-iam-actions reports unparsable documents
 		}
-		for _, st := range doc.Statement {
+		for _, st := range p.doc.Statement {
 			if st.Effect != "Allow" || !slices.ContainsFunc(st.Action, func(a string) bool { return slices.Contains(resizeAction, a) }) {
 				continue
 			}

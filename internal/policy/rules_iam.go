@@ -72,17 +72,13 @@ func IRSATrustExact(rs Resources) []Finding {
 // which grants everything not listed.
 func NoWildcardActions(rs Resources) []Finding {
 	var out []Finding
-	for _, r := range rs {
-		input, ok := policyInputs[r.Type]
-		if !ok {
+	for _, p := range policyDocuments(rs) {
+		r := p.r
+		if p.err != nil {
+			out = append(out, finding(r, "%v", p.err))
 			continue
 		}
-		doc, err := iampolicy.Parse(str(r.Input(input)))
-		if err != nil {
-			out = append(out, finding(r, "%v", err))
-			continue
-		}
-		for _, st := range doc.Statement {
+		for _, st := range p.doc.Statement {
 			if st.Effect != "Allow" {
 				continue
 			}
@@ -94,6 +90,25 @@ func NoWildcardActions(rs Resources) []Finding {
 			if len(st.NotAction) > 0 {
 				out = append(out, finding(r, "statement %q allows everything but %v (NotAction)", st.Sid, st.NotAction))
 			}
+		}
+	}
+	return out
+}
+
+// policyDocument is the IAM policy document a resource carries, parsed (err when it does not parse).
+type policyDocument struct {
+	r   pulumimock.Resource
+	doc iampolicy.Document
+	err error
+}
+
+// policyDocuments parses the policy document of every resource that carries one (policyInputs).
+func policyDocuments(rs Resources) []policyDocument {
+	var out []policyDocument
+	for _, r := range rs {
+		if input, ok := policyInputs[r.Type]; ok {
+			doc, err := iampolicy.Parse(str(r.Input(input)))
+			out = append(out, policyDocument{r, doc, err})
 		}
 	}
 	return out
