@@ -20,6 +20,9 @@ type Options struct {
 	Backoff     time.Duration // delay before the first retry, doubled each time (default 1s)
 	MaxBackoff  time.Duration // cap on the delay (default 1m)
 	Logger      *slog.Logger
+	// Dropped, when set, is called once for each task given up after MaxAttempts failures, with
+	// the attempts made: the observable end of its retries (metrics, tests).
+	Dropped func(t linkage.Task, attempts int)
 }
 
 // Queue is an in-process linkage.Queue.
@@ -127,6 +130,14 @@ func (q *Queue) Consume(ctx context.Context, concurrency int, h func(context.Con
 
 func (q *Queue) handle(ctx context.Context, e entry, h func(context.Context, linkage.Task) error) {
 	err := q.safeCall(ctx, e.task, h)
+	if n := q.settle(ctx, e, err); n > 0 && q.opts.Dropped != nil {
+		q.opts.Dropped(e.task, n) // outside the lock: the hook may enqueue
+	}
+}
+
+// settle records a handler's outcome: done, handed back, retried later, or dropped, which
+// returns the attempts made (0 otherwise).
+func (q *Queue) settle(ctx context.Context, e entry, err error) (dropped int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	switch {
@@ -140,7 +151,7 @@ func (q *Queue) handle(ctx context.Context, e entry, h func(context.Context, lin
 		if e.attempts >= q.opts.MaxAttempts {
 			delete(q.known, e.task.ID)
 			q.opts.Logger.Error("task dropped after retries", "task", e.task.ID, "kind", e.task.Kind, "attempts", e.attempts, "err", err)
-			return
+			return e.attempts
 		}
 		delay := min(q.opts.Backoff<<(e.attempts-1), q.opts.MaxBackoff)
 		q.opts.Logger.Warn("task failed, retrying", "task", e.task.ID, "kind", e.task.Kind, "attempt", e.attempts, "retry_in", delay, "err", err)
@@ -150,6 +161,7 @@ func (q *Queue) handle(ctx context.Context, e entry, h func(context.Context, lin
 			q.push(e)
 		})
 	}
+	return 0
 }
 
 // safeCall turns a handler panic into an error so one bad task does not kill the process.

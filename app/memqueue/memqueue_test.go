@@ -10,7 +10,7 @@ import (
 )
 
 func TestQueue(t *testing.T) {
-	queuetest.Run(t, func(t *testing.T) linkage.Queue {
-		return memqueue.New(memqueue.Options{MaxAttempts: 3, Backoff: 10 * time.Millisecond})
+	queuetest.Run(t, func(t *testing.T, dropped func(linkage.Task, int)) linkage.Queue {
+		return memqueue.New(memqueue.Options{MaxAttempts: 3, Backoff: 10 * time.Millisecond, Dropped: dropped})
 	})
 }

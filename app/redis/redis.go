@@ -56,6 +56,9 @@ type Options struct {
 	RetryBase, RetryMax time.Duration
 	// Logger receives dropped tasks and Redis errors (default slog.Default()).
 	Logger *slog.Logger
+	// Dropped, when set, is called once for each task this consumer gives up (after MaxAttempts
+	// failures or worker deaths), with the attempts made: the observable end of its retries.
+	Dropped func(t linkage.Task, attempts int)
 }
 
 func (o *Options) setDefaults() {
@@ -421,6 +424,7 @@ func (q *Queue) run(ctx, bg context.Context, d *delivery, h func(context.Context
 	}
 	if n < 0 {
 		log.Error("queue: task dropped: its workers died too often", "attempts", -n)
+		q.dropped(d.task, -n)
 		return
 	}
 
@@ -467,8 +471,15 @@ func (q *Queue) run(ctx, bg context.Context, d *delivery, h func(context.Context
 		log.Info("queue: task handed back at shutdown", "handler_err", herr)
 	case n < 0:
 		log.Error("queue: task dropped after repeated failures", "attempts", -n, "err", herr)
+		q.dropped(d.task, -n)
 	case n > 0:
 		log.Warn("queue: task failed, will retry", "attempt", n, "retry_at", due, "err", herr)
+	}
+}
+
+func (q *Queue) dropped(t linkage.Task, attempts int) {
+	if q.opts.Dropped != nil {
+		q.opts.Dropped(t, attempts)
 	}
 }
 

@@ -46,7 +46,11 @@ func fast() Options {
 }
 
 func TestQueue(t *testing.T) {
-	queuetest.Run(t, func(t *testing.T) linkage.Queue { return testQueue(t, fast()) })
+	queuetest.Run(t, func(t *testing.T, dropped func(linkage.Task, int)) linkage.Queue {
+		o := fast()
+		o.Dropped = dropped
+		return testQueue(t, o)
+	})
 }
 
 // consume runs Consume in the background until the returned stop is called.
