@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/rate"
 )
 
 type metrics struct {
@@ -17,7 +18,7 @@ type metrics struct {
 	uploads     *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer, store linkage.Store, rate func() float64) *metrics {
+func newMetrics(reg prometheus.Registerer, store linkage.Store, comparisonRate func() float64) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "linkage_http_requests_total", Help: "API requests by method, route and status code.",
@@ -33,10 +34,7 @@ func newMetrics(reg prometheus.Registerer, store linkage.Store, rate func() floa
 			Name: "linkage_uploads_total", Help: "Uploads by form and outcome.",
 		}, []string{"form", "outcome"}),
 	}
-	comparisonRate := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "linkage_comparison_rate", Help: "Comparisons per second over the last minute (the /status rate).",
-	}, rate)
-	reg.MustRegister(m.requests, m.latency, m.uploadBytes, m.uploads, comparisonRate, &runsCollector{store: store, ttl: 5 * time.Second})
+	reg.MustRegister(m.requests, m.latency, m.uploadBytes, m.uploads, rate.Gauge(comparisonRate), &runsCollector{store: store, ttl: 5 * time.Second})
 	return m
 }
 

@@ -7,6 +7,8 @@ package rate
 import (
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Meter measures events per second over a sliding window, in one-second buckets. It is safe for
@@ -48,4 +50,13 @@ func (m *Meter) Rate() float64 {
 		}
 	}
 	return float64(sum) / m.window.Seconds()
+}
+
+// Gauge is the linkage_comparison_rate metric reading rate: every process that compares (worker,
+// all-in-one) exports its own workers' Meter; `serve` exports its Sampler, the whole service's rate.
+func Gauge(rate func() float64) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "linkage_comparison_rate",
+		Help: "Comparisons per second over the last minute: this process's workers' (worker, all-in-one) or, in serve, all workers' as the database records them; the /status rate.",
+	}, rate)
 }

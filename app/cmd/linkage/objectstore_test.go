@@ -73,8 +73,8 @@ func backendEnv(t *testing.T) []string {
 }
 
 // startServeAndWorker runs `linkage migrate`, then `linkage serve` and `linkage worker` until the
-// test ends, and returns the API's base URL.
-func startServeAndWorker(t *testing.T) string {
+// test ends, and returns the API's base URL and the worker's metrics address.
+func startServeAndWorker(t *testing.T) (base, workerMetrics string) {
 	t.Helper()
 	backends := backendEnv(t)
 	var out bytes.Buffer
@@ -87,16 +87,16 @@ func startServeAndWorker(t *testing.T) string {
 			<-done
 		}
 	})
-	addr := freeAddr(t)
+	addr, workerMetrics := freeAddr(t), freeAddr(t)
 	go func() {
 		done <- run(ctx, append([]string{"serve", "--addr", addr, "--log-level", "warn"}, backends...), io.Discard, os.Stderr)
 	}()
 	go func() {
-		done <- run(ctx, append([]string{"worker", "--metrics-addr", "", "--shutdown-grace", "1s", "--log-level", "warn"}, backends...), io.Discard, os.Stderr)
+		done <- run(ctx, append([]string{"worker", "--metrics-addr", workerMetrics, "--shutdown-grace", "1s", "--log-level", "warn"}, backends...), io.Discard, os.Stderr)
 	}()
-	base := "http://" + addr
+	base = "http://" + addr
 	waitReady(t, base)
-	return base
+	return base, workerMetrics
 }
 
 // apiDo sends a request with optional headers (name, value, ...) and decodes a JSON answer.
@@ -155,7 +155,8 @@ func s3As(c tempCredentials, o objectRef) *awss3.Client {
 // binary candidate-pair file read back and compared with the reference's own pairs.
 func TestObjectStoreFlow(t *testing.T) {
 	dir, ref := loadReference(t)
-	base := startServeAndWorker(t) + "/api/v1"
+	api, _ := startServeAndWorker(t)
+	base := api + "/api/v1"
 	ctx := t.Context()
 
 	var p struct {

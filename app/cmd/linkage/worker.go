@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/linkage-platform/linkage/app/rate"
 	"github.com/linkage-platform/linkage/app/worker"
 )
 
@@ -31,6 +32,7 @@ func runWorker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	log := p.log
 	reg := newRegistry()
 	w := worker.New(p.db, p.blobs, p.queue, log, reg, wf.config())
+	reg.MustRegister(rate.Gauge(w.Rate)) // in all-in-one the API registers it
 	if *metricsAddr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
