@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	linkhttp "github.com/linkage-platform/linkage/app/http"
-	"github.com/linkage-platform/linkage/app/worker"
 )
 
 // runAllInOne runs the API and the workers in one process, migrating the database first. With
@@ -23,17 +22,12 @@ func runAllInOne(ctx context.Context, args []string, _, stderr io.Writer) error 
 	if err := api.validate(); err != nil {
 		return err
 	}
-	if err := wf.validate(); err != nil {
-		return err
-	}
-	p, err := pf.open(ctx, stderr, "all-in-one", true, true)
+	p, w, reg, err := wf.open(ctx, pf, stderr, "all-in-one", true)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
 	log := p.log
-	reg := newRegistry()
-	w := worker.New(p.db, p.blobs, p.queue, log, reg, wf.config())
 	srv := linkhttp.New(api.serverConfig(p, reg, w.Rate))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

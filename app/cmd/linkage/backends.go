@@ -54,9 +54,9 @@ func openDatabase(ctx context.Context, c *backendConfig) (database, error) {
 		}
 		return sqlite.Open(filepath.Join(*c.dataDir, "linkage.db"))
 	case strings.HasPrefix(u, "sqlite:"):
-		path := strings.TrimPrefix(strings.TrimPrefix(u, "sqlite:"), "//")
-		if path == "" {
-			return nil, errors.New("--database-url sqlite: needs a file path, e.g. sqlite:/var/lib/linkage/linkage.db")
+		path, err := localPath("--database-url", u, "sqlite:", "a file path", "/var/lib/linkage/linkage.db")
+		if err != nil {
+			return nil, err
 		}
 		return sqlite.Open(path)
 	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
@@ -69,6 +69,16 @@ func openDatabase(ctx context.Context, c *backendConfig) (database, error) {
 	return nil, fmt.Errorf("--database-url %q: unsupported scheme (want sqlite: or postgres://)", redact(u))
 }
 
+// localPath is the path of a scheme:PATH (or scheme://PATH) URL given to flag; what names an
+// empty path, and an example of one, go into the error.
+func localPath(flag, u, scheme, what, example string) (string, error) {
+	path := strings.TrimPrefix(strings.TrimPrefix(u, scheme), "//")
+	if path == "" {
+		return "", fmt.Errorf("%s %s needs %s, e.g. %s%s", flag, scheme, what, scheme, example)
+	}
+	return path, nil
+}
+
 // openBlobs opens the BlobStore named by --blob-url.
 func openBlobs(ctx context.Context, c *backendConfig) (linkage.BlobStore, error) {
 	u := *c.blobURL
@@ -76,9 +86,9 @@ func openBlobs(ctx context.Context, c *backendConfig) (linkage.BlobStore, error)
 	case u == "":
 		return fs.New(filepath.Join(*c.dataDir, "blobs"))
 	case strings.HasPrefix(u, "file:"):
-		dir := strings.TrimPrefix(strings.TrimPrefix(u, "file:"), "//")
-		if dir == "" {
-			return nil, errors.New("--blob-url file: needs a directory, e.g. file:/var/lib/linkage/blobs")
+		dir, err := localPath("--blob-url", u, "file:", "a directory", "/var/lib/linkage/blobs")
+		if err != nil {
+			return nil, err
 		}
 		return fs.New(dir)
 	case strings.HasPrefix(u, "s3://"):

@@ -236,6 +236,21 @@ func (w *workerFlags) validate() error {
 	return errors.Join(errs...)
 }
 
+// open validates the flags, opens the process of a command that runs workers (migrating the
+// database and allowing the in-process queue if it serves the API too) and creates its workers,
+// counting into a new metrics registry.
+func (w *workerFlags) open(ctx context.Context, pf *processFlags, stderr io.Writer, role string, withAPI bool) (*process, *worker.Worker, *prometheus.Registry, error) {
+	if err := w.validate(); err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := pf.open(ctx, stderr, role, withAPI, withAPI)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	reg := newRegistry()
+	return p, worker.New(p.db, p.blobs, p.queue, p.log, reg, w.config()), reg, nil
+}
+
 func (w *workerFlags) config() worker.Config {
 	return worker.Config{
 		Concurrency: *w.concurrency, CompareWorkers: *w.compareWorkers, ChunkComparisons: *w.chunkComparisons,

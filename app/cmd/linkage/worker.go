@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/linkage-platform/linkage/app/rate"
-	"github.com/linkage-platform/linkage/app/worker"
 )
 
 // runWorker runs workers only: they take run tasks from the shared queue.
@@ -21,17 +20,12 @@ func runWorker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	if err := wf.validate(); err != nil {
-		return err
-	}
-	p, err := pf.open(ctx, stderr, "worker", false, false)
+	p, w, reg, err := wf.open(ctx, pf, stderr, "worker", false)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
 	log := p.log
-	reg := newRegistry()
-	w := worker.New(p.db, p.blobs, p.queue, log, reg, wf.config())
 	reg.MustRegister(rate.Gauge(w.Rate)) // in all-in-one the API registers it
 	if *metricsAddr != "" {
 		mux := http.NewServeMux()
