@@ -180,9 +180,10 @@ func BenchmarkScan(b *testing.B) {
 	var base float64 // the portable tier's comparisons per CPU second
 	for _, k := range kernels() {
 		b.Run(k.name, func(b *testing.B) {
+			data := layout(k, rows.data, 16)
 			cpu0 := cpuTime()
 			for range b.N {
-				k.scan(q.row(0), rows.data, rows.pops, q.pops[0], th, counts, mask)
+				k.scan(q.row(0), data, rows.pops, q.pops[0], th, counts, mask)
 			}
 			cpu := (cpuTime() - cpu0).Seconds()
 			if cpu <= 0 {

@@ -197,8 +197,9 @@ func (p *progress) add(n int64) {
 	p.mu.Unlock()
 }
 
-// sortedRows is b reordered by popcount (rows contiguous, for the kernel),
-// padded with empty rows to a multiple of 8 plus one tile's slack.
+// sortedRows is b reordered by popcount (rows contiguous, or interleaved
+// for a kernel that reads 1024-bit rows so), padded with empty rows to a
+// multiple of 8.
 type sortedRows struct {
 	words  int
 	offset int // b.Offset()
@@ -209,7 +210,7 @@ type sortedRows struct {
 	n      int     // real rows
 }
 
-func sortByPopcount(b *CLKs) *sortedRows {
+func sortByPopcount(b *CLKs, k kernel) *sortedRows {
 	n := b.Len()
 	maxPop := b.Size() * 8
 	start := make([]int, maxPop+2)
@@ -235,7 +236,11 @@ func sortByPopcount(b *CLKs) *sortedRows {
 		next[p]++
 		s.index[j] = int32(i)
 		s.pops[j] = p
-		copy(s.data[j*b.words:(j+1)*b.words], b.row(i))
+		if k.interleaved && b.words == 16 {
+			putInterleaved(s.data, j, b.row(i))
+		} else {
+			copy(s.data[j*b.words:(j+1)*b.words], b.row(i))
+		}
 	}
 	return s
 }
@@ -307,11 +312,11 @@ func (s *scratch) reserve(n int) {
 }
 
 func compareAll(ctx context.Context, a, b *CLKs, th *threshold, opt *Options, p *progress) ([]Candidate, error) {
-	sb := sortByPopcount(b)
+	k := *active.Load()
+	sb := sortByPopcount(b, k)
 	order := sampledRows(a, opt.Stride)
 	slices.SortStableFunc(order, func(x, y int32) int { return int(a.pops[x]) - int(a.pops[y]) })
 	groups := (len(order) + queryGroup - 1) / queryGroup
-	k := *active.Load()
 
 	var next atomic.Int64
 	work := func(s *scratch) error {

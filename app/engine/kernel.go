@@ -17,6 +17,19 @@ type kernel struct {
 	name  string
 	needs []string // CPU features (x/sys/cpu names) the tier runs on
 	scan  func(q, rows []uint64, pops []uint32, qpop uint32, th *threshold, counts []uint32, mask []uint8)
+	// interleaved: rows of 16 words (1024-bit CLKs) come in the block layout
+	// of putInterleaved, and n and the rows start at multiples of 8.
+	interleaved bool
+}
+
+// putInterleaved stores the 16-word row as row j of the layout interleaved
+// kernels read: blocks of 8 rows, word k of row j at (j&^7)·16 + 8k + j%8,
+// so that one 512-bit load takes word k of 8 rows.
+func putInterleaved(data []uint64, j int, row []uint64) {
+	base := (j&^7)*16 + j&7
+	for k, w := range row[:16] {
+		data[base+8*k] = w
+	}
 }
 
 // tierNames are the kernel tiers, slowest first.

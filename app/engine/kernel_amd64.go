@@ -18,7 +18,7 @@ var cpuFeatures = map[string]bool{
 var archKernels = []kernel{
 	{name: "popcnt", needs: []string{"POPCNT"}, scan: scanPOPCNT},
 	{name: "avx2", needs: []string{"POPCNT", "AVX2"}, scan: scanAVX2},
-	{name: "avx512bw", needs: []string{"POPCNT", "AVX512F", "AVX512BW"}, scan: scanAVX512BW},
+	{name: "avx512bw", needs: []string{"POPCNT", "AVX512F", "AVX512BW"}, scan: scanAVX512BW, interleaved: true},
 	{name: "avx512", needs: []string{"AVX512F", "AVX512VPOPCNTDQ", "AVX512VBMI"}, scan: scanAVX512},
 }
 
@@ -92,6 +92,8 @@ func count1024AVX2(q, rows *uint64, n int, counts *uint32)
 //go:noescape
 func countWordsAVX2(q, rows *uint64, words, n int, counts *uint32)
 
+// count1024AVX512BW reads the rows interleaved (putInterleaved).
+//
 //go:noescape
 func count1024AVX512BW(q, rows *uint64, n int, counts *uint32)
 

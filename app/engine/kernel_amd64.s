@@ -27,20 +27,6 @@
 	VPOPCNTQ Zb, Zb \
 	VPADDQ   Zb, Za, Za
 
-// PAIRSUM interleaves and adds the lane sums of two rows: per 128-bit lane,
-// [a0+a1, b0+b1].
-#define PAIRSUM(Za, Zb, Zd, Zt) \
-	VPUNPCKLQDQ Zb, Za, Zd \
-	VPUNPCKHQDQ Zb, Za, Zt \
-	VPADDQ      Zt, Zd, Zd
-
-// LANESUM adds the 128-bit lanes of Za and Zb pairwise: [a.L0+a.L1, a.L2+a.L3,
-// b.L0+b.L1, b.L2+b.L3] into Zd.
-#define LANESUM(Za, Zb, Zd) \
-	VSHUFI64X2 $0x88, Zb, Za, Z26 \
-	VSHUFI64X2 $0xdd, Zb, Za, Z27 \
-	VPADDQ     Z27, Z26, Zd
-
 // COUNT8AVX512 writes the counts of the 8 rows at SI to (DI) and leaves them
 // in Y2. Each row's 8 lane popcounts (≤ 128: a byte) are shifted to byte r
 // of their lane and ORed into one register; VPERMB transposes that 8×8 byte
@@ -510,78 +496,10 @@ avx2Reduce:
 	VZEROUPPER
 	RET
 
-// AVX-512BW tier, 1024-bit rows: the AVX2 scheme on 512-bit registers, and
-// the transposed lane sum of the avx512 tier (PAIRSUM, LANESUM). Z0, Z1 =
-// the query's low nibbles, Z5, Z7 = its high nibbles shifted down, Z9 =
-// nibblePop in every 128-bit lane, Z11 = 0; Z3 is the scratch register.
-//
-// BWPOP(off, Za) leaves in Za the 8 lane sums of the row at off(SI).
-#define BWPOP(off, Za) \
-	VPANDQ   off(SI), Z0, Za       \
-	VPSHUFB  Za, Z9, Za            \
-	VPSRLW   $4, off(SI), Z3       \
-	VPANDQ   Z3, Z5, Z3            \
-	VPSHUFB  Z3, Z9, Z3            \
-	VPADDB   Z3, Za, Za            \
-	VPANDQ   off+64(SI), Z1, Z3    \
-	VPSHUFB  Z3, Z9, Z3            \
-	VPADDB   Z3, Za, Za            \
-	VPSRLW   $4, off+64(SI), Z3    \
-	VPANDQ   Z3, Z7, Z3            \
-	VPSHUFB  Z3, Z9, Z3            \
-	VPADDB   Z3, Za, Za            \
-	VPSADBW  Z11, Za, Za
-
-// func count1024AVX512BW(q, rows *uint64, n int, counts *uint32)
-TEXT ·count1024AVX512BW(SB), NOSPLIT, $0-32
-	MOVQ           q+0(FP), AX
-	MOVQ           rows+8(FP), SI
-	MOVQ           n+16(FP), CX
-	MOVQ           counts+24(FP), DI
-	VBROADCASTI32X4 nibblePop<>(SB), Z9
-	VPBROADCASTQ   lowNibbles<>(SB), Z13
-	VPXORQ         Z11, Z11, Z11
-	VMOVDQU64      (AX), Z0
-	VMOVDQU64      64(AX), Z1
-	VPSRLW         $4, Z0, Z5
-	VPSRLW         $4, Z1, Z7
-	VPANDQ         Z13, Z0, Z0
-	VPANDQ         Z13, Z1, Z1
-	VPANDQ         Z13, Z5, Z5
-	VPANDQ         Z13, Z7, Z7
-	SHRQ           $3, CX
-	JZ             bwDone
-
-bwLoop:
-	BWPOP(0, Z2)
-	BWPOP(128, Z4)
-	BWPOP(256, Z6)
-	BWPOP(384, Z8)
-	BWPOP(512, Z10)
-	BWPOP(640, Z12)
-	BWPOP(768, Z14)
-	BWPOP(896, Z16)
-	PAIRSUM(Z2, Z4, Z18, Z19)
-	PAIRSUM(Z6, Z8, Z20, Z21)
-	PAIRSUM(Z10, Z12, Z22, Z23)
-	PAIRSUM(Z14, Z16, Z24, Z25)
-	LANESUM(Z18, Z20, Z18)
-	LANESUM(Z22, Z24, Z22)
-	LANESUM(Z18, Z22, Z28)
-	VPMOVQD Z28, Y2
-	VMOVDQU Y2, (DI)
-	ADDQ    $1024, SI
-	ADDQ    $32, DI
-	DECQ    CX
-	JNZ     bwLoop
-
-bwDone:
-	VZEROUPPER
-	RET
-
 // func countWordsAVX512BW(q, rows *uint64, words, n int, counts *uint32)
 //
-// Any row length: 64-byte chunks, then the last words%8 words under the
+// The AVX-512BW tier's general path (its 1024-bit kernel is in
+// kernel_harleyseal_amd64.s). Any row length: 64-byte chunks, then the last words%8 words under the
 // mask K2 (zeroed lanes count nothing).
 #define BWCHUNK(Zv) \
 	VPSRLW  $4, Zv, Z6   \

@@ -34,10 +34,22 @@ func checkKernels(t testing.TB, q []uint64, rows []uint64, th *threshold) {
 	for _, k := range kernels() {
 		counts := make([]uint32, n)
 		mask := make([]uint8, n/8)
-		k.scan(q, rows, pops, qpop, th, counts, mask)
+		k.scan(q, layout(k, rows, words), pops, qpop, th, counts, mask)
 		require.Equal(t, wantCounts, counts, "kernel %s counts", k.name)
 		require.Equal(t, wantMask, mask, "kernel %s mask", k.name)
 	}
+}
+
+// layout returns rows (row-major, n a multiple of 8) as kernel k reads them.
+func layout(k kernel, rows []uint64, words int) []uint64 {
+	if !k.interleaved || words != 16 {
+		return rows
+	}
+	out := make([]uint64, len(rows))
+	for j := range len(rows) / 16 {
+		putInterleaved(out, j, rows[j*16:(j+1)*16])
+	}
+	return out
 }
 
 func randomWords(rng *rand.Rand, n int, p float64) []uint64 {
