@@ -274,11 +274,7 @@ func (u *jsonUpload) encodings(key string) error {
 		if err := u.record(t); err != nil {
 			return err
 		}
-		ids, err := u.blockIDs(row)
-		if err != nil {
-			return err
-		}
-		if err := u.bw.Write(row, ids); err != nil {
+		if err := u.writeBlocks(row); err != nil {
 			return err
 		}
 	}
@@ -286,7 +282,16 @@ func (u *jsonUpload) encodings(key string) error {
 	return err
 }
 
-// blockIDs reads block ids (strings or numbers) up to the end of the current array.
+// writeBlocks reads the block ids (strings or numbers) of row up to the end of the current array and
+// writes them to the blocks file.
+func (u *jsonUpload) writeBlocks(row int64) error {
+	ids, err := u.blockIDs(row)
+	if err != nil {
+		return err
+	}
+	return u.bw.Write(row, ids)
+}
+
 func (u *jsonUpload) blockIDs(row int64) ([]string, error) {
 	var ids []string
 	for u.dec.More() {
@@ -366,11 +371,7 @@ func (u *jsonUpload) blockEntry(k, keyWhere, arrayWhere string) error {
 	if err := u.delim('[', fmt.Sprintf("%sblocks of record %d must be an array", arrayWhere, row)); err != nil {
 		return err
 	}
-	ids, err := u.blockIDs(row)
-	if err != nil {
-		return err
-	}
-	if err := u.bw.Write(row, ids); err != nil {
+	if err := u.writeBlocks(row); err != nil {
 		return err
 	}
 	u.maxRow = max(u.maxRow, row)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/periodic"
 )
 
 // Sampler measures the comparisons per second of all workers from the database: it samples the
@@ -29,18 +30,13 @@ func (s *Sampler) Rate() float64 { return s.meter.Rate() }
 
 // Run samples until ctx is done.
 func (s *Sampler) Run(ctx context.Context) {
-	t := time.NewTicker(s.interval)
-	defer t.Stop()
-	for {
+	sample := func() {
 		if err := s.Sample(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("sample comparison rate", "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
+	sample()
+	periodic.Every(ctx, s.interval, sample)
 }
 
 // Sample adds the progress made since the previous sample. The first sample is the baseline;

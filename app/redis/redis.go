@@ -39,6 +39,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/periodic"
 )
 
 // Options tune the queue; zero values take the defaults.
@@ -522,19 +523,12 @@ func (q *Queue) heartbeat(ctx context.Context, msg string, log *slog.Logger) boo
 // promoteLoop moves due retries back into the stream until ctx is done.
 func (q *Queue) promoteLoop(ctx context.Context) {
 	every := min(max(q.opts.RetryBase/4, 10*time.Millisecond), time.Second)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			err := promoteScript.Run(ctx, q.rdb, []string{q.delayed, q.stream}, time.Now().UnixMilli(), q.opts.KeyPrefix+":task:").Err()
-			if err != nil && ctx.Err() == nil {
-				q.opts.Logger.Debug("queue: promote retries", "err", err)
-			}
+	periodic.Every(ctx, every, func() {
+		err := promoteScript.Run(ctx, q.rdb, []string{q.delayed, q.stream}, time.Now().UnixMilli(), q.opts.KeyPrefix+":task:").Err()
+		if err != nil && ctx.Err() == nil {
+			q.opts.Logger.Debug("queue: promote retries", "err", err)
 		}
-	}
+	})
 }
 
 // dropConsumer removes this consumer from the group once it holds no entries, so that the

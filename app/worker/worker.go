@@ -20,6 +20,7 @@ import (
 
 	"github.com/linkage-platform/linkage/app/histogram"
 	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/periodic"
 	"github.com/linkage-platform/linkage/app/rate"
 	"github.com/linkage-platform/linkage/app/tracing"
 )
@@ -224,23 +225,13 @@ func (w *Worker) Run(ctx context.Context) error {
 		defer stop()
 		return w.Handle(hctx, t)
 	}
-	if err := w.Reconcile(ctx); err != nil {
-		w.log.Error("reconcile", "err", err)
-	}
-	go func() {
-		t := time.NewTicker(w.cfg.ReconcileInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := w.Reconcile(ctx); err != nil && ctx.Err() == nil {
-					w.log.Error("reconcile", "err", err)
-				}
-			}
+	reconcile := func() {
+		if err := w.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			w.log.Error("reconcile", "err", err)
 		}
-	}()
+	}
+	reconcile()
+	go periodic.Every(ctx, w.cfg.ReconcileInterval, reconcile)
 	return w.queue.Consume(ctx, w.cfg.Concurrency, handle)
 }
 
