@@ -241,25 +241,8 @@ func (d *deployer) migrate() error {
 	jobName := d.args.Image.ToStringOutput().ApplyT(func(image string) string {
 		return "linkage-migrate-" + shortHash(image)
 	}).(pulumi.StringOutput)
-	d.migration, err = batchv1.NewJob(d.ctx, d.name+"-migrate", &batchv1.JobArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: jobName, Namespace: d.args.Namespace, Labels: labels("migrate")},
-		Spec: &batchv1.JobSpecArgs{
-			BackoffLimit:          pulumi.Int(3),
-			ActiveDeadlineSeconds: pulumi.Int(900),
-			Template: &corev1.PodTemplateSpecArgs{
-				Metadata: &metav1.ObjectMetaArgs{Labels: labels("migrate")},
-				Spec: &corev1.PodSpecArgs{
-					ServiceAccountName:           pulumi.String(migrateServiceAccount),
-					AutomountServiceAccountToken: pulumi.Bool(false),
-					RestartPolicy:                pulumi.String("Never"),
-					SecurityContext:              podSecurity(),
-					NodeSelector:                 pulumi.ToStringMap(d.args.API.NodeSelector),
-					Containers:                   corev1.ContainerArray{c},
-					Volumes:                      volumes,
-				},
-			},
-		},
-	}, d.opts(pulumi.DependsOn(slices.Concat(d.basics, d.args.DependsOn)), pulumi.DeleteBeforeReplace(true))...)
+	d.migration, err = d.job("migrate", migrateServiceAccount, jobName, 3, 900, c, volumes,
+		pulumi.DependsOn(slices.Concat(d.basics, d.args.DependsOn)))
 	if err != nil {
 		return fmt.Errorf("migration job: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/linkage-platform/linkage/components/container"
 	"github.com/linkage-platform/linkage/components/data"
+	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -174,4 +175,29 @@ func checksum(settings map[string]string) string {
 func shortHash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])[:10]
+}
+
+// job declares the Job named jobName (the resource: <component name>-<component>) running one
+// container c as component: retried backoff times, stopped after deadline seconds, replaced (not
+// patched) when it changes, since a Job's pod template is immutable.
+func (d *deployer) job(component, serviceAccount string, jobName pulumi.StringOutput, backoff, deadline int, c corev1.ContainerArgs, volumes corev1.VolumeArray, opts ...pulumi.ResourceOption) (*batchv1.Job, error) {
+	return batchv1.NewJob(d.ctx, d.name+"-"+component, &batchv1.JobArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: jobName, Namespace: d.args.Namespace, Labels: labels(component)},
+		Spec: &batchv1.JobSpecArgs{
+			BackoffLimit:          pulumi.Int(backoff),
+			ActiveDeadlineSeconds: pulumi.Int(deadline),
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{Labels: labels(component)},
+				Spec: &corev1.PodSpecArgs{
+					ServiceAccountName:           pulumi.String(serviceAccount),
+					AutomountServiceAccountToken: pulumi.Bool(false),
+					RestartPolicy:                pulumi.String("Never"),
+					SecurityContext:              podSecurity(),
+					NodeSelector:                 pulumi.ToStringMap(d.args.API.NodeSelector),
+					Containers:                   corev1.ContainerArray{c},
+					Volumes:                      volumes,
+				},
+			},
+		},
+	}, d.opts(append(opts, pulumi.DeleteBeforeReplace(true))...)...)
 }
