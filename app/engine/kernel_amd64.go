@@ -62,7 +62,16 @@ func scanAVX2(q, rows []uint64, pops []uint32, qpop uint32, th *threshold, count
 }
 
 func scanAVX512BW(q, rows []uint64, pops []uint32, qpop uint32, th *threshold, counts []uint32, mask []uint8) {
-	scanCounts(count1024AVX512BW, countWordsAVX512BW, q, rows, pops, qpop, th, counts, mask)
+	n := checkScan(q, rows, pops, counts, mask)
+	if n == 0 {
+		return
+	}
+	if len(q) == 16 {
+		scan1024AVX512BW(&q[0], &rows[0], &pops[0], n, &th.minCount[qpop], &counts[0], &mask[0])
+		return
+	}
+	countWordsAVX512BW(&q[0], &rows[0], len(q), n, &counts[0])
+	maskMinCount(&counts[0], &pops[0], n, &th.minCount[qpop], &mask[0])
 }
 
 func scanAVX512(q, rows []uint64, pops []uint32, qpop uint32, th *threshold, counts []uint32, mask []uint8) {
@@ -92,10 +101,12 @@ func count1024AVX2(q, rows *uint64, n int, counts *uint32)
 //go:noescape
 func countWordsAVX2(q, rows *uint64, words, n int, counts *uint32)
 
-// count1024AVX512BW reads the rows interleaved (putInterleaved).
+// scan1024AVX512BW is the avx512bw tier's kernel for 1024-bit rows, stored
+// interleaved (putInterleaved): counts, then the mask as maskMinCount sets
+// it (minc is th.minCount from the query's popcount on).
 //
 //go:noescape
-func count1024AVX512BW(q, rows *uint64, n int, counts *uint32)
+func scan1024AVX512BW(q, rows *uint64, pops *uint32, n int, minc *uint32, counts *uint32, mask *uint8)
 
 //go:noescape
 func countWordsAVX512BW(q, rows *uint64, words, n int, counts *uint32)

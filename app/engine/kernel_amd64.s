@@ -1,4 +1,5 @@
 #include "textflag.h"
+#include "kernel_amd64.h"
 
 // Both kernels compare one query q against n rows (n a multiple of 8) and
 // write counts[j] = popcount(q & row j) and, per 8 rows, a mask byte whose
@@ -198,17 +199,6 @@ doneWords:
 // for n rows, n a multiple of 8.
 
 // func maskMinCount(counts, pops *uint32, n int, minc *uint32, mask *uint8)
-//
-// Row j is a hit when counts[j] ≥ minc[pops[j]], i.e. minc[pops[j]]-1 <
-// counts[j] (minc ≥ 1: t > 0), which sets the carry that ADCL shifts into
-// the mask byte; rows are taken 7 down to 0 so row 0 lands in bit 0.
-#define MINBIT(j) \
-	MOVL j*4(BX), R9     \
-	MOVL (R10)(R9*4), R9 \
-	DECL R9              \
-	CMPL R9, j*4(DI)     \
-	ADCL R12, R12
-
 TEXT ·maskMinCount(SB), NOSPLIT, $0-40
 	MOVQ counts+0(FP), DI
 	MOVQ pops+8(FP), BX
@@ -219,16 +209,7 @@ TEXT ·maskMinCount(SB), NOSPLIT, $0-40
 	JZ   maskDone
 
 maskLoop:
-	XORL R12, R12
-	MINBIT(7)
-	MINBIT(6)
-	MINBIT(5)
-	MINBIT(4)
-	MINBIT(3)
-	MINBIT(2)
-	MINBIT(1)
-	MINBIT(0)
-	MOVB R12, (R8)
+	MASK8
 	ADDQ $32, DI
 	ADDQ $32, BX
 	INCQ R8

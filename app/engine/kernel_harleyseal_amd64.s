@@ -1,4 +1,5 @@
 #include "textflag.h"
+#include "kernel_amd64.h"
 
 // AVX-512BW tier, 1024-bit rows: a Harley–Seal carry-save popcount over the
 // 16 words of a row, 8 rows at a time, on rows stored word-interleaved
@@ -17,6 +18,8 @@
 //     (A−B) over each lane's 8 bytes, is the row's count. Bytes stay in
 //     range: A ≤ 64 + 4·(1+1+2+4+8) = 128, B ≥ 64 − 64 = 0.
 // 72 instructions per 8 rows (VPMOVQD is 2 µops): 9 per 1024-bit pair.
+// The threshold decision (MASK8, scalar) reads the counts back in the same
+// loop, so that it runs on the integer ports beside the vector work.
 
 // hsTables: popcount(nibble) + 64, 64 − popcount, and popcount times 1, 2,
 // 4, 8; then the low-nibble mask.
@@ -52,12 +55,15 @@ GLOBL hsTables<>(SB), RODATA|NOPTR, $104
 	VPADDB  Z28, Z30, Z30 \
 	VPSUBB  P, Z24, Z24
 
-// func count1024AVX512BW(q, rows *uint64, n int, counts *uint32)
-TEXT ·count1024AVX512BW(SB), NOSPLIT, $0-32
+// func scan1024AVX512BW(q, rows *uint64, pops *uint32, n int, minc *uint32, counts *uint32, mask *uint8)
+TEXT ·scan1024AVX512BW(SB), NOSPLIT, $0-56
 	MOVQ            q+0(FP), AX
 	MOVQ            rows+8(FP), SI
-	MOVQ            n+16(FP), CX
-	MOVQ            counts+24(FP), DI
+	MOVQ            pops+16(FP), BX
+	MOVQ            n+24(FP), CX
+	MOVQ            minc+32(FP), R10
+	MOVQ            counts+40(FP), DI
+	MOVQ            mask+48(FP), R8
 	VPBROADCASTQ    0(AX), Z0
 	VPBROADCASTQ    8(AX), Z1
 	VPBROADCASTQ    16(AX), Z2
@@ -134,9 +140,12 @@ hsLoop:
 	PLANE(Z27, Z23)
 	VPSADBW Z24, Z30, Z30
 	VPMOVQD Z30, (DI)
+	MASK8
 
 	ADDQ $1024, SI
+	ADDQ $32, BX
 	ADDQ $32, DI
+	INCQ R8
 	DECQ CX
 	JNZ  hsLoop
 
