@@ -74,16 +74,16 @@ func scanAVX512BW(q, rows []uint64, pops []uint32, qpop uint32, th *threshold, c
 	maskMinCount(&counts[0], &pops[0], n, &th.minCount[qpop], &mask[0])
 }
 
+// scanAVX512 decides the threshold in the 1024-bit kernel itself (against
+// th.minCount, like every tier); other sizes count, then run maskMinCount.
 func scanAVX512(q, rows []uint64, pops []uint32, qpop uint32, th *threshold, counts []uint32, mask []uint8) {
-	n := checkScan(q, rows, pops, counts, mask)
-	if n == 0 {
+	if len(q) != 16 {
+		scanCounts(nil, countWordsAVX512, q, rows, pops, qpop, th, counts, mask)
 		return
 	}
-	if len(q) == 16 {
-		scan1024AVX512(&q[0], &rows[0], &pops[0], n, float64(qpop), th.t, &counts[0], &mask[0])
-		return
+	if n := checkScan(q, rows, pops, counts, mask); n > 0 {
+		scan1024AVX512(&q[0], &rows[0], &pops[0], n, &th.minCount[qpop], &counts[0], &mask[0])
 	}
-	scanWordsAVX512(&q[0], &rows[0], len(q), &pops[0], n, float64(qpop), th.t, &counts[0], &mask[0])
 }
 
 // The counting kernels write counts[j] = popcount(q & row j) for n rows (n
@@ -117,12 +117,11 @@ func countWordsAVX512BW(q, rows *uint64, words, n int, counts *uint32)
 //go:noescape
 func maskMinCount(counts, pops *uint32, n int, minc *uint32, mask *uint8)
 
-// scan1024AVX512 is the kernel for 1024-bit CLKs; n is a multiple of 8.
+// scan1024AVX512 is the avx512 kernel for 1024-bit CLKs, threshold
+// decision included (minc = &th.minCount[qpop]); n is a multiple of 8.
 //
 //go:noescape
-func scan1024AVX512(q, rows *uint64, pops *uint32, n int, qpop, t float64, counts *uint32, mask *uint8)
+func scan1024AVX512(q, rows *uint64, pops *uint32, n int, minc *uint32, counts *uint32, mask *uint8)
 
-// scanWordsAVX512 is the kernel for any CLK size (words uint64 per record).
-//
 //go:noescape
-func scanWordsAVX512(q, rows *uint64, words int, pops *uint32, n int, qpop, t float64, counts *uint32, mask *uint8)
+func countWordsAVX512(q, rows *uint64, words, n int, counts *uint32)

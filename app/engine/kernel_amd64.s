@@ -1,24 +1,11 @@
 #include "textflag.h"
 #include "kernel_amd64.h"
 
-// Both kernels compare one query q against n rows (n a multiple of 8) and
-// write counts[j] = popcount(q & row j) and, per 8 rows, a mask byte whose
-// bit j is set when 2·count/(qpop+pops[j]) ≥ t. The division is VDIVPD,
-// IEEE like Go's float64 division, so the decision matches score() exactly;
-// 0/0 is NaN and compares false (two empty CLKs score 0).
-
-// DICE8 turns the 8 counts in Y2 (int32) and the 8 popcounts at (BX) into a
-// mask byte at (R8). Clobbers Z2-Z4, K1, R9. Needs Z30 = qpop, Z31 = t.
-#define DICE8 \
-	VCVTDQ2PD Y2, Z2 \
-	VADDPD    Z2, Z2, Z2 \
-	VMOVDQU   (BX), Y3 \
-	VCVTDQ2PD Y3, Z3 \
-	VADDPD    Z30, Z3, Z3 \
-	VDIVPD    Z3, Z2, Z4 \
-	VCMPPD    $0x1d, Z31, Z4, K1 \
-	KMOVW     K1, R9 \
-	MOVB      R9, (R8)
+// The avx512 tier compares one query q against n rows (n a multiple of 8)
+// and writes counts[j] = popcount(q & row j) and, per 8 rows, a mask byte
+// whose bit j is set when counts[j] ≥ minc[pops[j]], minc being
+// th.minCount from the query's popcount on: the exact integer form of
+// score ≥ t that every tier uses.
 
 // ANDPOP computes in Za the 8 lane popcounts of q (Z0:Z1) AND the row at off(SI).
 #define ANDPOP(off, Za, Zb) \
@@ -69,26 +56,76 @@ DATA transpose8x8<>+48(SB)/8, $0x3e362e261e160e06
 DATA transpose8x8<>+56(SB)/8, $0x3f372f271f170f07
 GLOBL transpose8x8<>(SB), RODATA|NOPTR, $64
 
-// func scan1024AVX512(q, rows *uint64, pops *uint32, n int, qpop, t float64, counts *uint32, mask *uint8)
-TEXT ·scan1024AVX512(SB), NOSPLIT, $0-64
+// func scan1024AVX512(q, rows *uint64, pops *uint32, n int, minc *uint32, counts *uint32, mask *uint8)
+//
+// Hits are rare, so each 8 rows' counts are first compared with one lower
+// bound, Z30 = L = minc[least nonzero popcount of the n rows] (minCount is
+// nondecreasing in the popcount sum, and an empty row counts 0 < L); only
+// when a count reaches L are the 8 rows decided exactly (MASK8).
+TEXT ·scan1024AVX512(SB), NOSPLIT, $0-56
 	MOVQ q+0(FP), AX
 	MOVQ rows+8(FP), SI
 	MOVQ pops+16(FP), BX
 	MOVQ n+24(FP), CX
-	MOVQ counts+48(FP), DI
-	MOVQ mask+56(FP), R8
+	MOVQ minc+32(FP), R10
+	MOVQ counts+40(FP), DI
+	MOVQ mask+48(FP), R8
+
+	// Z6 = the lane-wise least pops[j]-1, unsigned (an empty row's 0 wraps
+	// to the maximum), over 16 rows at a time and a last 8.
+	VPTERNLOGD $0xff, Z5, Z5, Z5
+	VMOVDQA64  Z5, Z6
+	MOVQ       BX, R11
+	MOVQ       CX, R12
+	SHRQ       $4, R12
+	JZ         least8
+
+least16:
+	VPADDD  (R11), Z5, Z7
+	VPMINUD Z7, Z6, Z6
+	ADDQ    $64, R11
+	DECQ    R12
+	JNZ     least16
+
+least8:
+	TESTQ   $8, CX
+	JZ      leastAll
+	VMOVDQU (R11), Y7 // the upper lanes are zeroed: they wrap to the maximum
+	VPADDD  Z7, Z5, Z7
+	VPMINUD Z7, Z6, Z6
+
+leastAll:
+	VSHUFI64X2 $0x4e, Z6, Z6, Z7
+	VPMINUD    Z7, Z6, Z6
+	VSHUFI64X2 $0xb1, Z6, Z6, Z7
+	VPMINUD    Z7, Z6, Z6
+	VPSHUFD    $0x4e, Z6, Z7
+	VPMINUD    Z7, Z6, Z6
+	VPSHUFD    $0xb1, Z6, Z7
+	VPMINUD    Z7, Z6, Z6
+	VMOVD      X6, R11
+	INCL       R11 // the least nonzero popcount, 0 when every row is empty
+	MOVL       $-1, R12
+	JZ         bound
+	MOVL       (R10)(R11*4), R12
+
+bound:
+	VPBROADCASTD R12, Z30
 	VMOVDQU64    (AX), Z0
 	VMOVDQU64    64(AX), Z1
-	VBROADCASTSD qpop+32(FP), Z30
-	VBROADCASTSD t+40(FP), Z31
 	VPXORQ       Z28, Z28, Z28
 	VMOVDQU64    transpose8x8<>(SB), Z29
-	SHRQ $3, CX
-	JZ   done1024
+	SHRQ         $3, CX
+	JZ           done1024
 
 loop1024:
 	COUNT8AVX512
-	DICE8
+	VPCMPUD  $5, Z30, Z2, K1 // counts ≥ L (the upper 8 lanes are 0)
+	KORTESTW K1, K1
+	JNZ      exact1024
+	MOVB     $0, (R8)
+
+next1024:
 	ADDQ $1024, SI
 	ADDQ $32, BX
 	ADDQ $32, DI
@@ -99,6 +136,10 @@ loop1024:
 done1024:
 	VZEROUPPER
 	RET
+
+exact1024:
+	MASK8
+	JMP next1024
 
 // The general paths' shared pieces. TAILMASK: from R12 = words, K2 masks
 // the last words%8 words of a record, R11 = their bytes, R12 = whole 8-word
@@ -127,15 +168,18 @@ done1024:
 	VPADDQ        Y5, Y4, Y4 \
 	HSUM256(R)
 
-// func scanWordsAVX512(q, rows *uint64, words int, pops *uint32, n int, qpop, t float64, counts *uint32, mask *uint8)
-TEXT ·scanWordsAVX512(SB), NOSPLIT, $0-72
+// func countWordsAVX512(q, rows *uint64, words, n int, counts *uint32)
+//
+// Any row length: 64-byte chunks, then the last words%8 words under the
+// mask K2 (zeroed lanes count nothing).
+TEXT ·countWordsAVX512(SB), NOSPLIT, $0-40
 	MOVQ rows+8(FP), SI
 	MOVQ words+16(FP), R12
 
 	TAILMASK
 
-	MOVQ n+32(FP), CX
-	MOVQ counts+56(FP), DI
+	MOVQ n+24(FP), CX
+	MOVQ counts+32(FP), DI
 
 row:
 	MOVQ   q+0(FP), R13
@@ -166,31 +210,10 @@ tail:
 
 reduce:
 	HSUM512(R10)
-	MOVL          R10, (DI)
-	ADDQ          $4, DI
-	DECQ          CX
-	JNZ           row
-
-	// Second pass: the threshold decision, 8 rows at a time.
-	MOVQ         pops+24(FP), BX
-	MOVQ         n+32(FP), CX
-	MOVQ         counts+56(FP), DI
-	MOVQ         mask+64(FP), R8
-	VBROADCASTSD qpop+40(FP), Z30
-	VBROADCASTSD t+48(FP), Z31
-	SHRQ         $3, CX
-	JZ           doneWords
-
-dice:
-	VMOVDQU (DI), Y2
-	DICE8
-	ADDQ $32, BX
-	ADDQ $32, DI
-	INCQ R8
+	MOVL R10, (DI)
+	ADDQ $4, DI
 	DECQ CX
-	JNZ  dice
-
-doneWords:
+	JNZ  row
 	VZEROUPPER
 	RET
 
