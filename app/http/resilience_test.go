@@ -35,7 +35,8 @@ func TestRunsSurviveRestart(t *testing.T) {
 	e.upload(running, 1, body)
 	runningRun := e.createRun(running, 0.99)
 	// A worker started the run (chunks in the database) and died before enqueueing them.
-	require.NoError(t, e.store.StartRun(context.Background(), runningRun, worker.Plan(runningRun, []int64{1000, 1000}, 100_000), time.Now()))
+	pl := worker.NewPlan([]int64{1000, 1000}, 100_000)
+	require.NoError(t, e.store.StartRun(context.Background(), runningRun, pl.RunPlan(), pl.Chunks(runningRun, 0, 3), time.Now()))
 	st := e.do("GET", "/projects/"+running.ProjectID+"/runs/"+runningRun+"/status", running.ResultToken, nil).json(t)
 	require.Equal(t, "running", st["state"])
 

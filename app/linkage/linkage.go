@@ -123,8 +123,15 @@ type Run struct {
 	Threshold   float64
 	State       RunState
 	Stage       int
-	Progress    int64 // comparisons done (sum over chunks); never decreases
+	Progress    int64 // comparisons done (counted as chunks finish, plus the open chunks' progress); never decreases
 	Total       int64 // comparisons to do; 0 until the run started
+	// The chunk plan and its counters, set when the run starts: only the chunks in the window
+	// (planned, not done) exist as rows, so nothing has to read every chunk of a large run.
+	Chunks           int   // chunks in the plan
+	ChunksPlanned    int   // chunks 0..ChunksPlanned-1 have been planned (inserted and enqueued)
+	ChunksDone       int   // chunks done
+	Candidates       int64 // candidate pairs found by the done chunks
+	ChunkComparisons int64 // the plan's target chunk size, fixed at start so that every worker plans alike
 	Message     string
 	CreatedAt   time.Time
 	StartedAt   time.Time // zero until running
@@ -148,17 +155,24 @@ func ValidateThreshold(t float64) error {
 
 // Chunk is a rectangle of comparisons of one run: rows [ALo,AHi) of party A against rows
 // [BLo,BHi) of party B (A < B). Any worker may compute it; its candidates go to the blob store.
+// A chunk is stored from when it is planned until it is done; then the run's counters hold
+// what is left of it.
 type Chunk struct {
-	RunID      string
-	Index      int
-	PartyA     int
-	PartyB     int
-	ALo, AHi   int64
-	BLo, BHi   int64
-	Progress   int64 // comparisons done so far; never decreases
-	Candidates int64 // candidate pairs found, once done
-	Attempts   int
-	Done       bool
+	RunID    string
+	Index    int
+	PartyA   int
+	PartyB   int
+	ALo, AHi int64
+	BLo, BHi int64
+	Progress int64 // comparisons done so far; never decreases
+	Attempts int
+}
+
+// RunPlan is what a run records of its chunk plan when it starts.
+type RunPlan struct {
+	Chunks           int   // chunks in the plan
+	Comparisons      int64 // comparisons over all chunks: the run's Total
+	ChunkComparisons int64 // the plan's target chunk size
 }
 
 // Comparisons is the size of the rectangle.

@@ -41,8 +41,9 @@ type Store interface {
 	// and sets r.State and r.Stage: RunQueued if every party has uploaded, else RunCreated —
 	// decided in the same transaction as CompleteUpload's check, so no run is left behind.
 	CreateRun(ctx context.Context, r *Run) error
-	// GetRun returns the run with Progress summed over its chunks. ErrNotFound also when the
-	// run belongs to another project.
+	// GetRun returns the run with its chunk counters; Progress adds the comparisons of the done
+	// chunks (a counter) and the progress of the planned chunks not done (at most a window's
+	// rows). ErrNotFound also when the run belongs to another project.
 	GetRun(ctx context.Context, projectID, runID string) (*Run, error)
 	// ListRuns returns the ids, states and creation times of the project's runs, oldest first.
 	// Never the notes or the progress (a sum over chunks): the listing must stay cheap.
@@ -54,12 +55,20 @@ type Store interface {
 
 	// ActiveRuns returns the queued and running runs: the reconciler's work list.
 	ActiveRuns(ctx context.Context) ([]Run, error)
-	// StartRun moves a queued run to running at StageCompare, sets Total to the sum of the
-	// chunks' comparisons and inserts the chunks. ErrConflict if the run is not queued (another
-	// worker started it): the caller then continues with the stored chunks.
-	StartRun(ctx context.Context, runID string, chunks []Chunk, now time.Time) error
-	// ListChunks returns the run's chunks ordered by Index.
+	// StartRun moves a queued run to running at StageCompare, records its plan (Total, Chunks,
+	// ChunkComparisons) and inserts the first chunks of the plan (indexes 0..len(first)-1).
+	// ErrConflict if the run is not queued (another worker started it): the caller then
+	// continues with the stored plan.
+	StartRun(ctx context.Context, runID string, plan RunPlan, first []Chunk, now time.Time) error
+	// PlanChunks inserts the next chunks of a running run's plan: their indexes must follow
+	// on from ChunksPlanned (chunks[0].Index == ChunksPlanned, consecutive, within Chunks), which
+	// it advances. ErrConflict if the run is not running or another worker planned from the
+	// same point first: the caller reads the run again and decides anew.
+	PlanChunks(ctx context.Context, runID string, chunks []Chunk) error
+	// ListChunks returns the run's planned chunks not done (at most a window), ordered by Index.
 	ListChunks(ctx context.Context, runID string) ([]Chunk, error)
+	// GetChunk returns a planned chunk not done; ErrNotFound for a chunk done (its row is gone:
+	// compare Index with the run's ChunksPlanned) or never planned.
 	GetChunk(ctx context.Context, runID string, index int) (*Chunk, error)
 	// BeginChunk counts an attempt at computing the chunk and returns the attempt number (1-based)
 	// and the error recorded by ChunkAttemptFailed for an earlier attempt ("" if none).
@@ -71,9 +80,10 @@ type Store interface {
 	ReturnChunkAttempt(ctx context.Context, runID string, index int) error
 	// ChunkProgress raises the chunk's progress to progress (never lowers it).
 	ChunkProgress(ctx context.Context, runID string, index int, progress int64) error
-	// CompleteChunk marks the chunk done with its full comparisons as progress and its number of
-	// candidates, and returns how many chunks of the run are not done. Idempotent: completing a
-	// done chunk again overwrites Candidates.
+	// CompleteChunk removes the chunk and, in the same transaction, adds its comparisons,
+	// its candidates and one done chunk to the run's counters; it returns how many chunks of
+	// the plan are not done. Idempotent: completing a done chunk again changes nothing.
+	// ErrNotFound if the run is gone or the chunk was never planned.
 	CompleteChunk(ctx context.Context, runID string, index int, candidates int64) (remaining int, err error)
 	// BeginSolve moves a running run to StageSolve, counts an attempt and returns its number and
 	// the error recorded by SolveAttemptFailed for an earlier attempt ("" if none).

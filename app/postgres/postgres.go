@@ -358,15 +358,18 @@ func (db *DB) CreateRun(ctx context.Context, r *linkage.Run) error {
 	})
 }
 
+// runColumns sums the progress of the run's open chunks only: at most a window's rows.
 const runColumns = `id, project_id, name, notes, threshold, state, stage, total, message, created_at, started_at, completed_at,
-	coalesce((SELECT sum(progress) FROM chunks WHERE chunks.run_id = runs.id), 0)::bigint`
+	chunks, chunks_planned, chunks_done, candidates, chunk_comparisons,
+	(done_comparisons + coalesce((SELECT sum(progress) FROM chunks WHERE chunks.run_id = runs.id), 0))::bigint`
 
 func scanRun(row pgx.Row) (*linkage.Run, error) {
 	var r linkage.Run
 	var state string
 	var started, completed *time.Time
 	if err := row.Scan(&r.ID, &r.ProjectID, &r.Name, &r.Notes, &r.Threshold, &state, &r.Stage, &r.Total, &r.Message,
-		&r.CreatedAt, &started, &completed, &r.Progress); err != nil {
+		&r.CreatedAt, &started, &completed, &r.Chunks, &r.ChunksPlanned, &r.ChunksDone, &r.Candidates, &r.ChunkComparisons,
+		&r.Progress); err != nil {
 		return nil, err
 	}
 	r.State = linkage.RunState(state)
@@ -441,39 +444,63 @@ func (db *DB) CountRuns(ctx context.Context) (map[linkage.RunState]int, error) {
 
 const runExists = `SELECT EXISTS (SELECT 1 FROM runs WHERE id = $1)`
 
-func (db *DB) StartRun(ctx context.Context, runID string, chunks []linkage.Chunk, now time.Time) error {
-	var total int64
-	for _, c := range chunks {
-		total += c.Comparisons()
-	}
+func (db *DB) StartRun(ctx context.Context, runID string, plan linkage.RunPlan, first []linkage.Chunk, now time.Time) error {
 	what := "start run " + runID
 	return db.withTx(ctx, what, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE runs SET state = 'running', stage = $1, total = $2, started_at = $3
-			WHERE id = $4 AND state = 'queued'`, linkage.StageCompare, total, now, runID)
+		tag, err := tx.Exec(ctx, `UPDATE runs SET state = 'running', stage = $1, total = $2, chunks = $3, chunk_comparisons = $4,
+			chunks_planned = $5, started_at = $6 WHERE id = $7 AND state = 'queued'`,
+			linkage.StageCompare, plan.Comparisons, plan.Chunks, plan.ChunkComparisons, len(first), now, runID)
 		if err != nil {
 			return wrap(what, err)
 		}
 		if tag.RowsAffected() == 0 {
 			return missingOr(ctx, tx, what, runExists, runID)
 		}
-		rows := make([][]any, len(chunks))
-		for i, c := range chunks {
-			rows[i] = []any{runID, c.Index, c.PartyA, c.PartyB, c.ALo, c.AHi, c.BLo, c.BHi}
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"chunks"},
-			[]string{"run_id", "idx", "party_a", "party_b", "a_lo", "a_hi", "b_lo", "b_hi"}, pgx.CopyFromRows(rows)); err != nil {
-			return wrap(what+": insert chunks", err)
-		}
-		return nil
+		return insertChunks(ctx, tx, what, runID, first)
 	})
 }
 
-const chunkColumns = `run_id, idx, party_a, party_b, a_lo, a_hi, b_lo, b_hi, progress, candidates, attempts, done`
+func (db *DB) PlanChunks(ctx context.Context, runID string, chunks []linkage.Chunk) error {
+	if len(chunks) == 0 {
+		return nil
+	}
+	what := "plan chunks of run " + runID
+	return db.withTx(ctx, what, func(tx pgx.Tx) error {
+		// A concurrent planner from the same point waits for this row and then matches nothing.
+		tag, err := tx.Exec(ctx, `UPDATE runs SET chunks_planned = chunks_planned + $1
+			WHERE id = $2 AND state = 'running' AND chunks_planned = $3 AND chunks_planned + $1 <= chunks`,
+			len(chunks), runID, chunks[0].Index)
+		if err != nil {
+			return wrap(what, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return missingOr(ctx, tx, what, runExists, runID)
+		}
+		return insertChunks(ctx, tx, what, runID, chunks)
+	})
+}
+
+// insertChunks inserts chunks numbered consecutively from chunks[0].Index.
+func insertChunks(ctx context.Context, tx pgx.Tx, what, runID string, chunks []linkage.Chunk) error {
+	rows := make([][]any, len(chunks))
+	for i, c := range chunks {
+		if c.Index != chunks[0].Index+i {
+			return fmt.Errorf("%s: chunk %d follows chunk %d: %w", what, c.Index, chunks[0].Index+i-1, linkage.ErrInvalid)
+		}
+		rows[i] = []any{runID, c.Index, c.PartyA, c.PartyB, c.ALo, c.AHi, c.BLo, c.BHi}
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"chunks"},
+		[]string{"run_id", "idx", "party_a", "party_b", "a_lo", "a_hi", "b_lo", "b_hi"}, pgx.CopyFromRows(rows)); err != nil {
+		return wrap(what+": insert chunks", err)
+	}
+	return nil
+}
+
+const chunkColumns = `run_id, idx, party_a, party_b, a_lo, a_hi, b_lo, b_hi, progress, attempts`
 
 func scanChunk(row pgx.Row) (*linkage.Chunk, error) {
 	var c linkage.Chunk
-	if err := row.Scan(&c.RunID, &c.Index, &c.PartyA, &c.PartyB, &c.ALo, &c.AHi, &c.BLo, &c.BHi, &c.Progress,
-		&c.Candidates, &c.Attempts, &c.Done); err != nil {
+	if err := row.Scan(&c.RunID, &c.Index, &c.PartyA, &c.PartyB, &c.ALo, &c.AHi, &c.BLo, &c.BHi, &c.Progress, &c.Attempts); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -524,7 +551,7 @@ func (db *DB) SolveAttemptFailed(ctx context.Context, runID string, cause string
 }
 
 func (db *DB) ReturnChunkAttempt(ctx context.Context, runID string, index int) error {
-	if _, err := db.pool.Exec(ctx, `UPDATE chunks SET attempts = attempts - 1 WHERE run_id = $1 AND idx = $2 AND attempts > 0 AND NOT done`,
+	if _, err := db.pool.Exec(ctx, `UPDATE chunks SET attempts = attempts - 1 WHERE run_id = $1 AND idx = $2 AND attempts > 0`,
 		runID, index); err != nil {
 		return wrap(fmt.Sprintf("return attempt at chunk %s/%d", runID, index), err)
 	}
@@ -554,25 +581,34 @@ func (db *DB) CompleteChunk(ctx context.Context, runID string, index int, candid
 	what := fmt.Sprintf("complete chunk %s/%d", runID, index)
 	var remaining int
 	err := db.withTx(ctx, what, func(tx pgx.Tx) error {
-		// Lock the run so that of two workers completing the last two chunks at once, the
-		// second sees the first's chunk done (and exactly one of them sees 0 remaining).
-		var id string
-		err := tx.QueryRow(ctx, `SELECT id FROM runs WHERE id = $1 FOR UPDATE`, runID).Scan(&id)
+		// Lock the run first (as StartRun and PlanChunks do), so that of two workers completing
+		// the last two chunks at once, the second counts after the first.
+		var planned int
+		err := tx.QueryRow(ctx, `SELECT chunks_planned FROM runs WHERE id = $1 FOR UPDATE`, runID).Scan(&planned)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("%s: run: %w", what, linkage.ErrNotFound)
 		}
 		if err != nil {
 			return wrap(what, err)
 		}
-		tag, err := tx.Exec(ctx, `UPDATE chunks SET done = true, candidates = $1, progress = (a_hi - a_lo) * (b_hi - b_lo)
-			WHERE run_id = $2 AND idx = $3`, candidates, runID, index)
+		var comparisons int64
+		err = tx.QueryRow(ctx, `DELETE FROM chunks WHERE run_id = $1 AND idx = $2 RETURNING (a_hi - a_lo) * (b_hi - b_lo)`,
+			runID, index).Scan(&comparisons)
+		if errors.Is(err, pgx.ErrNoRows) {
+			if index >= planned {
+				return fmt.Errorf("chunk %s/%d: %w", runID, index, linkage.ErrNotFound)
+			}
+			// Done before: count nothing twice.
+			if err := tx.QueryRow(ctx, `SELECT chunks - chunks_done FROM runs WHERE id = $1`, runID).Scan(&remaining); err != nil {
+				return wrap(what, err)
+			}
+			return nil
+		}
 		if err != nil {
 			return wrap(what, err)
 		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("chunk %s/%d: %w", runID, index, linkage.ErrNotFound)
-		}
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE run_id = $1 AND NOT done`, runID).Scan(&remaining); err != nil {
+		if err := tx.QueryRow(ctx, `UPDATE runs SET chunks_done = chunks_done + 1, done_comparisons = done_comparisons + $1,
+			candidates = candidates + $2 WHERE id = $3 RETURNING chunks - chunks_done`, comparisons, candidates, runID).Scan(&remaining); err != nil {
 			return wrap(what, err)
 		}
 		return nil

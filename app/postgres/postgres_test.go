@@ -80,7 +80,7 @@ func TestMigrate(t *testing.T) {
 		require.NoError(t, errs[i])
 		applied = append(applied, results[i]...)
 	}
-	require.ElementsMatch(t, []string{"0001_init.sql", "0002_party_problem.sql", "0003_last_error.sql"}, applied)
+	require.ElementsMatch(t, []string{"0001_init.sql", "0002_party_problem.sql", "0003_last_error.sql", "0004_chunk_window.sql"}, applied)
 	require.NoError(t, db.CheckSchema(ctx))
 	again, err := db.Migrate(ctx)
 	require.NoError(t, err)
@@ -107,7 +107,7 @@ func TestCompleteLastChunksConcurrently(t *testing.T) {
 		for i := range 8 {
 			chunks = append(chunks, linkage.Chunk{Index: i, PartyA: 0, PartyB: 1, ALo: int64(i), AHi: int64(i + 1), BLo: 0, BHi: 10})
 		}
-		require.NoError(t, db.StartRun(ctx, r.ID, chunks, time.Now()))
+		require.NoError(t, db.StartRun(ctx, r.ID, linkage.RunPlan{Chunks: 8, Comparisons: 80, ChunkComparisons: 10}, chunks, time.Now()))
 		var wg sync.WaitGroup
 		remaining := make([]int, len(chunks))
 		for i := range chunks {

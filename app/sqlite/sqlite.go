@@ -336,15 +336,18 @@ func (db *DB) CreateRun(ctx context.Context, r *linkage.Run) error {
 	})
 }
 
+// runColumns sums the progress of the run's open chunks only: at most a window's rows.
 const runColumns = `id, project_id, name, notes, threshold, state, stage, total, message, created_at, started_at, completed_at,
-	coalesce((SELECT sum(progress) FROM chunks WHERE chunks.run_id = runs.id), 0)`
+	chunks, chunks_planned, chunks_done, candidates, chunk_comparisons,
+	done_comparisons + coalesce((SELECT sum(progress) FROM chunks WHERE chunks.run_id = runs.id), 0)`
 
 func scanRun(s scanner) (*linkage.Run, error) {
 	var r linkage.Run
 	var state string
 	var created, started, completed int64
 	if err := s.Scan(&r.ID, &r.ProjectID, &r.Name, &r.Notes, &r.Threshold, &state, &r.Stage, &r.Total, &r.Message,
-		&created, &started, &completed, &r.Progress); err != nil {
+		&created, &started, &completed, &r.Chunks, &r.ChunksPlanned, &r.ChunksDone, &r.Candidates, &r.ChunkComparisons,
+		&r.Progress); err != nil {
 		return nil, err
 	}
 	r.State = linkage.RunState(state)
@@ -441,45 +444,66 @@ func (db *DB) CountRuns(ctx context.Context) (map[linkage.RunState]int, error) {
 
 const runExists = `SELECT count(*) FROM runs WHERE id = ?`
 
-func (db *DB) StartRun(ctx context.Context, runID string, chunks []linkage.Chunk, now time.Time) error {
-	var total int64
-	for _, c := range chunks {
-		total += c.Comparisons()
-	}
+func (db *DB) StartRun(ctx context.Context, runID string, plan linkage.RunPlan, first []linkage.Chunk, now time.Time) error {
 	return db.withTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE runs SET state = 'running', stage = ?, total = ?, started_at = ?
-			WHERE id = ? AND state = 'queued'`, linkage.StageCompare, total, nanos(now), runID)
+		res, err := tx.ExecContext(ctx, `UPDATE runs SET state = 'running', stage = ?, total = ?, chunks = ?, chunk_comparisons = ?,
+			chunks_planned = ?, started_at = ? WHERE id = ? AND state = 'queued'`,
+			linkage.StageCompare, plan.Comparisons, plan.Chunks, plan.ChunkComparisons, len(first), nanos(now), runID)
 		if err != nil {
 			return fmt.Errorf("start run %s: %w", runID, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return missingOr(ctx, tx, "start run "+runID, runExists, runID)
 		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO chunks (run_id, idx, party_a, party_b, a_lo, a_hi, b_lo, b_hi)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return fmt.Errorf("start run %s: %w", runID, err)
-		}
-		defer stmt.Close()
-		for _, c := range chunks {
-			if _, err := stmt.ExecContext(ctx, runID, c.Index, c.PartyA, c.PartyB, c.ALo, c.AHi, c.BLo, c.BHi); err != nil {
-				return fmt.Errorf("start run %s: chunk %d: %w", runID, c.Index, err)
-			}
-		}
-		return nil
+		return insertChunks(ctx, tx, "start run "+runID, runID, first)
 	})
 }
 
-const chunkColumns = `run_id, idx, party_a, party_b, a_lo, a_hi, b_lo, b_hi, progress, candidates, attempts, done`
+func (db *DB) PlanChunks(ctx context.Context, runID string, chunks []linkage.Chunk) error {
+	if len(chunks) == 0 {
+		return nil
+	}
+	what := "plan chunks of run " + runID
+	return db.withTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE runs SET chunks_planned = chunks_planned + ?
+			WHERE id = ? AND state = 'running' AND chunks_planned = ? AND chunks_planned + ? <= chunks`,
+			len(chunks), runID, chunks[0].Index, len(chunks))
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return missingOr(ctx, tx, what, runExists, runID)
+		}
+		return insertChunks(ctx, tx, what, runID, chunks)
+	})
+}
+
+// insertChunks inserts chunks numbered consecutively from chunks[0].Index.
+func insertChunks(ctx context.Context, tx *sql.Tx, what, runID string, chunks []linkage.Chunk) error {
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO chunks (run_id, idx, party_a, party_b, a_lo, a_hi, b_lo, b_hi)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer stmt.Close()
+	for i, c := range chunks {
+		if c.Index != chunks[0].Index+i {
+			return fmt.Errorf("%s: chunk %d follows chunk %d: %w", what, c.Index, chunks[0].Index+i-1, linkage.ErrInvalid)
+		}
+		if _, err := stmt.ExecContext(ctx, runID, c.Index, c.PartyA, c.PartyB, c.ALo, c.AHi, c.BLo, c.BHi); err != nil {
+			return fmt.Errorf("%s: chunk %d: %w", what, c.Index, err)
+		}
+	}
+	return nil
+}
+
+const chunkColumns = `run_id, idx, party_a, party_b, a_lo, a_hi, b_lo, b_hi, progress, attempts`
 
 func scanChunk(s scanner) (*linkage.Chunk, error) {
 	var c linkage.Chunk
-	var done int
-	if err := s.Scan(&c.RunID, &c.Index, &c.PartyA, &c.PartyB, &c.ALo, &c.AHi, &c.BLo, &c.BHi, &c.Progress,
-		&c.Candidates, &c.Attempts, &done); err != nil {
+	if err := s.Scan(&c.RunID, &c.Index, &c.PartyA, &c.PartyB, &c.ALo, &c.AHi, &c.BLo, &c.BHi, &c.Progress, &c.Attempts); err != nil {
 		return nil, err
 	}
-	c.Done = done != 0
 	return &c, nil
 }
 
@@ -543,7 +567,7 @@ func (db *DB) SolveAttemptFailed(ctx context.Context, runID string, cause string
 }
 
 func (db *DB) ReturnChunkAttempt(ctx context.Context, runID string, index int) error {
-	if _, err := db.db.ExecContext(ctx, `UPDATE chunks SET attempts = attempts - 1 WHERE run_id = ? AND idx = ? AND attempts > 0 AND NOT done`,
+	if _, err := db.db.ExecContext(ctx, `UPDATE chunks SET attempts = attempts - 1 WHERE run_id = ? AND idx = ? AND attempts > 0`,
 		runID, index); err != nil {
 		return fmt.Errorf("return attempt at chunk %s/%d: %w", runID, index, err)
 	}
@@ -571,18 +595,32 @@ func (db *DB) ChunkProgress(ctx context.Context, runID string, index int, progre
 
 func (db *DB) CompleteChunk(ctx context.Context, runID string, index int, candidates int64) (int, error) {
 	var remaining int
+	what := fmt.Sprintf("complete chunk %s/%d", runID, index)
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE chunks SET done = 1, candidates = ?, progress = (a_hi - a_lo) * (b_hi - b_lo)
-			WHERE run_id = ? AND idx = ?`, candidates, runID, index)
-		if err != nil {
-			return fmt.Errorf("complete chunk %s/%d: %w", runID, index, err)
+		var comparisons int64
+		err := tx.QueryRowContext(ctx, `DELETE FROM chunks WHERE run_id = ? AND idx = ? RETURNING (a_hi - a_lo) * (b_hi - b_lo)`,
+			runID, index).Scan(&comparisons)
+		removed := err == nil
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%s: %w", what, err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if removed {
+			if _, err := tx.ExecContext(ctx, `UPDATE runs SET chunks_done = chunks_done + 1,
+				done_comparisons = done_comparisons + ?, candidates = candidates + ? WHERE id = ?`,
+				comparisons, candidates, runID); err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+		}
+		var chunks, planned, done int
+		err = tx.QueryRowContext(ctx, `SELECT chunks, chunks_planned, chunks_done FROM runs WHERE id = ?`, runID).
+			Scan(&chunks, &planned, &done)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && !removed && index >= planned) {
 			return fmt.Errorf("chunk %s/%d: %w", runID, index, linkage.ErrNotFound)
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM chunks WHERE run_id = ? AND done = 0`, runID).Scan(&remaining); err != nil {
-			return fmt.Errorf("complete chunk %s/%d: %w", runID, index, err)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
 		}
+		remaining = chunks - done
 		return nil
 	})
 	return remaining, err

@@ -55,15 +55,15 @@ func (w *Worker) chunkHistogram(ctx context.Context, run *linkage.Run, parties [
 // solveHistogram merges the chunks' histograms into the run's. A run whose chunks lack one
 // (histograms were off, or configured differently, on some worker) gets none: the result
 // matters, the plot does not, so this is logged and not retried.
-func (w *Worker) solveHistogram(ctx context.Context, projectID, runID string, chunks []linkage.Chunk) error {
+func (w *Worker) solveHistogram(ctx context.Context, projectID, runID string, chunks int) error {
 	if w.cfg.Histogram.Floor <= 0 {
 		return nil
 	}
 	var total *histogram.Histogram
-	for _, c := range chunks {
-		h, err := w.readHistogram(ctx, linkage.ChunkHistogramKey(projectID, runID, c.Index))
+	for i := range chunks {
+		h, err := w.readHistogram(ctx, linkage.ChunkHistogramKey(projectID, runID, i))
 		if errors.Is(err, linkage.ErrNotFound) {
-			w.log.Warn("run without histogram: a chunk has none", "run", runID, "chunk", c.Index)
+			w.log.Warn("run without histogram: a chunk has none", "run", runID, "chunk", i)
 			return nil
 		}
 		if err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"time"
 
 	"github.com/linkage-platform/linkage/app/engine"
@@ -14,30 +13,7 @@ import (
 	"github.com/linkage-platform/linkage/app/results"
 )
 
-// Plan splits every party pair p<q into near-square tiles of about target comparisons, so
-// that a chunk reads few rows of each party.
-func Plan(runID string, records []int64, target int64) []linkage.Chunk {
-	side := max(int64(math.Sqrt(float64(target))), 1)
-	var chunks []linkage.Chunk
-	for p := range records {
-		for q := p + 1; q < len(records); q++ {
-			nA, nB := records[p], records[q]
-			aStep := min(nA, max(side, target/max(nB, 1)))
-			bStep := min(nB, max(1, target/max(aStep, 1)))
-			for aLo := int64(0); aLo < nA; aLo += aStep {
-				for bLo := int64(0); bLo < nB; bLo += bStep {
-					chunks = append(chunks, linkage.Chunk{
-						RunID: runID, Index: len(chunks), PartyA: p, PartyB: q,
-						ALo: aLo, AHi: min(aLo+aStep, nA), BLo: bLo, BHi: min(bLo+bStep, nB),
-					})
-				}
-			}
-		}
-	}
-	return chunks
-}
-
-// start checks the uploads of a queued run, plans its chunks and enqueues them.
+// start checks the uploads of a queued run, plans its first window of chunks and enqueues them.
 func (w *Worker) start(ctx context.Context, p payload) error {
 	run, err := w.store.GetRun(ctx, p.ProjectID, p.RunID)
 	if err != nil {
@@ -63,18 +39,23 @@ func (w *Worker) start(ctx context.Context, p payload) error {
 			}
 			records[i] = pa.Records
 		}
-		err = w.store.StartRun(ctx, run.ID, Plan(run.ID, records, w.cfg.ChunkComparisons), w.now())
+		pl := NewPlan(records, w.cfg.ChunkComparisons)
+		err = w.store.StartRun(ctx, run.ID, pl.RunPlan(), pl.Chunks(run.ID, 0, w.cfg.ChunkWindow), w.now())
 		if err != nil && !errors.Is(err, linkage.ErrConflict) { // conflict: started by another worker
 			return err
 		}
 		if err := w.fault(ctx, FaultStartCommitted, 0); err != nil {
 			return err
 		}
-		w.log.InfoContext(ctx, "run started", "run", run.ID, "project", run.ProjectID)
-	} else if run.State != linkage.RunRunning {
+		w.log.InfoContext(ctx, "run started", "run", run.ID, "project", run.ProjectID, "chunks", pl.Len())
+		if run, err = w.store.GetRun(ctx, p.ProjectID, p.RunID); err != nil {
+			return err
+		}
+	}
+	if run.State != linkage.RunRunning {
 		return nil
 	}
-	return w.enqueueChunks(ctx, p.ProjectID, p.RunID)
+	return w.advance(ctx, run)
 }
 
 // chunk computes one chunk's candidates into the blob store.
@@ -87,13 +68,17 @@ func (w *Worker) chunk(ctx context.Context, p payload) (err error) {
 		return nil
 	}
 	c, err := w.store.GetChunk(ctx, p.RunID, p.Chunk)
+	if errors.Is(err, linkage.ErrNotFound) && p.Chunk < run.ChunksPlanned {
+		// Done already (a redelivery): make sure what follows its completion happened.
+		return w.next(ctx, p.ProjectID, p.RunID)
+	}
 	if err != nil {
 		return err
 	}
-	if c.Done {
-		return nil
-	}
 	attempt, lastErr, err := w.store.BeginChunk(ctx, p.RunID, p.Chunk)
+	if errors.Is(err, linkage.ErrNotFound) {
+		return w.next(ctx, p.ProjectID, p.RunID) // done meanwhile by a duplicate delivery, or the run is gone
+	}
 	if err != nil {
 		return err
 	}
@@ -164,7 +149,10 @@ func (w *Worker) chunk(ctx context.Context, p payload) (err error) {
 	if remaining == 0 {
 		return w.queue.Enqueue(ctx, task(KindSolve, p.ProjectID, p.RunID, 0))
 	}
-	return nil
+	if err := w.fault(ctx, FaultChunkDone, c.Index); err != nil {
+		return err
+	}
+	return w.next(ctx, p.ProjectID, p.RunID)
 }
 
 // progress returns the engine's progress callback for chunk c: it feeds the metrics at once
@@ -262,17 +250,17 @@ func (w *Worker) readBlocks(ctx context.Context, projectID string, party linkage
 
 // solve merges the chunks' candidates and writes the result.
 func (w *Worker) solve(ctx context.Context, p payload) (err error) {
-	chunks, err := w.store.ListChunks(ctx, p.RunID)
+	run, err := w.store.GetRun(ctx, p.ProjectID, p.RunID)
 	if err != nil {
 		return err
 	}
-	var total int64
-	for _, c := range chunks {
-		if !c.Done {
-			return w.enqueueChunks(ctx, p.ProjectID, p.RunID) // early: a chunk is still missing
-		}
-		total += c.Candidates
+	if run.State != linkage.RunRunning {
+		return nil // completed or failed meanwhile
 	}
+	if run.ChunksDone < run.Chunks {
+		return w.advance(ctx, run) // early: a chunk is still missing
+	}
+	total := run.Candidates
 	attempt, lastErr, err := w.store.BeginSolve(ctx, p.RunID)
 	if errors.Is(err, linkage.ErrConflict) {
 		return nil // completed or failed meanwhile
@@ -302,8 +290,8 @@ func (w *Worker) solve(ctx context.Context, p payload) (err error) {
 	// One allocation for all candidates (the chunks recorded how many), sorted in place: the
 	// peak is the result plus one chunk, not twice the result.
 	cands := make([]engine.Candidate, 0, total)
-	for _, c := range chunks {
-		chunk, err := w.readCandidates(ctx, p.ProjectID, p.RunID, c.Index)
+	for i := range run.Chunks {
+		chunk, err := w.readCandidates(ctx, p.ProjectID, p.RunID, i)
 		if err != nil {
 			return err
 		}
@@ -319,7 +307,7 @@ func (w *Worker) solve(ctx context.Context, p payload) (err error) {
 	if err := w.writeResult(ctx, project, p.RunID, cands); err != nil {
 		return err
 	}
-	if err := w.solveHistogram(ctx, p.ProjectID, p.RunID, chunks); err != nil {
+	if err := w.solveHistogram(ctx, p.ProjectID, p.RunID, run.Chunks); err != nil {
 		return err
 	}
 	if err := w.store.CompleteRun(ctx, p.RunID, w.now()); err != nil {

@@ -69,6 +69,9 @@ type Config struct {
 	CompareWorkers int
 	// ChunkComparisons is the target size of a chunk in comparisons (default 200M, ~1–3 s).
 	ChunkComparisons int64
+	// ChunkWindow bounds the chunks of a run planned and not done, i.e. its chunk rows and
+	// queue entries (default 1000): a run's chunks are planned as earlier ones finish.
+	ChunkWindow int
 	// MaxAttempts bounds the attempts at one chunk or at solving before the run fails (default 5).
 	MaxAttempts int
 	// MaxSolverPairs bounds the candidate pairs of groups and permutations results
@@ -97,6 +100,7 @@ type Config struct {
 const (
 	FaultStartCommitted = "start-committed" // the run's chunks are in the database, not yet enqueued
 	FaultChunkCompared  = "chunk-compared"  // a chunk's candidates are computed, not yet stored
+	FaultChunkDone      = "chunk-done"      // a chunk (not the last) is recorded done, the next not yet planned
 	FaultSolveStarted   = "solve-started"   // the solve attempt is counted, nothing written
 )
 
@@ -143,6 +147,9 @@ func (c *Config) defaults() {
 	}
 	if c.ChunkComparisons <= 0 {
 		c.ChunkComparisons = 200_000_000
+	}
+	if c.ChunkWindow <= 0 {
+		c.ChunkWindow = 1000
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 5
@@ -259,30 +266,90 @@ func (w *Worker) enqueueNext(ctx context.Context, r *linkage.Run) error {
 	case r.State == linkage.RunRunning && r.Stage == linkage.StageSolve:
 		return w.queue.Enqueue(ctx, task(KindSolve, r.ProjectID, r.ID, 0))
 	case r.State == linkage.RunRunning:
-		return w.enqueueChunks(ctx, r.ProjectID, r.ID)
+		return w.advance(ctx, r)
 	}
 	return nil
 }
 
-// enqueueChunks enqueues the chunks not done, or the solve step if all are done.
-func (w *Worker) enqueueChunks(ctx context.Context, projectID, runID string) error {
-	chunks, err := w.store.ListChunks(ctx, runID)
+// advance enqueues the solve of a running run whose chunks are all done, else its open chunks
+// (at most a window) after planning more while the window has room: after a start, and from
+// the reconciler, which so resumes whatever a crash interrupted.
+func (w *Worker) advance(ctx context.Context, r *linkage.Run) error {
+	if r.ChunksDone >= r.Chunks {
+		return w.queue.Enqueue(ctx, task(KindSolve, r.ProjectID, r.ID, 0))
+	}
+	if err := w.fillWindow(ctx, r); err != nil {
+		return err
+	}
+	chunks, err := w.store.ListChunks(ctx, r.ID)
 	if err != nil {
 		return err
 	}
-	pending := 0
 	for _, c := range chunks {
-		if !c.Done {
-			pending++
-			if err := w.queue.Enqueue(ctx, task(KindChunk, projectID, runID, c.Index)); err != nil {
+		if err := w.queue.Enqueue(ctx, task(KindChunk, r.ProjectID, r.ID, c.Index)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// next follows the completion of one of a run's chunks: the solve once all are done, else
+// the chunks that now fit in the window.
+func (w *Worker) next(ctx context.Context, projectID, runID string) error {
+	r, err := w.store.GetRun(ctx, projectID, runID)
+	if err != nil {
+		return err
+	}
+	if r.State != linkage.RunRunning {
+		return nil
+	}
+	if r.ChunksDone >= r.Chunks {
+		return w.queue.Enqueue(ctx, task(KindSolve, projectID, runID, 0))
+	}
+	return w.fillWindow(ctx, r)
+}
+
+// fillWindow plans and enqueues the next chunks of running run r while fewer than ChunkWindow
+// are planned and not done. Workers completing chunks at once race to plan from the same
+// point; the store lets one win, and the others read the run again.
+func (w *Worker) fillWindow(ctx context.Context, r *linkage.Run) error {
+	var pl *ChunkPlan
+	for {
+		n := min(w.cfg.ChunkWindow-(r.ChunksPlanned-r.ChunksDone), r.Chunks-r.ChunksPlanned)
+		if n <= 0 || r.State != linkage.RunRunning || r.ChunkComparisons <= 0 {
+			return nil
+		}
+		if pl == nil {
+			parties, err := w.store.ListParties(ctx, r.ProjectID)
+			if err != nil {
+				return err
+			}
+			records := make([]int64, len(parties))
+			for i, pa := range parties {
+				records[i] = pa.Records
+			}
+			if pl = NewPlan(records, r.ChunkComparisons); pl.Len() != r.Chunks {
+				return fmt.Errorf("run %s: plans %d chunks now, %d at its start", r.ID, pl.Len(), r.Chunks)
+			}
+		}
+		chunks := pl.Chunks(r.ID, r.ChunksPlanned, n)
+		err := w.store.PlanChunks(ctx, r.ID, chunks)
+		if errors.Is(err, linkage.ErrConflict) {
+			if r, err = w.store.GetRun(ctx, r.ProjectID, r.ID); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		for _, c := range chunks {
+			if err := w.queue.Enqueue(ctx, task(KindChunk, r.ProjectID, r.ID, c.Index)); err != nil {
 				return err
 			}
 		}
+		return nil
 	}
-	if pending == 0 {
-		return w.queue.Enqueue(ctx, task(KindSolve, projectID, runID, 0))
-	}
-	return nil
 }
 
 // Handle runs one task. It returns an error only for failures worth retrying; a run that cannot

@@ -5,6 +5,7 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +32,8 @@ func Run(t *testing.T, open func(t *testing.T) linkage.Store) {
 		{"RunOnCompleteProjectIsQueued", testRunOnCompleteProjectIsQueued},
 		{"RunLifecycle", testRunLifecycle},
 		{"StartRunOnce", testStartRunOnce},
+		{"ChunkWindow", testChunkWindow},
+		{"ChunkWindowRaces", testChunkWindowRaces},
 		{"ProgressNeverDecreases", testProgressNeverDecreases},
 		{"AttemptsGivenBack", testAttemptsGivenBack},
 		{"LastErrorRecorded", testLastErrorRecorded},
@@ -281,6 +284,9 @@ func testRunOnCompleteProjectIsQueued(t *testing.T, s linkage.Store) {
 	require.Equal(t, linkage.RunQueued, r.State)
 }
 
+// twoChunks is the plan of chunksFor: two chunks of 50 comparisons.
+var twoChunks = linkage.RunPlan{Chunks: 2, Comparisons: 100, ChunkComparisons: 50}
+
 func chunksFor(runID string) []linkage.Chunk {
 	return []linkage.Chunk{
 		{RunID: runID, Index: 0, PartyA: 0, PartyB: 1, ALo: 0, AHi: 5, BLo: 0, BHi: 10},
@@ -299,7 +305,7 @@ func readyRun(t *testing.T, s linkage.Store) (*linkage.Project, *linkage.Run) {
 func testRunLifecycle(t *testing.T, s linkage.Store) {
 	ctx := context.Background()
 	p, r := readyRun(t, s)
-	require.NoError(t, s.StartRun(ctx, r.ID, chunksFor(r.ID), t0.Add(time.Second)))
+	require.NoError(t, s.StartRun(ctx, r.ID, twoChunks, chunksFor(r.ID), t0.Add(time.Second)))
 	got, err := s.GetRun(ctx, p.ID, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, linkage.RunRunning, got.State)
@@ -314,8 +320,11 @@ func testRunLifecycle(t *testing.T, s linkage.Store) {
 	chunks, err := s.ListChunks(ctx, r.ID)
 	require.NoError(t, err)
 	require.Len(t, chunks, 2)
-	require.Equal(t, chunksFor(r.ID)[1].ALo, chunks[1].ALo)
-	require.False(t, chunks[0].Done)
+	require.Equal(t, chunksFor(r.ID), chunks)
+	require.Equal(t, 2, got.Chunks)
+	require.Equal(t, 2, got.ChunksPlanned)
+	require.Zero(t, got.ChunksDone)
+	require.EqualValues(t, 50, got.ChunkComparisons)
 
 	a, _, err := s.BeginChunk(ctx, r.ID, 0)
 	require.NoError(t, err)
@@ -336,17 +345,20 @@ func testRunLifecycle(t *testing.T, s linkage.Store) {
 	require.NoError(t, err)
 	require.Zero(t, remaining)
 
-	c, err := s.GetChunk(ctx, r.ID, 1)
-	require.NoError(t, err)
-	require.True(t, c.Done)
-	require.EqualValues(t, 4, c.Candidates)
-	require.EqualValues(t, 50, c.Progress)
-	_, err = s.GetChunk(ctx, r.ID, 7)
+	// A done chunk's row is gone; the run's counters hold what is left of it.
+	_, err = s.GetChunk(ctx, r.ID, 1)
 	require.ErrorIs(t, err, linkage.ErrNotFound)
+	chunks, err = s.ListChunks(ctx, r.ID)
+	require.NoError(t, err)
+	require.Empty(t, chunks)
+	_, err = s.CompleteChunk(ctx, r.ID, 7, 1)
+	require.ErrorIs(t, err, linkage.ErrNotFound, "never planned")
 
 	got, err = s.GetRun(ctx, p.ID, r.ID)
 	require.NoError(t, err)
 	require.EqualValues(t, 100, got.Progress)
+	require.Equal(t, 2, got.ChunksDone)
+	require.EqualValues(t, 7, got.Candidates, "3 + 4, chunk 0 counted once")
 
 	a, _, err = s.BeginSolve(ctx, r.ID)
 	require.NoError(t, err)
@@ -376,23 +388,152 @@ func testRunLifecycle(t *testing.T, s linkage.Store) {
 func testStartRunOnce(t *testing.T, s linkage.Store) {
 	ctx := context.Background()
 	p, r := readyRun(t, s)
-	require.NoError(t, s.StartRun(ctx, r.ID, chunksFor(r.ID), t0))
-	require.ErrorIs(t, s.StartRun(ctx, r.ID, chunksFor(r.ID)[:1], t0), linkage.ErrConflict)
+	require.NoError(t, s.StartRun(ctx, r.ID, twoChunks, chunksFor(r.ID), t0))
+	require.ErrorIs(t, s.StartRun(ctx, r.ID, twoChunks, chunksFor(r.ID)[:1], t0), linkage.ErrConflict)
 	chunks, err := s.ListChunks(ctx, r.ID)
 	require.NoError(t, err)
 	require.Len(t, chunks, 2)
 
 	// A run waiting for uploads cannot start.
 	r2 := newRun(t, s, newProject(t, s, 2, t0).ID, t0)
-	require.ErrorIs(t, s.StartRun(ctx, r2.ID, chunksFor(r2.ID), t0), linkage.ErrConflict)
+	require.ErrorIs(t, s.StartRun(ctx, r2.ID, twoChunks, chunksFor(r2.ID), t0), linkage.ErrConflict)
 	_ = p
 }
 
-// A hand-back at shutdown gives its attempt back; a done chunk or a finished run keeps its count.
+// fiveChunks is a plan of 10 × 10 comparisons in five chunks of two rows of party 0 each.
+func fiveChunks(runID string, from, n int) []linkage.Chunk {
+	var cs []linkage.Chunk
+	for i := from; i < from+n; i++ {
+		cs = append(cs, linkage.Chunk{RunID: runID, Index: i, PartyA: 0, PartyB: 1, ALo: int64(2 * i), AHi: int64(2*i + 2), BLo: 0, BHi: 10})
+	}
+	return cs
+}
+
+// A run's chunks are planned a window at a time: only planned chunks not done have rows, the
+// run's counters say how far planning and completion went, and progress is the done chunks'
+// comparisons plus the open chunks' progress (hand-computed below at each step).
+func testChunkWindow(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	p, r := readyRun(t, s)
+	plan := linkage.RunPlan{Chunks: 5, Comparisons: 100, ChunkComparisons: 20}
+	require.NoError(t, s.StartRun(ctx, r.ID, plan, fiveChunks(r.ID, 0, 2), t0))
+	state := func(planned, done int, candidates, progress int64, open ...int) {
+		t.Helper()
+		got, err := s.GetRun(ctx, p.ID, r.ID)
+		require.NoError(t, err)
+		require.Equal(t, [4]int64{5, int64(planned), int64(done), candidates}, [4]int64{int64(got.Chunks), int64(got.ChunksPlanned), int64(got.ChunksDone), got.Candidates},
+			"chunks, planned, done, candidates")
+		require.Equal(t, progress, got.Progress, "progress")
+		require.EqualValues(t, 100, got.Total)
+		chunks, err := s.ListChunks(ctx, r.ID)
+		require.NoError(t, err)
+		var idx []int
+		for _, c := range chunks {
+			idx = append(idx, c.Index)
+		}
+		require.Equal(t, open, idx, "open chunks")
+	}
+	state(2, 0, 0, 0, 0, 1)
+
+	// Planning follows on from the planned chunks, within the plan.
+	require.ErrorIs(t, s.PlanChunks(ctx, r.ID, fiveChunks(r.ID, 1, 2)), linkage.ErrConflict, "planned already")
+	require.ErrorIs(t, s.PlanChunks(ctx, r.ID, fiveChunks(r.ID, 3, 1)), linkage.ErrConflict, "a gap")
+	require.ErrorIs(t, s.PlanChunks(ctx, r.ID, fiveChunks(r.ID, 2, 4)), linkage.ErrConflict, "beyond the plan")
+	require.ErrorIs(t, s.PlanChunks(ctx, linkage.NewID(), fiveChunks(r.ID, 2, 1)), linkage.ErrNotFound)
+	state(2, 0, 0, 0, 0, 1)
+
+	require.NoError(t, s.ChunkProgress(ctx, r.ID, 1, 7))
+	state(2, 0, 0, 7, 0, 1)
+	remaining, err := s.CompleteChunk(ctx, r.ID, 0, 3)
+	require.NoError(t, err)
+	require.Equal(t, 4, remaining, "chunks of the plan not done, planned or not")
+	state(2, 1, 3, 20+7, 1)
+	require.NoError(t, s.PlanChunks(ctx, r.ID, fiveChunks(r.ID, 2, 2)))
+	state(4, 1, 3, 27, 1, 2, 3)
+	c, err := s.GetChunk(ctx, r.ID, 3)
+	require.NoError(t, err)
+	require.Equal(t, fiveChunks(r.ID, 3, 1)[0], *c)
+
+	// Completing a done chunk again (a redelivery) counts nothing twice.
+	remaining, err = s.CompleteChunk(ctx, r.ID, 0, 3)
+	require.NoError(t, err)
+	require.Equal(t, 4, remaining)
+	state(4, 1, 3, 27, 1, 2, 3)
+	_, err = s.CompleteChunk(ctx, r.ID, 4, 1)
+	require.ErrorIs(t, err, linkage.ErrNotFound, "not planned yet")
+	_, err = s.GetChunk(ctx, r.ID, 4)
+	require.ErrorIs(t, err, linkage.ErrNotFound)
+
+	for _, i := range []int{3, 1, 2} {
+		_, err = s.CompleteChunk(ctx, r.ID, i, 10)
+		require.NoError(t, err)
+	}
+	state(4, 4, 33, 80)
+	require.NoError(t, s.PlanChunks(ctx, r.ID, fiveChunks(r.ID, 4, 1)))
+	require.NoError(t, s.ChunkProgress(ctx, r.ID, 4, 5))
+	state(5, 4, 33, 85, 4)
+	remaining, err = s.CompleteChunk(ctx, r.ID, 4, 0)
+	require.NoError(t, err)
+	require.Zero(t, remaining)
+	state(5, 5, 33, 100)
+	require.ErrorIs(t, s.PlanChunks(ctx, r.ID, fiveChunks(r.ID, 5, 1)), linkage.ErrConflict)
+
+	// A run that is not running plans nothing.
+	_, r2 := readyRun(t, s)
+	require.ErrorIs(t, s.PlanChunks(ctx, r2.ID, fiveChunks(r2.ID, 0, 1)), linkage.ErrConflict)
+}
+
+// Workers completing and planning at once: each chunk counted once, one planner wins per point.
+func testChunkWindowRaces(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	p, r := readyRun(t, s)
+	plan := linkage.RunPlan{Chunks: 5, Comparisons: 100, ChunkComparisons: 20}
+	require.NoError(t, s.StartRun(ctx, r.ID, plan, fiveChunks(r.ID, 0, 3), t0))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	planned, sawAllDone := 0, 0
+	for g := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			remaining, err := s.CompleteChunk(ctx, r.ID, g%3, 1) // each of chunks 0..2 twice
+			perr := s.PlanChunks(ctx, r.ID, fiveChunks(r.ID, 3, 2))
+			mu.Lock()
+			defer mu.Unlock()
+			if remaining == 2 {
+				sawAllDone++
+			}
+			if perr == nil {
+				planned++
+			} else if !errors.Is(perr, linkage.ErrConflict) {
+				errs = append(errs, perr)
+			}
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}()
+	}
+	wg.Wait()
+	require.Empty(t, errs)
+	require.Equal(t, 1, planned, "one planner wins")
+	require.GreaterOrEqual(t, sawAllDone, 1, "the last of the three completions saw 2 remaining")
+	got, err := s.GetRun(ctx, p.ID, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, 5, got.ChunksPlanned)
+	require.Equal(t, 3, got.ChunksDone)
+	require.EqualValues(t, 3, got.Candidates)
+	require.EqualValues(t, 60, got.Progress)
+	chunks, err := s.ListChunks(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, fiveChunks(r.ID, 3, 2), chunks)
+}
+
+// A hand-back at shutdown gives its attempt back; a done chunk stays done, a finished run keeps its count.
 func testAttemptsGivenBack(t *testing.T, s linkage.Store) {
 	ctx := context.Background()
 	_, r := readyRun(t, s)
-	require.NoError(t, s.StartRun(ctx, r.ID, chunksFor(r.ID), t0))
+	require.NoError(t, s.StartRun(ctx, r.ID, twoChunks, chunksFor(r.ID), t0))
 	a, _, err := s.BeginChunk(ctx, r.ID, 0)
 	require.NoError(t, err)
 	require.Equal(t, 1, a)
@@ -403,9 +544,8 @@ func testAttemptsGivenBack(t *testing.T, s linkage.Store) {
 	_, err = s.CompleteChunk(ctx, r.ID, 0, 3)
 	require.NoError(t, err)
 	require.NoError(t, s.ReturnChunkAttempt(ctx, r.ID, 0))
-	c, err := s.GetChunk(ctx, r.ID, 0)
-	require.NoError(t, err)
-	require.Equal(t, 1, c.Attempts, "a done chunk keeps its attempts")
+	_, err = s.GetChunk(ctx, r.ID, 0)
+	require.ErrorIs(t, err, linkage.ErrNotFound, "a done chunk stays done")
 
 	_, err = s.CompleteChunk(ctx, r.ID, 1, 0)
 	require.NoError(t, err)
@@ -423,7 +563,7 @@ func testAttemptsGivenBack(t *testing.T, s linkage.Store) {
 func testLastErrorRecorded(t *testing.T, s linkage.Store) {
 	ctx := context.Background()
 	_, r := readyRun(t, s)
-	require.NoError(t, s.StartRun(ctx, r.ID, chunksFor(r.ID), t0))
+	require.NoError(t, s.StartRun(ctx, r.ID, twoChunks, chunksFor(r.ID), t0))
 	_, last, err := s.BeginChunk(ctx, r.ID, 1)
 	require.NoError(t, err)
 	require.Empty(t, last)
@@ -450,7 +590,7 @@ func testLastErrorRecorded(t *testing.T, s linkage.Store) {
 func testProgressNeverDecreases(t *testing.T, s linkage.Store) {
 	ctx := context.Background()
 	p, r := readyRun(t, s)
-	require.NoError(t, s.StartRun(ctx, r.ID, chunksFor(r.ID), t0))
+	require.NoError(t, s.StartRun(ctx, r.ID, twoChunks, chunksFor(r.ID), t0))
 	require.NoError(t, s.ChunkProgress(ctx, r.ID, 1, 30))
 	// A retry of the chunk reports from zero again.
 	a, _, err := s.BeginChunk(ctx, r.ID, 1)
@@ -477,7 +617,7 @@ func testFailRun(t *testing.T, s linkage.Store) {
 	require.Equal(t, linkage.RunError, got.State)
 	require.Equal(t, "CLK lengths differ", got.Message)
 	require.True(t, t0.Add(time.Hour).Equal(got.CompletedAt))
-	require.ErrorIs(t, s.StartRun(ctx, r.ID, chunksFor(r.ID), t0), linkage.ErrConflict)
+	require.ErrorIs(t, s.StartRun(ctx, r.ID, twoChunks, chunksFor(r.ID), t0), linkage.ErrConflict)
 	require.ErrorIs(t, s.FailRun(ctx, r.ID, "again", t0), linkage.ErrConflict)
 	require.ErrorIs(t, s.FailRun(ctx, linkage.NewID(), "x", t0), linkage.ErrNotFound)
 }
@@ -485,7 +625,7 @@ func testFailRun(t *testing.T, s linkage.Store) {
 func testDeleteRun(t *testing.T, s linkage.Store) {
 	ctx := context.Background()
 	p, r := readyRun(t, s)
-	require.NoError(t, s.StartRun(ctx, r.ID, chunksFor(r.ID), t0))
+	require.NoError(t, s.StartRun(ctx, r.ID, twoChunks, chunksFor(r.ID), t0))
 	require.NoError(t, s.DeleteRun(ctx, p.ID, r.ID))
 	_, err := s.GetRun(ctx, p.ID, r.ID)
 	require.ErrorIs(t, err, linkage.ErrNotFound)
@@ -502,7 +642,7 @@ func testDeleteRun(t *testing.T, s linkage.Store) {
 func testDeleteProjectCascades(t *testing.T, s linkage.Store) {
 	ctx := context.Background()
 	p, r := readyRun(t, s)
-	require.NoError(t, s.StartRun(ctx, r.ID, chunksFor(r.ID), t0))
+	require.NoError(t, s.StartRun(ctx, r.ID, twoChunks, chunksFor(r.ID), t0))
 	other, otherRun := readyRun(t, s)
 	require.NoError(t, s.DeleteProject(ctx, p.ID))
 	_, err := s.GetProject(ctx, p.ID)
