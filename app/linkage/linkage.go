@@ -116,15 +116,15 @@ func StageDescription(stage int) string {
 
 // Run is one linkage computation over a project's uploads at a threshold.
 type Run struct {
-	ID          string
-	ProjectID   string
-	Name        string
-	Notes       string
-	Threshold   float64
-	State       RunState
-	Stage       int
-	Progress    int64 // comparisons done (counted as chunks finish, plus the open chunks' progress); never decreases
-	Total       int64 // comparisons to do; 0 until the run started
+	ID        string
+	ProjectID string
+	Name      string
+	Notes     string
+	Threshold float64
+	State     RunState
+	Stage     int
+	Progress  int64 // comparisons done (counted as chunks finish, plus the open chunks' progress); never decreases
+	Total     int64 // comparisons to do; 0 until the run started
 	// The chunk plan and its counters, set when the run starts: only the chunks in the window
 	// (planned, not done) exist as rows, so nothing has to read every chunk of a large run.
 	Chunks           int   // chunks in the plan
@@ -132,10 +132,10 @@ type Run struct {
 	ChunksDone       int   // chunks done
 	Candidates       int64 // candidate pairs found by the done chunks
 	ChunkComparisons int64 // the plan's target chunk size, fixed at start so that every worker plans alike
-	Message     string
-	CreatedAt   time.Time
-	StartedAt   time.Time // zero until running
-	CompletedAt time.Time // zero until completed or error
+	Message          string
+	CreatedAt        time.Time
+	StartedAt        time.Time // zero until running
+	CompletedAt      time.Time // zero until completed or error
 }
 
 // RunEntry is a run in a listing.

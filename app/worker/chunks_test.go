@@ -42,9 +42,15 @@ func parties(t *testing.T) [2][]byte {
 	return [2][]byte{a, b}
 }
 
-// linked stores the two parties as uploads of a similarity_scores project, runs it with cfg on
-// real embedded backends and returns the blob store and the project and run ids once completed.
-func linked(t *testing.T, cfg worker.Config, threshold float64, data [2][]byte) (*fs.Store, string, string) {
+// fixture is a similarity_scores project of two uploaded parties and a queued run on real
+// embedded backends.
+type fixture struct {
+	store    *sqlite.DB
+	blobs    *fs.Store
+	pid, rid string
+}
+
+func newFixture(t *testing.T, threshold float64, data [2][]byte) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -68,22 +74,67 @@ func linked(t *testing.T, cfg worker.Config, threshold float64, data [2][]byte) 
 	run := &linkage.Run{ID: linkage.NewID(), ProjectID: p.ID, Threshold: threshold, CreatedAt: time.Now()}
 	require.NoError(t, store.CreateRun(ctx, run))
 	require.Equal(t, linkage.RunQueued, run.State)
+	return &fixture{store: store, blobs: blobs, pid: p.ID, rid: run.ID}
+}
 
+// complete runs the fixture's run with cfg through an in-process queue until it completes.
+func (f *fixture) complete(t *testing.T, cfg worker.Config) {
+	t.Helper()
+	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
 	queue := memqueue.New(memqueue.Options{Logger: log})
-	w := worker.New(store, blobs, queue, log, nil, cfg)
+	w := worker.New(f.store, f.blobs, queue, log, nil, cfg)
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = w.Run(wctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	require.NoError(t, worker.Scheduler{Queue: queue}.RunQueued(ctx, p.ID, run.ID))
+	require.NoError(t, worker.Scheduler{Queue: queue}.RunQueued(ctx, f.pid, f.rid))
+	f.waitCompleted(t)
+}
+
+func (f *fixture) waitCompleted(t *testing.T) {
+	t.Helper()
 	require.Eventually(t, func() bool {
-		r, err := store.GetRun(ctx, p.ID, run.ID)
+		r, err := f.store.GetRun(t.Context(), f.pid, f.rid)
 		require.NoError(t, err)
 		require.NotEqual(t, linkage.RunError, r.State, r.Message)
 		return r.State == linkage.RunCompleted
 	}, time.Minute, 10*time.Millisecond)
-	return blobs, p.ID, run.ID
+}
+
+// linked runs the two parties' similarity_scores project with cfg and returns the blob store
+// and the project and run ids once completed.
+func linked(t *testing.T, cfg worker.Config, threshold float64, data [2][]byte) (*fs.Store, string, string) {
+	f := newFixture(t, threshold, data)
+	f.complete(t, cfg)
+	return f.blobs, f.pid, f.rid
+}
+
+// scores reads a completed similarity_scores run's result.
+func scores(t *testing.T, blobs *fs.Store, pid, rid string) []client.Score {
+	rc, err := blobs.Get(t.Context(), linkage.ResultKey(pid, rid, linkage.PartResult))
+	require.NoError(t, err)
+	defer rc.Close()
+	var got struct {
+		Scores []client.Score `json:"similarity_scores"`
+	}
+	require.NoError(t, json.NewDecoder(rc).Decode(&got))
+	return got.Scores
+}
+
+// pairwise is every pair Dice puts at or above the threshold, computed pair by pair.
+func pairwise(t *testing.T, data [2][]byte, threshold float64) []client.Score {
+	a, b := clks(t, data[0]), clks(t, data[1])
+	var want []client.Score
+	for i := range a.Len() {
+		for j := range b.Len() {
+			if s := engine.Dice(a, i, b, j); s >= threshold {
+				want = append(want, client.Score{A: client.Record{Party: 0, Row: i}, B: client.Record{Party: 1, Row: j}, Score: s})
+			}
+		}
+	}
+	require.GreaterOrEqual(t, len(want), 170, "every copy of a record at least")
+	return want
 }
 
 func clks(t *testing.T, d []byte) *engine.CLKs {
@@ -99,25 +150,7 @@ func TestChunkedRunFindsEveryPair(t *testing.T) {
 	data := parties(t)
 	const threshold = 0.6
 	blobs, pid, rid := linked(t, worker.Config{ChunkComparisons: 3000, Concurrency: 2}, threshold, data)
-	rc, err := blobs.Get(t.Context(), linkage.ResultKey(pid, rid, linkage.PartResult))
-	require.NoError(t, err)
-	defer rc.Close()
-	var got struct {
-		Scores []client.Score `json:"similarity_scores"`
-	}
-	require.NoError(t, json.NewDecoder(rc).Decode(&got))
-
-	a, b := clks(t, data[0]), clks(t, data[1])
-	var want []client.Score
-	for i := range a.Len() {
-		for j := range b.Len() {
-			if s := engine.Dice(a, i, b, j); s >= threshold {
-				want = append(want, client.Score{A: client.Record{Party: 0, Row: i}, B: client.Record{Party: 1, Row: j}, Score: s})
-			}
-		}
-	}
-	require.GreaterOrEqual(t, len(want), 170, "every copy of a record at least")
-	require.ElementsMatch(t, want, got.Scores)
+	require.ElementsMatch(t, pairwise(t, data, threshold), scores(t, blobs, pid, rid))
 
 	// The chunks' blobs are removed once the run is solved (just after it is marked completed).
 	requireGone(t, blobs, linkage.ChunkKey(pid, rid, 0))

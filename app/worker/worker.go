@@ -278,13 +278,17 @@ func (w *Worker) advance(ctx context.Context, r *linkage.Run) error {
 	if r.ChunksDone >= r.Chunks {
 		return w.queue.Enqueue(ctx, task(KindSolve, r.ProjectID, r.ID, 0))
 	}
-	if err := w.fillWindow(ctx, r); err != nil {
+	if _, err := w.fillWindow(ctx, r); err != nil {
 		return err
 	}
 	chunks, err := w.store.ListChunks(ctx, r.ID)
 	if err != nil {
 		return err
 	}
+	return w.enqueueChunks(ctx, r, chunks)
+}
+
+func (w *Worker) enqueueChunks(ctx context.Context, r *linkage.Run, chunks []linkage.Chunk) error {
 	for _, c := range chunks {
 		if err := w.queue.Enqueue(ctx, task(KindChunk, r.ProjectID, r.ID, c.Index)); err != nil {
 			return err
@@ -306,49 +310,48 @@ func (w *Worker) next(ctx context.Context, projectID, runID string) error {
 	if r.ChunksDone >= r.Chunks {
 		return w.queue.Enqueue(ctx, task(KindSolve, projectID, runID, 0))
 	}
-	return w.fillWindow(ctx, r)
+	chunks, err := w.fillWindow(ctx, r)
+	if err != nil {
+		return err
+	}
+	return w.enqueueChunks(ctx, r, chunks)
 }
 
-// fillWindow plans and enqueues the next chunks of running run r while fewer than ChunkWindow
-// are planned and not done. Workers completing chunks at once race to plan from the same
-// point; the store lets one win, and the others read the run again.
-func (w *Worker) fillWindow(ctx context.Context, r *linkage.Run) error {
+// fillWindow plans the next chunks of running run r while fewer than ChunkWindow are planned
+// and not done, and returns those it planned. Workers completing chunks at once race to plan
+// from the same point; the store lets one win, and the others read the run again.
+func (w *Worker) fillWindow(ctx context.Context, r *linkage.Run) ([]linkage.Chunk, error) {
 	var pl *ChunkPlan
 	for {
 		n := min(w.cfg.ChunkWindow-(r.ChunksPlanned-r.ChunksDone), r.Chunks-r.ChunksPlanned)
 		if n <= 0 || r.State != linkage.RunRunning || r.ChunkComparisons <= 0 {
-			return nil
+			return nil, nil
 		}
 		if pl == nil {
 			parties, err := w.store.ListParties(ctx, r.ProjectID)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			records := make([]int64, len(parties))
 			for i, pa := range parties {
 				records[i] = pa.Records
 			}
 			if pl = NewPlan(records, r.ChunkComparisons); pl.Len() != r.Chunks {
-				return fmt.Errorf("run %s: plans %d chunks now, %d at its start", r.ID, pl.Len(), r.Chunks)
+				return nil, fmt.Errorf("run %s: plans %d chunks now, %d at its start", r.ID, pl.Len(), r.Chunks)
 			}
 		}
 		chunks := pl.Chunks(r.ID, r.ChunksPlanned, n)
 		err := w.store.PlanChunks(ctx, r.ID, chunks)
 		if errors.Is(err, linkage.ErrConflict) {
 			if r, err = w.store.GetRun(ctx, r.ProjectID, r.ID); err != nil {
-				return err
+				return nil, err
 			}
 			continue
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
-		for _, c := range chunks {
-			if err := w.queue.Enqueue(ctx, task(KindChunk, r.ProjectID, r.ID, c.Index)); err != nil {
-				return err
-			}
-		}
-		return nil
+		return chunks, nil
 	}
 }
 

@@ -164,3 +164,24 @@ func TestLinkParityTutorial(t *testing.T) {
 	require.Equal(t, string(api.docs[""]), string(cli))
 	require.Greater(t, len(cli), 10000) // thousands of groups, not an empty result
 }
+
+// TestLinkParityWindowed: a run of hundreds of small chunks planned two at a time
+// (--chunk-window 2) prints the same groups as `linkage link` and the reference.
+func TestLinkParityWindowed(t *testing.T) {
+	dir, ref := loadReference(t)
+	var files []string
+	for p := range 5 {
+		files = append(files, filepath.Join(dir, fmt.Sprintf("clks_%d.json", p)))
+	}
+	base, _, _ := startAllInOne(t, []string{"--data-dir", t.TempDir(), "--log-level", "warn",
+		"--chunk-comparisons", "300000", "--chunk-window", "2"}, io.Discard)
+	api := apiLink(t, base, "groups", ref.Threshold, files)
+	th := strconv.FormatFloat(ref.Threshold, 'g', -1, 64)
+	cli := cliLink(t, "--threshold", th, "--result", "groups", "--seed", api.runID, files[0], files[1], files[2], files[3], files[4])
+	require.Equal(t, string(api.docs[""]), string(cli))
+	var groups struct {
+		Groups [][][2]int `json:"groups"`
+	}
+	require.NoError(t, json.Unmarshal(cli, &groups))
+	require.Equal(t, ref.Groups, groups.Groups)
+}

@@ -176,13 +176,13 @@ func serveHTTP(ctx context.Context, log *slog.Logger, addr string, h http.Handle
 }
 
 type workerFlags struct {
-	concurrency, compareWorkers, maxAttempts *int
-	chunkComparisons, maxSolver, maxScore    *int64
-	maxChunkCandidates                       *int64
-	reconcile, grace                         *time.Duration
-	histFloor                                *float64
-	histSample                               *int64
-	faultHold                                *string
+	concurrency, compareWorkers, maxAttempts, chunkWindow *int
+	chunkComparisons, maxSolver, maxScore                 *int64
+	maxChunkCandidates                                    *int64
+	reconcile, grace                                      *time.Duration
+	histFloor                                             *float64
+	histSample                                            *int64
+	faultHold                                             *string
 }
 
 func registerWorker(f *flags) *workerFlags {
@@ -190,6 +190,7 @@ func registerWorker(f *flags) *workerFlags {
 		concurrency:        f.Int("concurrency", runtime.GOMAXPROCS(0), "tasks run at once (default: GOMAXPROCS, i.e. the CPU limit)"),
 		compareWorkers:     f.Int("compare-workers", 0, "goroutines comparing one chunk (0: GOMAXPROCS)"),
 		chunkComparisons:   f.Int64("chunk-comparisons", 200_000_000, "comparisons per chunk of a run (about 1–3 s of work)"),
+		chunkWindow:        f.Int("chunk-window", 1000, "most chunks of one run planned and not done (database rows and queue entries); more are planned as chunks finish"),
 		maxAttempts:        f.Int("max-attempts", 5, "attempts at a chunk or at solving before the run fails"),
 		maxSolver:          f.Int64("max-solver-pairs", 100_000_000, "most candidate pairs for groups and permutations results"),
 		maxScore:           f.Int64("max-score-pairs", 500_000_000, "most candidate pairs for similarity_scores results"),
@@ -212,6 +213,9 @@ func (w *workerFlags) validate() error {
 	}
 	if *w.chunkComparisons <= 0 {
 		errs = append(errs, errors.New("--chunk-comparisons must be positive"))
+	}
+	if *w.chunkWindow <= 0 {
+		errs = append(errs, errors.New("--chunk-window must be positive"))
 	}
 	if *w.maxAttempts <= 0 {
 		errs = append(errs, errors.New("--max-attempts must be positive"))
@@ -254,7 +258,7 @@ func (w *workerFlags) open(ctx context.Context, pf *processFlags, stderr io.Writ
 func (w *workerFlags) config() worker.Config {
 	return worker.Config{
 		Concurrency: *w.concurrency, CompareWorkers: *w.compareWorkers, ChunkComparisons: *w.chunkComparisons,
-		MaxAttempts: *w.maxAttempts, MaxSolverPairs: *w.maxSolver, MaxScorePairs: *w.maxScore,
+		ChunkWindow: *w.chunkWindow, MaxAttempts: *w.maxAttempts, MaxSolverPairs: *w.maxSolver, MaxScorePairs: *w.maxScore,
 		MaxChunkCandidates: *w.maxChunkCandidates,
 		ReconcileInterval:  *w.reconcile, ShutdownGrace: *w.grace,
 		Histogram: worker.HistogramConfig{Floor: *w.histFloor, SamplePairs: *w.histSample},
