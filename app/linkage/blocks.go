@@ -42,7 +42,13 @@ func (b *BlocksWriter) Flush() error { return b.w.Flush() }
 // ReadBlocks reads a blocks blob and returns the blocks of rows lo..hi-1, indexed from lo.
 // Rows without a line have no block (they are compared with nothing).
 func ReadBlocks(r io.Reader, lo, hi int64) ([][]string, error) {
-	out := make([][]string, hi-lo)
+	return ReadBlocksOf(r, int(hi-lo), func(row int64) int64 { return row - lo })
+}
+
+// ReadBlocksOf reads a blocks blob and returns the blocks of n rows: row r goes to index(r)
+// when that is in 0..n-1 (a sample of rows, or a range).
+func ReadBlocksOf(r io.Reader, n int, index func(row int64) int64) ([][]string, error) {
+	out := make([][]string, n)
 	dec := json.NewDecoder(bufio.NewReader(r))
 	for {
 		var l blockLine
@@ -53,8 +59,8 @@ func ReadBlocks(r io.Reader, lo, hi int64) ([][]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read blocks: %w", err)
 		}
-		if l.Row >= lo && l.Row < hi {
-			out[l.Row-lo] = append(out[l.Row-lo], l.Blocks...)
+		if i := index(l.Row); i >= 0 && i < int64(n) {
+			out[i] = append(out[i], l.Blocks...)
 		}
 	}
 }

@@ -77,8 +77,9 @@ func newFixture(t *testing.T, threshold float64, data [2][]byte) *fixture {
 	return &fixture{store: store, blobs: blobs, pid: p.ID, rid: run.ID}
 }
 
-// complete runs the fixture's run with cfg through an in-process queue until it completes.
-func (f *fixture) complete(t *testing.T, cfg worker.Config) {
+// complete runs the fixture's run with cfg through an in-process queue until it completes (or
+// ends in the state given).
+func (f *fixture) complete(t *testing.T, cfg worker.Config, state ...linkage.RunState) {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
@@ -89,16 +90,22 @@ func (f *fixture) complete(t *testing.T, cfg worker.Config) {
 	go func() { defer close(done); _ = w.Run(wctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	require.NoError(t, worker.Scheduler{Queue: queue}.RunQueued(ctx, f.pid, f.rid))
-	f.waitCompleted(t)
+	f.waitCompleted(t, state...)
 }
 
-func (f *fixture) waitCompleted(t *testing.T) {
+func (f *fixture) waitCompleted(t *testing.T, state ...linkage.RunState) {
 	t.Helper()
+	want := linkage.RunCompleted
+	if len(state) > 0 {
+		want = state[0]
+	}
 	require.Eventually(t, func() bool {
 		r, err := f.store.GetRun(t.Context(), f.pid, f.rid)
 		require.NoError(t, err)
-		require.NotEqual(t, linkage.RunError, r.State, r.Message)
-		return r.State == linkage.RunCompleted
+		if r.State.Terminal() {
+			require.Equal(t, want, r.State, r.Message)
+		}
+		return r.State == want
 	}, time.Minute, 10*time.Millisecond)
 }
 

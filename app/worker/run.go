@@ -39,6 +39,15 @@ func (w *Worker) start(ctx context.Context, p payload) error {
 			}
 			records[i] = pa.Records
 		}
+		project, err := w.store.GetProject(ctx, p.ProjectID)
+		if err != nil {
+			return err
+		}
+		if over, err := w.overBudget(ctx, run, project, parties); err != nil {
+			return err
+		} else if over != "" {
+			return w.fail(ctx, run.ID, over)
+		}
 		pl := NewPlan(records, w.cfg.ChunkComparisons)
 		err = w.store.StartRun(ctx, run.ID, pl.RunPlan(), pl.Chunks(run.ID, 0, w.cfg.ChunkWindow), w.now())
 		if err != nil && !errors.Is(err, linkage.ErrConflict) { // conflict: started by another worker
@@ -280,11 +289,7 @@ func (w *Worker) solve(ctx context.Context, p payload) (err error) {
 	if err != nil {
 		return err
 	}
-	limit := &linkage.LimitError{Limit: "max-solver-pairs", Max: w.cfg.MaxSolverPairs}
-	if project.ResultType == linkage.ResultSimilarityScores {
-		limit = &linkage.LimitError{Limit: "max-score-pairs", Max: w.cfg.MaxScorePairs}
-	}
-	if total > limit.Max {
+	if limit := w.solverLimit(project.ResultType); total > limit.Max {
 		return w.fail(ctx, p.RunID, fmt.Sprintf("%d candidate pairs: %v; raise the threshold or the limit", total, limit))
 	}
 	// One allocation for all candidates (the chunks recorded how many), sorted in place: the

@@ -78,6 +78,9 @@ type Config struct {
 	// (default 100M); MaxScorePairs those of similarity_scores results (default 500M).
 	MaxSolverPairs int64
 	MaxScorePairs  int64
+	// EstimateComparisons is about how many pairs a run compares when it starts to estimate its
+	// candidate pairs against MaxSolverPairs / MaxScorePairs (default 16M: well under a second).
+	EstimateComparisons int64
 	// MaxChunkCandidates bounds the candidate pairs one chunk may hold (default 5M, about
 	// 240 MB at the peak of a chunk): a chunk that finds more stops and the run fails.
 	MaxChunkCandidates int64
@@ -159,6 +162,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxScorePairs <= 0 {
 		c.MaxScorePairs = 500_000_000
+	}
+	if c.EstimateComparisons <= 0 {
+		c.EstimateComparisons = 16_000_000
 	}
 	if c.MaxChunkCandidates <= 0 {
 		c.MaxChunkCandidates = 5_000_000
