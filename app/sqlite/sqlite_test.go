@@ -2,6 +2,8 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -39,4 +41,55 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, applied)
 	require.NoError(t, db.CheckSchema(context.Background()))
+}
+
+// Runs started before chunks were planned lazily had every chunk as a row: migration 0004
+// turns the done ones into the run's counters and keeps the others open.
+func TestMigrateCountsDoneChunks(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "linkage.db")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	require.NoError(t, err)
+	defer raw.Close()
+	_, err = raw.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`)
+	require.NoError(t, err)
+	old, err := filepath.Glob("migrations/000[123]_*.sql")
+	require.NoError(t, err)
+	require.Len(t, old, 3)
+	for i, f := range old {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		_, err = raw.Exec(string(b))
+		require.NoError(t, err, f)
+		_, err = raw.Exec(`INSERT INTO schema_migrations VALUES (?, ?, 0)`, i+1, filepath.Base(f))
+		require.NoError(t, err)
+	}
+	for _, q := range []string{
+		`INSERT INTO projects VALUES ('p', '', '', '{}', 'groups', 2, 0, x'00', 1)`,
+		`INSERT INTO runs (id, project_id, name, notes, threshold, state, stage, total, created_at) VALUES ('r', 'p', '', '', 0.8, 'running', 2, 100, 1)`,
+		// chunks 0 and 2 done (3 and 4 candidates), chunk 1 at progress 7 of 40.
+		`INSERT INTO chunks (run_id, idx, party_a, party_b, a_lo, a_hi, b_lo, b_hi, progress, candidates, attempts, done) VALUES
+			('r', 0, 0, 1, 0, 3, 0, 10, 30, 3, 1, 1), ('r', 1, 0, 1, 3, 7, 0, 10, 7, 0, 1, 0), ('r', 2, 0, 1, 7, 10, 0, 10, 30, 4, 2, 1)`,
+	} {
+		_, err = raw.Exec(q)
+		require.NoError(t, err, q)
+	}
+
+	db, err := sqlite.Open(path)
+	require.NoError(t, err)
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"0004_chunk_window.sql"}, applied)
+	r, err := db.GetRun(ctx, "p", "r")
+	require.NoError(t, err)
+	require.Equal(t, [3]int{3, 3, 2}, [3]int{r.Chunks, r.ChunksPlanned, r.ChunksDone}, "chunks, planned, done")
+	require.EqualValues(t, 7, r.Candidates)
+	require.EqualValues(t, 30+30+7, r.Progress)
+	chunks, err := db.ListChunks(ctx, "r")
+	require.NoError(t, err)
+	require.Equal(t, []linkage.Chunk{{RunID: "r", Index: 1, PartyA: 0, PartyB: 1, ALo: 3, AHi: 7, BLo: 0, BHi: 10, Progress: 7, Attempts: 1}}, chunks)
+	remaining, err := db.CompleteChunk(ctx, "r", 1, 5)
+	require.NoError(t, err)
+	require.Zero(t, remaining)
 }
