@@ -348,9 +348,9 @@ func hostile(t *testing.T, d *deployment) {
 	base := d.baseline()
 	checkNormal := d.normal()
 
-	t.Run("threshold too low", func(t *testing.T) {
-		// 2 × 20k random 8-byte CLKs at threshold 1e-9: every pair is a candidate (400M).
-		p := d.project("similarity_scores", false)
+	// 2 × 20k random 8-byte CLKs at threshold 1e-9: every pair is a candidate (400M).
+	tooLow := func(t *testing.T, resultType string) string {
+		p := d.project(resultType, false)
 		data := make([]byte, 20_000*8)
 		for party := range 2 {
 			_, _ = rand.Read(data)
@@ -360,7 +360,17 @@ func hostile(t *testing.T, d *deployment) {
 		}
 		state, msg := d.wait(p, d.run(p, 1e-9))
 		require.Equal(t, "error", state)
-		require.Contains(t, msg, "max-chunk-candidates")
+		return msg
+	}
+	t.Run("threshold too low", func(t *testing.T) {
+		// Within max-score-pairs (500M): stopped by the chunk's budget.
+		require.Contains(t, tooLow(t, "similarity_scores"), "max-chunk-candidates")
+	})
+	t.Run("threshold too low for the solver", func(t *testing.T) {
+		// Over max-solver-pairs (100M): refused when the run starts, from a sample.
+		msg := tooLow(t, "groups")
+		require.Contains(t, msg, "estimated from")
+		require.Contains(t, msg, "limit max-solver-pairs exceeded")
 	})
 
 	t.Run("200 MB JSON string", func(t *testing.T) {
