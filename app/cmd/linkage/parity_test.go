@@ -99,27 +99,14 @@ func sharedTestdata(t *testing.T, parts ...string) string {
 // byte-identical documents for every result type (permutations seeded with the run id), and
 // both reproduce the reference implementation's groups and candidate pairs exactly.
 func TestLinkParity(t *testing.T) {
-	dir, ref := loadReference(t)
-	var files []string
-	for p := range 5 {
-		files = append(files, filepath.Join(dir, fmt.Sprintf("clks_%d.json", p)))
-	}
+	files, ref := referenceFiles(t)
 	th := strconv.FormatFloat(ref.Threshold, 'g', -1, 64)
 	base, _, _ := startAllInOne(t, []string{"--data-dir", t.TempDir(), "--log-level", "warn"}, io.Discard)
-
-	// groups, 5 parties: the reference's groups exactly.
-	api := apiLink(t, base, "groups", ref.Threshold, files)
-	cli := cliLink(t, "--threshold", th, "--result", "groups", "--seed", api.runID, files[0], files[1], files[2], files[3], files[4])
-	require.Equal(t, string(api.docs[""]), string(cli))
-	var groups struct {
-		Groups [][][2]int `json:"groups"`
-	}
-	require.NoError(t, json.Unmarshal(cli, &groups))
-	require.Equal(t, ref.Groups, groups.Groups)
+	groupsParity(t, base, files, ref)
 
 	// similarity_scores, parties 0 and 1: the reference's pairs of those parties, scores bit for bit.
-	api = apiLink(t, base, "similarity_scores", ref.Threshold, files[:2])
-	cli = cliLink(t, "--threshold", th, "--result", "similarity_scores", "--seed", api.runID, files[0], files[1])
+	api := apiLink(t, base, "similarity_scores", ref.Threshold, files[:2])
+	cli := cliLink(t, "--threshold", th, "--result", "similarity_scores", "--seed", api.runID, files[0], files[1])
 	require.Equal(t, string(api.docs[""]), string(cli))
 	var scores struct {
 		Scores [][3]json.RawMessage `json:"similarity_scores"`
@@ -168,16 +155,29 @@ func TestLinkParityTutorial(t *testing.T) {
 // TestLinkParityWindowed: a run of hundreds of small chunks planned two at a time
 // (--chunk-window 2) prints the same groups as `linkage link` and the reference.
 func TestLinkParityWindowed(t *testing.T) {
+	files, ref := referenceFiles(t)
+	base, _, _ := startAllInOne(t, []string{"--data-dir", t.TempDir(), "--log-level", "warn",
+		"--chunk-comparisons", "300000", "--chunk-window", "2"}, io.Discard)
+	groupsParity(t, base, files, ref)
+}
+
+// referenceFiles returns the reference's 5 parties' files and its expectations.
+func referenceFiles(t *testing.T) ([]string, referenceFile) {
 	dir, ref := loadReference(t)
 	var files []string
 	for p := range 5 {
 		files = append(files, filepath.Join(dir, fmt.Sprintf("clks_%d.json", p)))
 	}
-	base, _, _ := startAllInOne(t, []string{"--data-dir", t.TempDir(), "--log-level", "warn",
-		"--chunk-comparisons", "300000", "--chunk-window", "2"}, io.Discard)
+	return files, ref
+}
+
+// groupsParity links the 5 reference parties as groups through the API at base: byte-identical
+// to `linkage link --seed <run id>`, and the reference's groups exactly.
+func groupsParity(t *testing.T, base string, files []string, ref referenceFile) {
+	t.Helper()
 	api := apiLink(t, base, "groups", ref.Threshold, files)
 	th := strconv.FormatFloat(ref.Threshold, 'g', -1, 64)
-	cli := cliLink(t, "--threshold", th, "--result", "groups", "--seed", api.runID, files[0], files[1], files[2], files[3], files[4])
+	cli := cliLink(t, append([]string{"--threshold", th, "--result", "groups", "--seed", api.runID}, files...)...)
 	require.Equal(t, string(api.docs[""]), string(cli))
 	var groups struct {
 		Groups [][][2]int `json:"groups"`
