@@ -14,6 +14,7 @@ import (
 
 	"github.com/linkage-platform/linkage/app/linkage"
 	"github.com/linkage-platform/linkage/app/linkage/storetest"
+	"github.com/linkage-platform/linkage/app/migration"
 )
 
 // testURL returns a connection URL to a fresh schema of the database named by
@@ -146,4 +147,50 @@ func TestQueryErrorIsNotUnavailable(t *testing.T) {
 	_, err := db.pool.Exec(context.Background(), "SELECT * FROM no_such_table")
 	require.Error(t, err)
 	require.False(t, unavailable(err))
+}
+
+// Runs started before chunks were planned lazily had every chunk as a row: migration 0004
+// turns the done ones into the run's counters and keeps the others open.
+func TestMigrateCountsDoneChunks(t *testing.T) {
+	ctx := context.Background()
+	u := testURL(t)
+	conn, err := pgx.Connect(ctx, u)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	ms, err := migration.Load(migrations, "migrations")
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
+	require.NoError(t, err)
+	for _, m := range ms[:3] {
+		_, err = conn.Exec(ctx, m.SQL)
+		require.NoError(t, err, m.Name)
+		_, err = conn.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
+		require.NoError(t, err)
+	}
+	for _, q := range []string{
+		`INSERT INTO projects (id, name, notes, schema, result_type, number_parties, uses_blocking, result_token_hash, created_at)
+			VALUES ('p', '', '', '{}', 'groups', 2, false, '\x00', now())`,
+		`INSERT INTO runs (id, project_id, name, notes, threshold, state, stage, total, created_at) VALUES ('r', 'p', '', '', 0.8, 'running', 2, 100, now())`,
+		// chunks 0 and 2 done (3 and 4 candidates), chunk 1 at progress 7 of 40.
+		`INSERT INTO chunks (run_id, idx, party_a, party_b, a_lo, a_hi, b_lo, b_hi, progress, candidates, attempts, done) VALUES
+			('r', 0, 0, 1, 0, 3, 0, 10, 30, 3, 1, true), ('r', 1, 0, 1, 3, 7, 0, 10, 7, 0, 1, false), ('r', 2, 0, 1, 7, 10, 0, 10, 30, 4, 2, true)`,
+	} {
+		_, err = conn.Exec(ctx, q)
+		require.NoError(t, err, q)
+	}
+
+	db, err := Open(ctx, u)
+	require.NoError(t, err)
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"0004_chunk_window.sql"}, applied)
+	r, err := db.GetRun(ctx, "p", "r")
+	require.NoError(t, err)
+	require.Equal(t, [3]int{3, 3, 2}, [3]int{r.Chunks, r.ChunksPlanned, r.ChunksDone}, "chunks, planned, done")
+	require.EqualValues(t, 7, r.Candidates)
+	require.EqualValues(t, 30+30+7, r.Progress)
+	chunks, err := db.ListChunks(ctx, "r")
+	require.NoError(t, err)
+	require.Equal(t, []linkage.Chunk{{RunID: "r", Index: 1, PartyA: 0, PartyB: 1, ALo: 3, AHi: 7, BLo: 0, BHi: 10, Progress: 7, Attempts: 1}}, chunks)
 }
