@@ -185,12 +185,5 @@ func TestMigrateCountsDoneChunks(t *testing.T) {
 	applied, err := db.Migrate(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []string{"0004_chunk_window.sql"}, applied)
-	r, err := db.GetRun(ctx, "p", "r")
-	require.NoError(t, err)
-	require.Equal(t, [3]int{3, 3, 2}, [3]int{r.Chunks, r.ChunksPlanned, r.ChunksDone}, "chunks, planned, done")
-	require.EqualValues(t, 7, r.Candidates)
-	require.EqualValues(t, 30+30+7, r.Progress)
-	chunks, err := db.ListChunks(ctx, "r")
-	require.NoError(t, err)
-	require.Equal(t, []linkage.Chunk{{RunID: "r", Index: 1, PartyA: 0, PartyB: 1, ALo: 3, AHi: 7, BLo: 0, BHi: 10, Progress: 7, Attempts: 1}}, chunks)
+	storetest.MigratedChunks(t, db)
 }

@@ -696,3 +696,23 @@ func testCountRuns(t *testing.T, s linkage.Store) {
 	require.Equal(t, 1, counts[linkage.RunQueued])
 	require.Equal(t, 1, counts[linkage.RunCreated])
 }
+
+// MigratedChunks checks a store migrated (0004_chunk_window) from the schema where a run's
+// chunks were all rows, with run "r" of project "p" holding chunks 0 and 2 done (30 comparisons,
+// 3 and 4 candidates) and chunk 1 (rows 3..7 of party 0 × 0..10 of party 1) at progress 7
+// after one attempt: the done chunks became the run's counters, the open one stays a row.
+func MigratedChunks(t *testing.T, s linkage.Store) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := s.GetRun(ctx, "p", "r")
+	require.NoError(t, err)
+	require.Equal(t, [3]int{3, 3, 2}, [3]int{r.Chunks, r.ChunksPlanned, r.ChunksDone}, "chunks, planned, done")
+	require.EqualValues(t, 7, r.Candidates)
+	require.EqualValues(t, 30+30+7, r.Progress)
+	chunks, err := s.ListChunks(ctx, "r")
+	require.NoError(t, err)
+	require.Equal(t, []linkage.Chunk{{RunID: "r", Index: 1, PartyA: 0, PartyB: 1, ALo: 3, AHi: 7, BLo: 0, BHi: 10, Progress: 7, Attempts: 1}}, chunks)
+	remaining, err := s.CompleteChunk(ctx, "r", 1, 5)
+	require.NoError(t, err)
+	require.Zero(t, remaining)
+}
