@@ -267,7 +267,9 @@ func answer(t *testing.T, c net.Conn) (int, string) {
 // goroutine, the token's claim and buffers for ever; the token can be used again.
 func TestSlowUploadsTimeOut(t *testing.T) {
 	e := newEnv(t, false, func(c *linkhttp.Config, _ *worker.Config) {
-		c.UploadIdleTimeout, c.UploadTimeout, c.BodyTimeout = 300*time.Millisecond, 2*time.Second, time.Second
+		// The idle timeout is 20 trickle periods (below) so that a starved
+		// trickler under -race on a loaded machine cannot look idle.
+		c.UploadIdleTimeout, c.UploadTimeout, c.BodyTimeout = 2*time.Second, 4*time.Second, time.Second
 	})
 	p := e.createProject("groups", 2, false)
 
