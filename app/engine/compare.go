@@ -265,10 +265,13 @@ type scratch struct {
 	count  func(score float64) // set in a Tally: hits are counted, not kept
 	counts []uint32
 	mask   []uint8
-	hits   [][]Candidate // per query of the current group
-	out    []Candidate   // the block being filled
-	full   [][]Candidate // filled blocks
-	inFull int           // candidates in full
+	// counts2 and mask2 take the second query of a kernel's scan2.
+	counts2 []uint32
+	mask2   []uint8
+	hits    [][]Candidate // per query of the current group
+	out     []Candidate   // the block being filled
+	full    [][]Candidate // filled blocks
+	inFull  int           // candidates in full
 }
 
 // held is the number of candidates collected so far.
@@ -344,6 +347,9 @@ func compareAll(ctx context.Context, a, b *CLKs, th *threshold, opt *Options, p 
 	return runWorkers(opt.Workers, groups, func() *scratch {
 		s := newScratch(opt, queryGroup)
 		s.counts, s.mask = make([]uint32, tileRows), make([]uint8, tileRows/8)
+		if k.scan2 != nil {
+			s.counts2, s.mask2 = make([]uint32, tileRows), make([]uint8, tileRows/8)
+		}
 		return s
 	}, work)
 }
@@ -363,30 +369,54 @@ func scanGroup(k kernel, a *CLKs, sb *sortedRows, queries []int32, th *threshold
 	w := sb.words
 	for t := glo; t < ghi; t += tileRows {
 		tEnd := min(t+tileRows, ghi)
-		for qi, q := range queries {
+		for qi := 0; qi < len(queries); qi++ {
 			lo, hi := max(los[qi], t), min(his[qi], tEnd)
 			if lo >= hi {
 				continue
 			}
-			n := hi - lo
-			qpop := a.pops[q]
-			k.scan(a.row(int(q)), sb.data[lo*w:hi*w], sb.pops[lo:hi], qpop, th, s.counts[:n], s.mask[:n/8])
-			switch {
-			case s.count != nil: // at most one tile of hits at a time
-				s.hits[qi] = collectHits(s.hits[qi][:0], s.mask[:n/8], s.counts, qpop, sb, lo, opt, int32(a.offset)+q)
-				s.appendTopK(s.hits[qi], 0)
-			case opt.TopK == 0:
-				s.reserve(n)
-				s.out = collectHits(s.out, s.mask[:n/8], s.counts, qpop, sb, lo, opt, int32(a.offset)+q)
-			default:
-				s.hits[qi] = collectHits(s.hits[qi], s.mask[:n/8], s.counts, qpop, sb, lo, opt, int32(a.offset)+q)
+			q := queries[qi]
+			if k.scan2 != nil && qi+1 < len(queries) {
+				if lo2, hi2 := max(los[qi+1], t), min(his[qi+1], tEnd); lo2 < hi2 {
+					// The next query (popcount order: about the same span)
+					// shares the pass over the union of the two spans; a row
+					// outside a query's span cannot reach the threshold.
+					lo, hi = min(lo, lo2), max(hi, hi2)
+					n := hi - lo
+					q2 := queries[qi+1]
+					k.scan2([2][]uint64{a.row(int(q)), a.row(int(q2))}, sb.data[lo*w:hi*w], sb.pops[lo:hi],
+						[2]uint32{a.pops[q], a.pops[q2]}, th,
+						[2][]uint32{s.counts[:n], s.counts2[:n]}, [2][]uint8{s.mask[:n/8], s.mask2[:n/8]})
+					s.collect(qi, a, q, s.mask[:n/8], s.counts, sb, lo, opt)
+					qi++
+					s.collect(qi, a, q2, s.mask2[:n/8], s.counts2, sb, lo, opt)
+					continue
+				}
 			}
+			n := hi - lo
+			k.scan(a.row(int(q)), sb.data[lo*w:hi*w], sb.pops[lo:hi], a.pops[q], th, s.counts[:n], s.mask[:n/8])
+			s.collect(qi, a, q, s.mask[:n/8], s.counts, sb, lo, opt)
 		}
 	}
 	if opt.TopK > 0 {
 		for qi := range queries {
 			s.appendTopK(s.hits[qi], opt.TopK)
 		}
+	}
+}
+
+// collect takes the hits of query qi of the group (row q of a) from a
+// kernel's mask and counts over sorted positions lo.. of b.
+func (s *scratch) collect(qi int, a *CLKs, q int32, mask []uint8, counts []uint32, sb *sortedRows, lo int, opt *Options) {
+	qpop, rowA := a.pops[q], int32(a.offset)+q
+	switch {
+	case s.count != nil: // at most one tile of hits at a time
+		s.hits[qi] = collectHits(s.hits[qi][:0], mask, counts, qpop, sb, lo, opt, rowA)
+		s.appendTopK(s.hits[qi], 0)
+	case opt.TopK == 0:
+		s.reserve(8 * len(mask))
+		s.out = collectHits(s.out, mask, counts, qpop, sb, lo, opt, rowA)
+	default:
+		s.hits[qi] = collectHits(s.hits[qi], mask, counts, qpop, sb, lo, opt, rowA)
 	}
 }
 

@@ -20,6 +20,10 @@ type kernel struct {
 	// interleaved: rows of 16 words (1024-bit CLKs) come in the block layout
 	// of putInterleaved, and n and the rows start at multiples of 8.
 	interleaved bool
+	// scan2, when set, is scan for two queries in one pass over the rows
+	// (each row loaded once for both); query i's results go to counts[i]
+	// and mask[i].
+	scan2 func(q [2][]uint64, rows []uint64, pops []uint32, qpop [2]uint32, th *threshold, counts [2][]uint32, mask [2][]uint8)
 }
 
 // putInterleaved stores the 16-word row as row j of the layout interleaved

@@ -11,6 +11,7 @@ var cpuFeatures = map[string]bool{
 	"AVX512BW":        cpu.X86.HasAVX512BW,
 	"AVX512VPOPCNTDQ": cpu.X86.HasAVX512VPOPCNTDQ,
 	"AVX512VBMI":      cpu.X86.HasAVX512VBMI,
+	"AVX512VBMI2":     cpu.X86.HasAVX512VBMI2,
 }
 
 // archKernels are the assembly tiers, slowest first, each named for the
@@ -19,7 +20,7 @@ var archKernels = []kernel{
 	{name: "popcnt", needs: []string{"POPCNT"}, scan: scanPOPCNT},
 	{name: "avx2", needs: []string{"POPCNT", "AVX2"}, scan: scanAVX2},
 	{name: "avx512bw", needs: []string{"POPCNT", "AVX512F", "AVX512BW"}, scan: scanAVX512BW, interleaved: true},
-	{name: "avx512", needs: []string{"AVX512F", "AVX512VPOPCNTDQ", "AVX512VBMI"}, scan: scanAVX512},
+	{name: "avx512", needs: []string{"AVX512F", "AVX512VPOPCNTDQ", "AVX512VBMI", "AVX512VBMI2"}, scan: scanAVX512, scan2: scan2AVX512},
 }
 
 // checkScan checks once the lengths the assembly trusts and returns n.
@@ -86,6 +87,24 @@ func scanAVX512(q, rows []uint64, pops []uint32, qpop uint32, th *threshold, cou
 	}
 }
 
+// scan2AVX512 runs the two-query kernel on 1024-bit CLKs, scanAVX512 twice
+// on other sizes.
+func scan2AVX512(q [2][]uint64, rows []uint64, pops []uint32, qpop [2]uint32, th *threshold, counts [2][]uint32, mask [2][]uint8) {
+	if len(q[0]) != 16 || len(q[1]) != 16 {
+		for i := range q {
+			scanAVX512(q[i], rows, pops, qpop[i], th, counts[i], mask[i])
+		}
+		return
+	}
+	n := checkScan(q[0], rows, pops, counts[0], mask[0])
+	checkScan(q[1], rows, pops, counts[1], mask[1])
+	if n == 0 {
+		return
+	}
+	scan1024x2AVX512(&q[0][0], &q[1][0], &rows[0], &pops[0], n, &th.minCount[qpop[0]], &th.minCount[qpop[1]],
+		&counts[0][0], &counts[1][0], &mask[0][0], &mask[1][0])
+}
+
 // The counting kernels write counts[j] = popcount(q & row j) for n rows (n
 // a multiple of 8) of 16 words (count1024*) or of words words (countWords*).
 
@@ -122,6 +141,11 @@ func maskMinCount(counts, pops *uint32, n int, minc *uint32, mask *uint8)
 //
 //go:noescape
 func scan1024AVX512(q, rows *uint64, pops *uint32, n int, minc *uint32, counts *uint32, mask *uint8)
+
+// scan1024x2AVX512 is scan1024AVX512 for the queries q1 and q2 at once.
+//
+//go:noescape
+func scan1024x2AVX512(q1, q2, rows *uint64, pops *uint32, n int, minc1, minc2, counts1, counts2 *uint32, mask1, mask2 *uint8)
 
 //go:noescape
 func countWordsAVX512(q, rows *uint64, words, n int, counts *uint32)

@@ -56,6 +56,41 @@ DATA transpose8x8<>+48(SB)/8, $0x3e362e261e160e06
 DATA transpose8x8<>+56(SB)/8, $0x3f372f271f170f07
 GLOBL transpose8x8<>(SB), RODATA|NOPTR, $64
 
+// LEASTPOP sets R11 to the least nonzero popcount of the CX rows at BX, 0
+// (and ZF) when every row is empty. Z6 collects the lane-wise least
+// pops[j]-1, unsigned (an empty row's 0 wraps to the maximum), 16 rows at a
+// time and then a last 8. Clobbers Z5-Z7, R12.
+#define LEASTPOP \
+	VPTERNLOGD $0xff, Z5, Z5, Z5 \
+	VMOVDQA64  Z5, Z6            \
+	MOVQ       BX, R11           \
+	MOVQ       CX, R12           \
+	SHRQ       $4, R12           \
+	JZ         least8            \
+least16:                         \
+	VPADDD  (R11), Z5, Z7        \
+	VPMINUD Z7, Z6, Z6           \
+	ADDQ    $64, R11             \
+	DECQ    R12                  \
+	JNZ     least16              \
+least8:                          \
+	TESTQ   $8, CX               \
+	JZ      leastAll             \
+	VMOVDQU (R11), Y7            \
+	VPADDD  Z7, Z5, Z7           \
+	VPMINUD Z7, Z6, Z6           \
+leastAll:                        \
+	VSHUFI64X2 $0x4e, Z6, Z6, Z7 \
+	VPMINUD    Z7, Z6, Z6        \
+	VSHUFI64X2 $0xb1, Z6, Z6, Z7 \
+	VPMINUD    Z7, Z6, Z6        \
+	VPSHUFD    $0x4e, Z6, Z7     \
+	VPMINUD    Z7, Z6, Z6        \
+	VPSHUFD    $0xb1, Z6, Z7     \
+	VPMINUD    Z7, Z6, Z6        \
+	VMOVD      X6, R11           \
+	INCL       R11
+
 // func scan1024AVX512(q, rows *uint64, pops *uint32, n int, minc *uint32, counts *uint32, mask *uint8)
 //
 // Hits are rare, so each 8 rows' counts are first compared with one lower
@@ -71,40 +106,7 @@ TEXT ·scan1024AVX512(SB), NOSPLIT, $0-56
 	MOVQ counts+40(FP), DI
 	MOVQ mask+48(FP), R8
 
-	// Z6 = the lane-wise least pops[j]-1, unsigned (an empty row's 0 wraps
-	// to the maximum), over 16 rows at a time and a last 8.
-	VPTERNLOGD $0xff, Z5, Z5, Z5
-	VMOVDQA64  Z5, Z6
-	MOVQ       BX, R11
-	MOVQ       CX, R12
-	SHRQ       $4, R12
-	JZ         least8
-
-least16:
-	VPADDD  (R11), Z5, Z7
-	VPMINUD Z7, Z6, Z6
-	ADDQ    $64, R11
-	DECQ    R12
-	JNZ     least16
-
-least8:
-	TESTQ   $8, CX
-	JZ      leastAll
-	VMOVDQU (R11), Y7 // the upper lanes are zeroed: they wrap to the maximum
-	VPADDD  Z7, Z5, Z7
-	VPMINUD Z7, Z6, Z6
-
-leastAll:
-	VSHUFI64X2 $0x4e, Z6, Z6, Z7
-	VPMINUD    Z7, Z6, Z6
-	VSHUFI64X2 $0xb1, Z6, Z6, Z7
-	VPMINUD    Z7, Z6, Z6
-	VPSHUFD    $0x4e, Z6, Z7
-	VPMINUD    Z7, Z6, Z6
-	VPSHUFD    $0xb1, Z6, Z7
-	VPMINUD    Z7, Z6, Z6
-	VMOVD      X6, R11
-	INCL       R11 // the least nonzero popcount, 0 when every row is empty
+	LEASTPOP
 	MOVL       $-1, R12
 	JZ         bound
 	MOVL       (R10)(R11*4), R12
@@ -140,6 +142,118 @@ done1024:
 exact1024:
 	MASK8
 	JMP next1024
+
+// ANDPOP2 computes in Z10 and Z12 the 8 lane popcounts of the queries
+// q1 (Z0:Z1) and q2 (Z2:Z3) AND the row at off(SI), loaded once for both.
+#define ANDPOP2(off) \
+	VMOVDQU64 off(SI), Z8     \
+	VMOVDQU64 off+64(SI), Z9  \
+	VPANDQ    Z8, Z0, Z10     \
+	VPANDQ    Z9, Z1, Z11     \
+	VPANDQ    Z8, Z2, Z12     \
+	VPANDQ    Z9, Z3, Z13     \
+	VPOPCNTQ  Z10, Z10        \
+	VPOPCNTQ  Z11, Z11        \
+	VPOPCNTQ  Z12, Z12        \
+	VPOPCNTQ  Z13, Z13        \
+	VPADDQ    Z11, Z10, Z10   \
+	VPADDQ    Z13, Z12, Z12
+
+// PACK2(off) shifts the lane popcounts of the row at off(SI) into the top
+// byte of each lane of Z4 (q1) and Z5 (q2), the earlier rows' moving down a
+// byte: after rows 0..7, byte r of a lane holds row r's, as COUNT8AVX512
+// packs them.
+#define PACK2(off) \
+	ANDPOP2(off)            \
+	VPSHRDQ $8, Z10, Z4, Z4 \
+	VPSHRDQ $8, Z12, Z5, Z5
+
+// func scan1024x2AVX512(q1, q2, rows *uint64, pops *uint32, n int, minc1, minc2, counts1, counts2 *uint32, mask1, mask2 *uint8)
+//
+// scan1024AVX512 for two queries in one pass: each row is loaded once for
+// both, which halves the traffic from L2 (a tile does not fit in L1).
+TEXT ·scan1024x2AVX512(SB), NOSPLIT, $0-88
+	MOVQ pops+24(FP), BX
+	MOVQ n+32(FP), CX
+	MOVQ minc1+40(FP), R10
+	MOVQ minc2+48(FP), R14
+
+	LEASTPOP
+	MOVL $-1, R12
+	MOVL $-1, R9
+	JZ   bounds2
+	MOVL (R10)(R11*4), R12
+	MOVL (R14)(R11*4), R9
+
+bounds2:
+	VPBROADCASTD R12, Z30
+	VPBROADCASTD R9, Z31
+	MOVQ         q1+0(FP), AX
+	MOVQ         q2+8(FP), DX
+	MOVQ         rows+16(FP), SI
+	MOVQ         counts1+56(FP), DI
+	MOVQ         counts2+64(FP), R11
+	MOVQ         mask1+72(FP), R8
+	MOVQ         mask2+80(FP), R13
+	VMOVDQU64    (AX), Z0
+	VMOVDQU64    64(AX), Z1
+	VMOVDQU64    (DX), Z2
+	VMOVDQU64    64(DX), Z3
+	VPXORQ       Z28, Z28, Z28
+	VMOVDQU64    transpose8x8<>(SB), Z29
+	SHRQ         $3, CX
+	JZ           done2
+
+loop2:
+	ANDPOP2(0)
+	VPSLLQ   $56, Z10, Z4
+	VPSLLQ   $56, Z12, Z5
+	PACK2(128)
+	PACK2(256)
+	PACK2(384)
+	PACK2(512)
+	PACK2(640)
+	PACK2(768)
+	PACK2(896)
+	VPERMB   Z4, Z29, Z4
+	VPERMB   Z5, Z29, Z5
+	VPSADBW  Z28, Z4, Z4
+	VPSADBW  Z28, Z5, Z5
+	VPMOVQD  Z4, Y4
+	VPMOVQD  Z5, Y5
+	VMOVDQU  Y4, (DI)
+	VMOVDQU  Y5, (R11)
+	VPCMPUD  $5, Z30, Z4, K1
+	VPCMPUD  $5, Z31, Z5, K2
+	KORTESTW K1, K2
+	JNZ      exact2
+	MOVB     $0, (R8)
+	MOVB     $0, (R13)
+
+next2:
+	ADDQ $1024, SI
+	ADDQ $32, BX
+	ADDQ $32, DI
+	ADDQ $32, R11
+	INCQ R8
+	INCQ R13
+	DECQ CX
+	JNZ  loop2
+
+done2:
+	VZEROUPPER
+	RET
+
+exact2: // MASK8 for q1, then for q2 with its pointers swapped in
+	MASK8
+	XCHGQ DI, R11
+	XCHGQ R8, R13
+	XCHGQ R10, R14
+	MASK8
+	XCHGQ DI, R11
+	XCHGQ R8, R13
+	XCHGQ R10, R14
+	JMP   next2
 
 // The general paths' shared pieces. TAILMASK: from R12 = words, K2 masks
 // the last words%8 words of a record, R11 = their bytes, R12 = whole 8-word

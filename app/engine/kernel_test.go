@@ -11,33 +11,57 @@ import (
 )
 
 // checkKernels runs every available kernel on one query against rows and
-// checks counts and masks against a plain popcount and score().
+// checks counts and masks against a plain popcount and score(); a kernel's
+// scan2 is run with the first row as the second query, in both orders.
 func checkKernels(t testing.TB, q []uint64, rows []uint64, th *threshold) {
 	words := len(q)
 	n := len(rows) / words
 	pops := make([]uint32, n)
-	var qpop uint32
-	for _, w := range q {
-		qpop += uint32(bits.OnesCount64(w))
-	}
-	wantCounts := make([]uint32, n)
-	wantMask := make([]uint8, n/8)
 	for j := range n {
-		for k := range words {
-			pops[j] += uint32(bits.OnesCount64(rows[j*words+k]))
-			wantCounts[j] += uint32(bits.OnesCount64(rows[j*words+k] & q[k]))
-		}
-		if score(wantCounts[j], qpop+pops[j]) >= th.t {
-			wantMask[j/8] |= 1 << (j % 8)
-		}
+		pops[j] = popcount(rows[j*words : (j+1)*words])
 	}
+	want := func(q []uint64) ([]uint32, []uint8) {
+		counts, mask := make([]uint32, n), make([]uint8, n/8)
+		for j := range n {
+			for k := range words {
+				counts[j] += uint32(bits.OnesCount64(rows[j*words+k] & q[k]))
+			}
+			if score(counts[j], popcount(q)+pops[j]) >= th.t {
+				mask[j/8] |= 1 << (j % 8)
+			}
+		}
+		return counts, mask
+	}
+	wantCounts, wantMask := want(q)
 	for _, k := range kernels() {
 		counts := make([]uint32, n)
 		mask := make([]uint8, n/8)
-		k.scan(q, layout(k, rows, words), pops, qpop, th, counts, mask)
+		k.scan(q, layout(k, rows, words), pops, popcount(q), th, counts, mask)
 		require.Equal(t, wantCounts, counts, "kernel %s counts", k.name)
 		require.Equal(t, wantMask, mask, "kernel %s mask", k.name)
+		if k.scan2 == nil {
+			continue
+		}
+		q2 := rows[:words]
+		for _, qs := range [][2][]uint64{{q, q2}, {q2, q}} {
+			counts := [2][]uint32{make([]uint32, n), make([]uint32, n)}
+			mask := [2][]uint8{make([]uint8, n/8), make([]uint8, n/8)}
+			k.scan2(qs, layout(k, rows, words), pops, [2]uint32{popcount(qs[0]), popcount(qs[1])}, th, counts, mask)
+			for i, q := range qs {
+				wc, wm := want(q)
+				require.Equal(t, wc, counts[i], "kernel %s scan2: counts of query %d", k.name, i)
+				require.Equal(t, wm, mask[i], "kernel %s scan2: mask of query %d", k.name, i)
+			}
+		}
 	}
+}
+
+func popcount(w []uint64) uint32 {
+	var c uint32
+	for _, x := range w {
+		c += uint32(bits.OnesCount64(x))
+	}
+	return c
 }
 
 // layout returns rows (row-major, n a multiple of 8) as kernel k reads them.
@@ -107,7 +131,7 @@ var poolCPUs = []struct {
 	{"r3 Ivy Bridge", map[string]bool{"POPCNT": true}, "popcnt"},
 	{"r4 Broadwell, r5a Zen 1", map[string]bool{"POPCNT": true, "AVX2": true}, "avx2"},
 	{"r5 Skylake-SP", map[string]bool{"POPCNT": true, "AVX2": true, "AVX512F": true, "AVX512BW": true}, "avx512bw"},
-	{"r6i Ice Lake", map[string]bool{"POPCNT": true, "AVX2": true, "AVX512F": true, "AVX512BW": true, "AVX512VPOPCNTDQ": true, "AVX512VBMI": true}, "avx512"},
+	{"r6i Ice Lake", map[string]bool{"POPCNT": true, "AVX2": true, "AVX512F": true, "AVX512BW": true, "AVX512VPOPCNTDQ": true, "AVX512VBMI": true, "AVX512VBMI2": true}, "avx512"},
 }
 
 func TestKernelSelection(t *testing.T) {
@@ -140,7 +164,7 @@ func TestKernelSelection(t *testing.T) {
 	_, err := selectKernel("avx2", poolCPUs[1].has)
 	require.EqualError(t, err, `kernel tier "avx2" needs the CPU feature(s) AVX2, which this CPU lacks (it runs portable, popcnt)`)
 	_, err = selectKernel("avx512", poolCPUs[3].has)
-	require.EqualError(t, err, `kernel tier "avx512" needs the CPU feature(s) AVX512VPOPCNTDQ, AVX512VBMI, which this CPU lacks (it runs portable, popcnt, avx2, avx512bw)`)
+	require.EqualError(t, err, `kernel tier "avx512" needs the CPU feature(s) AVX512VPOPCNTDQ, AVX512VBMI, AVX512VBMI2, which this CPU lacks (it runs portable, popcnt, avx2, avx512bw)`)
 	_, err = selectKernel("avx512bw", poolCPUs[2].has)
 	require.ErrorContains(t, err, "AVX512F, AVX512BW, which this CPU lacks")
 	_, err = selectKernel("AVX2", cpuFeatures)
