@@ -10,9 +10,10 @@ import (
 )
 
 // A kernel scores one query against n candidate rows, n a multiple of 8
-// (callers pad with zero rows): counts[j] = popcount(q & row j), and bit
-// j%8 of mask[j/8] is set when score(counts[j], qpop+pops[j]) ≥ th.t.
-// Hits are rare, so callers scan the mask and read counts only there.
+// (callers pad with zero rows): bit j%8 of mask[j/8] is set when
+// score(counts[j], qpop+pops[j]) ≥ th.t, counts[j] = popcount(q & row j).
+// Hits are rare, so callers scan the mask and read counts only there, and
+// a kernel need only write counts[j] where it sets the bit.
 type kernel struct {
 	name  string
 	needs []string // CPU features (x/sys/cpu names) the tier runs on

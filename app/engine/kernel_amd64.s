@@ -15,35 +15,28 @@
 	VPOPCNTQ Zb, Zb \
 	VPADDQ   Zb, Za, Za
 
-// COUNT8AVX512 writes the counts of the 8 rows at SI to (DI) and leaves them
-// in Y2. Each row's 8 lane popcounts (≤ 128: a byte) are shifted to byte r
-// of their lane and ORed into one register; VPERMB transposes that 8×8 byte
-// matrix so that VPSADBW sums each row's lanes. Needs Z0:Z1 = q, Z28 = 0,
-// Z29 = transpose8x8.
+// PACK(off) moves the lane popcounts of the row at off(SI) (≤ 128: a byte)
+// into the top byte of each lane of Z2, the earlier rows' a byte down.
+#define PACK(off) \
+	ANDPOP(off, Z3, Z4)   \
+	VPSHRDQ $8, Z3, Z2, Z2
+
+// COUNT8AVX512 leaves in the 8 qwords of Z2 the counts of the 8 rows at SI
+// against q (Z0:Z1). Byte r of each lane of the packed register holds row
+// r's lane popcount; VPERMB transposes that 8×8 byte matrix so that VPSADBW
+// sums each row's lanes. Needs Z28 = 0, Z29 = transpose8x8.
 #define COUNT8AVX512 \
-	ANDPOP(0, Z2, Z3)                 \
-	ANDPOP(128, Z4, Z5)               \
-	ANDPOP(256, Z6, Z7)               \
-	ANDPOP(384, Z8, Z9)               \
-	ANDPOP(512, Z10, Z11)             \
-	ANDPOP(640, Z12, Z13)             \
-	ANDPOP(768, Z14, Z15)             \
-	ANDPOP(896, Z16, Z17)             \
-	VPSLLQ     $8, Z4, Z4             \
-	VPSLLQ     $16, Z6, Z6            \
-	VPSLLQ     $24, Z8, Z8            \
-	VPSLLQ     $32, Z10, Z10          \
-	VPSLLQ     $40, Z12, Z12          \
-	VPSLLQ     $48, Z14, Z14          \
-	VPSLLQ     $56, Z16, Z16          \
-	VPTERNLOGQ $0xfe, Z6, Z4, Z2      \
-	VPTERNLOGQ $0xfe, Z12, Z10, Z8    \
-	VPTERNLOGQ $0xfe, Z14, Z8, Z2     \
-	VPORQ      Z16, Z2, Z2            \
-	VPERMB     Z2, Z29, Z2            \
-	VPSADBW    Z28, Z2, Z2            \
-	VPMOVQD    Z2, Y2                 \
-	VMOVDQU    Y2, (DI)
+	ANDPOP(0, Z3, Z4)   \
+	VPSLLQ  $56, Z3, Z2 \
+	PACK(128)           \
+	PACK(256)           \
+	PACK(384)           \
+	PACK(512)           \
+	PACK(640)           \
+	PACK(768)           \
+	PACK(896)           \
+	VPERMB  Z2, Z29, Z2 \
+	VPSADBW Z28, Z2, Z2
 
 // transpose8x8 sends byte 8·lane+row to byte 8·row+lane.
 DATA transpose8x8<>+0(SB)/8, $0x3830282018100800
@@ -107,12 +100,12 @@ TEXT ·scan1024AVX512(SB), NOSPLIT, $0-56
 	MOVQ mask+48(FP), R8
 
 	LEASTPOP
-	MOVL       $-1, R12
-	JZ         bound
-	MOVL       (R10)(R11*4), R12
+	MOVL $-1, R12
+	JZ   bound
+	MOVL (R10)(R11*4), R12
 
 bound:
-	VPBROADCASTD R12, Z30
+	VPBROADCASTQ R12, Z30
 	VMOVDQU64    (AX), Z0
 	VMOVDQU64    64(AX), Z1
 	VPXORQ       Z28, Z28, Z28
@@ -122,7 +115,7 @@ bound:
 
 loop1024:
 	COUNT8AVX512
-	VPCMPUD  $5, Z30, Z2, K1 // counts ≥ L (the upper 8 lanes are 0)
+	VPCMPUQ  $5, Z30, Z2, K1 // counts ≥ L
 	KORTESTW K1, K1
 	JNZ      exact1024
 	MOVB     $0, (R8)
@@ -140,8 +133,9 @@ done1024:
 	RET
 
 exact1024:
+	VPMOVQD Z2, (DI)
 	MASK8
-	JMP next1024
+	JMP     next1024
 
 // ANDPOP2 computes in Z10 and Z12 the 8 lane popcounts of the queries
 // q1 (Z0:Z1) and q2 (Z2:Z3) AND the row at off(SI), loaded once for both.
@@ -161,8 +155,7 @@ exact1024:
 
 // PACK2(off) shifts the lane popcounts of the row at off(SI) into the top
 // byte of each lane of Z4 (q1) and Z5 (q2), the earlier rows' moving down a
-// byte: after rows 0..7, byte r of a lane holds row r's, as COUNT8AVX512
-// packs them.
+// byte, as PACK does for one query.
 #define PACK2(off) \
 	ANDPOP2(off)            \
 	VPSHRDQ $8, Z10, Z4, Z4 \
@@ -186,8 +179,8 @@ TEXT ·scan1024x2AVX512(SB), NOSPLIT, $0-88
 	MOVL (R14)(R11*4), R9
 
 bounds2:
-	VPBROADCASTD R12, Z30
-	VPBROADCASTD R9, Z31
+	VPBROADCASTQ R12, Z30
+	VPBROADCASTQ R9, Z31
 	MOVQ         q1+0(FP), AX
 	MOVQ         q2+8(FP), DX
 	MOVQ         rows+16(FP), SI
@@ -219,12 +212,8 @@ loop2:
 	VPERMB   Z5, Z29, Z5
 	VPSADBW  Z28, Z4, Z4
 	VPSADBW  Z28, Z5, Z5
-	VPMOVQD  Z4, Y4
-	VPMOVQD  Z5, Y5
-	VMOVDQU  Y4, (DI)
-	VMOVDQU  Y5, (R11)
-	VPCMPUD  $5, Z30, Z4, K1
-	VPCMPUD  $5, Z31, Z5, K2
+	VPCMPUQ  $5, Z30, Z4, K1
+	VPCMPUQ  $5, Z31, Z5, K2
 	KORTESTW K1, K2
 	JNZ      exact2
 	MOVB     $0, (R8)
@@ -245,6 +234,8 @@ done2:
 	RET
 
 exact2: // MASK8 for q1, then for q2 with its pointers swapped in
+	VPMOVQD Z4, (DI)
+	VPMOVQD Z5, (R11)
 	MASK8
 	XCHGQ DI, R11
 	XCHGQ R8, R13
