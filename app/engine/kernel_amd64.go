@@ -36,43 +36,42 @@ func checkScan(q, rows []uint64, pops []uint32, counts []uint32, mask []uint8) i
 	return n
 }
 
-// scanCounts runs a counting kernel (the 1024-bit one when the CLKs are 128
-// bytes) and then decides the threshold with th.minCount, exactly like
-// scanPortable.
-func scanCounts(fast func(q, rows *uint64, n int, counts *uint32), words func(q, rows *uint64, words, n int, counts *uint32),
+// scanCounts runs the tier's kernel for 1024-bit CLKs, fast, which decides
+// the threshold as maskMinCount does, or for other sizes the counting kernel
+// words and then maskMinCount: th.minCount exactly like scanPortable.
+func scanCounts(fast func(q, rows *uint64, pops *uint32, n int, minc, counts *uint32, mask *uint8),
+	words func(q, rows *uint64, words, n int, counts *uint32),
 	q, rows []uint64, pops []uint32, qpop uint32, th *threshold, counts []uint32, mask []uint8) {
 	n := checkScan(q, rows, pops, counts, mask)
 	if n == 0 {
 		return
 	}
-	if len(q) == 16 {
-		fast(&q[0], &rows[0], n, &counts[0])
-	} else {
-		words(&q[0], &rows[0], len(q), n, &counts[0])
-	}
 	// minCount is indexed by qpop + a row's popcount ≤ 2·bits: in range.
-	maskMinCount(&counts[0], &pops[0], n, &th.minCount[qpop], &mask[0])
+	minc := &th.minCount[qpop]
+	if len(q) == 16 {
+		fast(&q[0], &rows[0], &pops[0], n, minc, &counts[0], &mask[0])
+		return
+	}
+	words(&q[0], &rows[0], len(q), n, &counts[0])
+	maskMinCount(&counts[0], &pops[0], n, minc, &mask[0])
 }
 
 func scanPOPCNT(q, rows []uint64, pops []uint32, qpop uint32, th *threshold, counts []uint32, mask []uint8) {
-	scanCounts(count1024POPCNT, countWordsPOPCNT, q, rows, pops, qpop, th, counts, mask)
+	scanCounts(scan1024POPCNT, countWordsPOPCNT, q, rows, pops, qpop, th, counts, mask)
+}
+
+// scan1024POPCNT counts 4 rows per pass, then decides per 8.
+func scan1024POPCNT(q, rows *uint64, pops *uint32, n int, minc, counts *uint32, mask *uint8) {
+	count1024POPCNT(q, rows, n, counts)
+	maskMinCount(counts, pops, n, minc, mask)
 }
 
 func scanAVX2(q, rows []uint64, pops []uint32, qpop uint32, th *threshold, counts []uint32, mask []uint8) {
-	scanCounts(count1024AVX2, countWordsAVX2, q, rows, pops, qpop, th, counts, mask)
+	scanCounts(scan1024AVX2, countWordsAVX2, q, rows, pops, qpop, th, counts, mask)
 }
 
 func scanAVX512BW(q, rows []uint64, pops []uint32, qpop uint32, th *threshold, counts []uint32, mask []uint8) {
-	n := checkScan(q, rows, pops, counts, mask)
-	if n == 0 {
-		return
-	}
-	if len(q) == 16 {
-		scan1024AVX512BW(&q[0], &rows[0], &pops[0], n, &th.minCount[qpop], &counts[0], &mask[0])
-		return
-	}
-	countWordsAVX512BW(&q[0], &rows[0], len(q), n, &counts[0])
-	maskMinCount(&counts[0], &pops[0], n, &th.minCount[qpop], &mask[0])
+	scanCounts(scan1024AVX512BW, countWordsAVX512BW, q, rows, pops, qpop, th, counts, mask)
 }
 
 // scanAVX512 decides the threshold in the 1024-bit kernel itself (against
@@ -106,7 +105,8 @@ func scan2AVX512(q [2][]uint64, rows []uint64, pops []uint32, qpop [2]uint32, th
 }
 
 // The counting kernels write counts[j] = popcount(q & row j) for n rows (n
-// a multiple of 8) of 16 words (count1024*) or of words words (countWords*).
+// a multiple of 8) of 16 words (count1024POPCNT) or of words words
+// (countWords*); the scan1024 ones also set the mask.
 
 //go:noescape
 func count1024POPCNT(q, rows *uint64, n int, counts *uint32)
@@ -114,18 +114,19 @@ func count1024POPCNT(q, rows *uint64, n int, counts *uint32)
 //go:noescape
 func countWordsPOPCNT(q, rows *uint64, words, n int, counts *uint32)
 
+// scan1024AVX2 counts and decides the threshold as maskMinCount does (minc
+// is th.minCount from the query's popcount on).
+//
 //go:noescape
-func count1024AVX2(q, rows *uint64, n int, counts *uint32)
+func scan1024AVX2(q, rows *uint64, pops *uint32, n int, minc, counts *uint32, mask *uint8)
 
 //go:noescape
 func countWordsAVX2(q, rows *uint64, words, n int, counts *uint32)
 
-// scan1024AVX512BW is the avx512bw tier's kernel for 1024-bit rows, stored
-// interleaved (putInterleaved): counts, then the mask as maskMinCount sets
-// it (minc is th.minCount from the query's popcount on).
+// scan1024AVX512BW is the same for rows stored interleaved (putInterleaved).
 //
 //go:noescape
-func scan1024AVX512BW(q, rows *uint64, pops *uint32, n int, minc *uint32, counts *uint32, mask *uint8)
+func scan1024AVX512BW(q, rows *uint64, pops *uint32, n int, minc, counts *uint32, mask *uint8)
 
 //go:noescape
 func countWordsAVX512BW(q, rows *uint64, words, n int, counts *uint32)

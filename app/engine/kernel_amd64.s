@@ -491,12 +491,17 @@ GLOBL lowNibbles<>(SB), RODATA|NOPTR, $8
 	VPUNPCKHQDQ B, A, A   \
 	VPADDD      Y15, A, A
 
-// func count1024AVX2(q, rows *uint64, n int, counts *uint32)
-TEXT ·count1024AVX2(SB), NOSPLIT, $0-32
+// func scan1024AVX2(q, rows *uint64, pops *uint32, n int, minc, counts *uint32, mask *uint8)
+//
+// The threshold decision (MASK8) runs in the loop, on the integer ports.
+TEXT ·scan1024AVX2(SB), NOSPLIT, $0-56
 	MOVQ         q+0(FP), AX
 	MOVQ         rows+8(FP), SI
-	MOVQ         n+16(FP), CX
-	MOVQ         counts+24(FP), DI
+	MOVQ         pops+16(FP), BX
+	MOVQ         n+24(FP), CX
+	MOVQ         minc+32(FP), R10
+	MOVQ         counts+40(FP), DI
+	MOVQ         mask+48(FP), R8
 	VBROADCASTI128 nibblePop<>(SB), Y8
 	VPBROADCASTQ lowNibbles<>(SB), Y15
 	VPXOR        Y9, Y9, Y9
@@ -531,8 +536,11 @@ avx2Loop:
 	VPERM2I128 $0x31, Y13, Y12, Y15
 	VPADDD     Y15, Y14, Y14
 	VMOVDQU    Y14, (DI)
+	MASK8
 	ADDQ       $1024, SI
+	ADDQ       $32, BX
 	ADDQ       $32, DI
+	INCQ       R8
 	DECQ       CX
 	JNZ        avx2Loop
 
