@@ -138,6 +138,25 @@ type Run struct {
 	CompletedAt      time.Time // zero until completed or error
 }
 
+// RunCounters is what the reconciler and the rate sampler read of each unfinished run: its
+// state, stage and counters, never its name, notes or message (a pass reads every active run).
+type RunCounters struct {
+	ID, ProjectID    string
+	State            RunState
+	Stage            int
+	Progress         int64
+	Chunks           int
+	ChunksPlanned    int
+	ChunksDone       int
+	ChunkComparisons int64
+}
+
+// Counters is r's RunCounters.
+func (r *Run) Counters() RunCounters {
+	return RunCounters{ID: r.ID, ProjectID: r.ProjectID, State: r.State, Stage: r.Stage, Progress: r.Progress,
+		Chunks: r.Chunks, ChunksPlanned: r.ChunksPlanned, ChunksDone: r.ChunksDone, ChunkComparisons: r.ChunkComparisons}
+}
+
 // RunEntry is a run in a listing.
 type RunEntry struct {
 	ID        string

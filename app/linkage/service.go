@@ -54,7 +54,7 @@ type Store interface {
 	CountRuns(ctx context.Context) (map[RunState]int, error)
 
 	// ActiveRuns returns the queued and running runs: the reconciler's work list.
-	ActiveRuns(ctx context.Context) ([]Run, error)
+	ActiveRuns(ctx context.Context) ([]RunCounters, error)
 	// StartRun moves a queued run to running at StageCompare, records its plan (Total, Chunks,
 	// ChunkComparisons) and inserts the first chunks of the plan (indexes 0..len(first)-1).
 	// ErrConflict if the run is not queued (another worker started it): the caller then

@@ -358,10 +358,11 @@ func (db *DB) CreateRun(ctx context.Context, r *linkage.Run) error {
 	})
 }
 
-// runColumns sums the progress of the run's open chunks only: at most a window's rows.
+// progressColumn sums the progress of the run's open chunks only: at most a window's rows.
+const progressColumn = `(done_comparisons + coalesce((SELECT sum(progress) FROM chunks WHERE chunks.run_id = runs.id), 0))::bigint`
+
 const runColumns = `id, project_id, name, notes, threshold, state, stage, total, message, created_at, started_at, completed_at,
-	chunks, chunks_planned, chunks_done, candidates, chunk_comparisons,
-	(done_comparisons + coalesce((SELECT sum(progress) FROM chunks WHERE chunks.run_id = runs.id), 0))::bigint`
+	chunks, chunks_planned, chunks_done, candidates, chunk_comparisons, ` + progressColumn
 
 func scanRun(row pgx.Row) (*linkage.Run, error) {
 	var r linkage.Run
@@ -389,11 +390,6 @@ func (db *DB) GetRun(ctx context.Context, projectID, runID string) (*linkage.Run
 	return r, nil
 }
 
-func (db *DB) listRuns(ctx context.Context, where string, args ...any) ([]linkage.Run, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+runColumns+` FROM runs WHERE `+where+` ORDER BY created_at, id`, args...)
-	return collect(rows, err, "list runs", func(r pgx.Rows) (*linkage.Run, error) { return scanRun(r) })
-}
-
 func (db *DB) ListRuns(ctx context.Context, projectID string) ([]linkage.RunEntry, error) {
 	rows, err := db.pool.Query(ctx, `SELECT id, state, created_at FROM runs WHERE project_id = $1 ORDER BY created_at, id`, projectID)
 	return collect(rows, err, "list runs", func(r pgx.Rows) (*linkage.RunEntry, error) {
@@ -407,8 +403,19 @@ func (db *DB) ListRuns(ctx context.Context, projectID string) ([]linkage.RunEntr
 	})
 }
 
-func (db *DB) ActiveRuns(ctx context.Context) ([]linkage.Run, error) {
-	return db.listRuns(ctx, `state IN ('queued', 'running')`)
+func (db *DB) ActiveRuns(ctx context.Context) ([]linkage.RunCounters, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id, project_id, state, stage, chunks, chunks_planned, chunks_done, chunk_comparisons, `+
+		progressColumn+` FROM runs WHERE state IN ('queued', 'running') ORDER BY created_at, id`)
+	return collect(rows, err, "active runs", func(row pgx.Rows) (*linkage.RunCounters, error) {
+		var r linkage.RunCounters
+		var state string
+		if err := row.Scan(&r.ID, &r.ProjectID, &state, &r.Stage, &r.Chunks, &r.ChunksPlanned, &r.ChunksDone, &r.ChunkComparisons,
+			&r.Progress); err != nil {
+			return nil, err
+		}
+		r.State = linkage.RunState(state)
+		return &r, nil
+	})
 }
 
 func (db *DB) DeleteRun(ctx context.Context, projectID, runID string) error {

@@ -16,13 +16,13 @@ type Sampler struct {
 	interval time.Duration
 	log      *slog.Logger
 	meter    *Meter
-	last     map[string]linkage.Run // unfinished runs at the previous sample: id → run
+	last     map[string]linkage.RunCounters // unfinished runs at the previous sample: id → run
 	started  bool
 }
 
 // NewSampler samples every interval (once Run) and reports the rate over the last minute.
 func NewSampler(store linkage.Store, interval time.Duration, log *slog.Logger) *Sampler {
-	return &Sampler{store: store, interval: interval, log: log, meter: NewMeter(time.Minute), last: map[string]linkage.Run{}}
+	return &Sampler{store: store, interval: interval, log: log, meter: NewMeter(time.Minute), last: map[string]linkage.RunCounters{}}
 }
 
 // Rate is the comparisons per second over the last minute, cluster-wide.
@@ -48,7 +48,7 @@ func (s *Sampler) Sample(ctx context.Context) error {
 		return err
 	}
 	var grown int64
-	now := make(map[string]linkage.Run, len(runs))
+	now := make(map[string]linkage.RunCounters, len(runs))
 	for _, r := range runs {
 		now[r.ID] = r
 		if prev, ok := s.last[r.ID]; ok {

@@ -18,10 +18,10 @@ type fakeStore struct {
 	active map[string]bool
 }
 
-func (f *fakeStore) ActiveRuns(context.Context) ([]linkage.Run, error) {
-	var out []linkage.Run
+func (f *fakeStore) ActiveRuns(context.Context) ([]linkage.RunCounters, error) {
+	var out []linkage.RunCounters
 	for id := range f.active {
-		out = append(out, *f.runs[id])
+		out = append(out, f.runs[id].Counters())
 	}
 	return out, nil
 }

@@ -336,10 +336,11 @@ func (db *DB) CreateRun(ctx context.Context, r *linkage.Run) error {
 	})
 }
 
-// runColumns sums the progress of the run's open chunks only: at most a window's rows.
+// progressColumn sums the progress of the run's open chunks only: at most a window's rows.
+const progressColumn = `done_comparisons + coalesce((SELECT sum(progress) FROM chunks WHERE chunks.run_id = runs.id), 0)`
+
 const runColumns = `id, project_id, name, notes, threshold, state, stage, total, message, created_at, started_at, completed_at,
-	chunks, chunks_planned, chunks_done, candidates, chunk_comparisons,
-	done_comparisons + coalesce((SELECT sum(progress) FROM chunks WHERE chunks.run_id = runs.id), 0)`
+	chunks, chunks_planned, chunks_done, candidates, chunk_comparisons, ` + progressColumn
 
 func scanRun(s scanner) (*linkage.Run, error) {
 	var r linkage.Run
@@ -366,26 +367,6 @@ func (db *DB) GetRun(ctx context.Context, projectID, runID string) (*linkage.Run
 	return r, nil
 }
 
-func (db *DB) listRuns(ctx context.Context, where string, args ...any) ([]linkage.Run, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE `+where+` ORDER BY created_at, id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
-	}
-	defer rows.Close()
-	var rs []linkage.Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list runs: %w", err)
-		}
-		rs = append(rs, *r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
-	}
-	return rs, nil
-}
-
 func (db *DB) ListRuns(ctx context.Context, projectID string) ([]linkage.RunEntry, error) {
 	rows, err := db.db.QueryContext(ctx, `SELECT id, state, created_at FROM runs WHERE project_id = ? ORDER BY created_at, id`, projectID)
 	if err != nil {
@@ -409,8 +390,28 @@ func (db *DB) ListRuns(ctx context.Context, projectID string) ([]linkage.RunEntr
 	return rs, nil
 }
 
-func (db *DB) ActiveRuns(ctx context.Context) ([]linkage.Run, error) {
-	return db.listRuns(ctx, `state IN ('queued', 'running')`)
+func (db *DB) ActiveRuns(ctx context.Context) ([]linkage.RunCounters, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT id, project_id, state, stage, chunks, chunks_planned, chunks_done, chunk_comparisons, `+
+		progressColumn+` FROM runs WHERE state IN ('queued', 'running') ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("active runs: %w", err)
+	}
+	defer rows.Close()
+	var rs []linkage.RunCounters
+	for rows.Next() {
+		var r linkage.RunCounters
+		var state string
+		if err := rows.Scan(&r.ID, &r.ProjectID, &state, &r.Stage, &r.Chunks, &r.ChunksPlanned, &r.ChunksDone, &r.ChunkComparisons,
+			&r.Progress); err != nil {
+			return nil, fmt.Errorf("active runs: %w", err)
+		}
+		r.State = linkage.RunState(state)
+		rs = append(rs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("active runs: %w", err)
+	}
+	return rs, nil
 }
 
 func (db *DB) DeleteRun(ctx context.Context, projectID, runID string) error {

@@ -64,7 +64,7 @@ func (w *Worker) start(ctx context.Context, p payload) error {
 	if run.State != linkage.RunRunning {
 		return nil
 	}
-	return w.advance(ctx, run)
+	return w.advance(ctx, run.Counters())
 }
 
 // chunk computes one chunk's candidates into the blob store.
@@ -267,7 +267,7 @@ func (w *Worker) solve(ctx context.Context, p payload) (err error) {
 		return nil // completed or failed meanwhile
 	}
 	if run.ChunksDone < run.Chunks {
-		return w.advance(ctx, run) // early: a chunk is still missing
+		return w.advance(ctx, run.Counters()) // early: a chunk is still missing
 	}
 	total := run.Candidates
 	attempt, lastErr, err := w.store.BeginSolve(ctx, p.RunID)

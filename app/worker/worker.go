@@ -257,7 +257,7 @@ func (w *Worker) Reconcile(ctx context.Context) error {
 		return fmt.Errorf("reconcile: %w", err)
 	}
 	for _, r := range runs {
-		if err := w.enqueueNext(ctx, &r); err != nil {
+		if err := w.enqueueNext(ctx, r); err != nil {
 			return fmt.Errorf("reconcile run %s: %w", r.ID, err)
 		}
 	}
@@ -265,7 +265,7 @@ func (w *Worker) Reconcile(ctx context.Context) error {
 }
 
 // enqueueNext enqueues what run r needs next according to the database.
-func (w *Worker) enqueueNext(ctx context.Context, r *linkage.Run) error {
+func (w *Worker) enqueueNext(ctx context.Context, r linkage.RunCounters) error {
 	switch {
 	case r.State == linkage.RunQueued:
 		return w.queue.Enqueue(ctx, task(KindStart, r.ProjectID, r.ID, 0))
@@ -280,7 +280,7 @@ func (w *Worker) enqueueNext(ctx context.Context, r *linkage.Run) error {
 // advance enqueues the solve of a running run whose chunks are all done, else its open chunks
 // (at most a window) after planning more while the window has room: after a start, and from
 // the reconciler, which so resumes whatever a crash interrupted.
-func (w *Worker) advance(ctx context.Context, r *linkage.Run) error {
+func (w *Worker) advance(ctx context.Context, r linkage.RunCounters) error {
 	if r.ChunksDone >= r.Chunks {
 		return w.queue.Enqueue(ctx, task(KindSolve, r.ProjectID, r.ID, 0))
 	}
@@ -294,7 +294,7 @@ func (w *Worker) advance(ctx context.Context, r *linkage.Run) error {
 	return w.enqueueChunks(ctx, r, chunks)
 }
 
-func (w *Worker) enqueueChunks(ctx context.Context, r *linkage.Run, chunks []linkage.Chunk) error {
+func (w *Worker) enqueueChunks(ctx context.Context, r linkage.RunCounters, chunks []linkage.Chunk) error {
 	for _, c := range chunks {
 		if err := w.queue.Enqueue(ctx, task(KindChunk, r.ProjectID, r.ID, c.Index)); err != nil {
 			return err
@@ -316,17 +316,18 @@ func (w *Worker) next(ctx context.Context, projectID, runID string) error {
 	if r.ChunksDone >= r.Chunks {
 		return w.queue.Enqueue(ctx, task(KindSolve, projectID, runID, 0))
 	}
-	chunks, err := w.fillWindow(ctx, r)
+	rc := r.Counters()
+	chunks, err := w.fillWindow(ctx, rc)
 	if err != nil {
 		return err
 	}
-	return w.enqueueChunks(ctx, r, chunks)
+	return w.enqueueChunks(ctx, rc, chunks)
 }
 
 // fillWindow plans the next chunks of running run r while fewer than ChunkWindow are planned
 // and not done, and returns those it planned. Workers completing chunks at once race to plan
 // from the same point; the store lets one win, and the others read the run again.
-func (w *Worker) fillWindow(ctx context.Context, r *linkage.Run) ([]linkage.Chunk, error) {
+func (w *Worker) fillWindow(ctx context.Context, r linkage.RunCounters) ([]linkage.Chunk, error) {
 	var pl *ChunkPlan
 	for {
 		n := min(w.cfg.ChunkWindow-(r.ChunksPlanned-r.ChunksDone), r.Chunks-r.ChunksPlanned)
@@ -349,9 +350,11 @@ func (w *Worker) fillWindow(ctx context.Context, r *linkage.Run) ([]linkage.Chun
 		chunks := pl.Chunks(r.ID, r.ChunksPlanned, n)
 		err := w.store.PlanChunks(ctx, r.ID, chunks)
 		if errors.Is(err, linkage.ErrConflict) {
-			if r, err = w.store.GetRun(ctx, r.ProjectID, r.ID); err != nil {
+			again, err := w.store.GetRun(ctx, r.ProjectID, r.ID)
+			if err != nil {
 				return nil, err
 			}
+			r = again.Counters()
 			continue
 		}
 		if err != nil {

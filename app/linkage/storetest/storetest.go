@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -42,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) linkage.Store) {
 		{"DeleteProjectCascades", testDeleteProjectCascades},
 		{"RunBelongsToProject", testRunBelongsToProject},
 		{"CountRuns", testCountRuns},
+		{"ListingsReadNoBlobs", testListingsReadNoBlobs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -412,6 +415,67 @@ func fiveChunks(runID string, from, n int) []linkage.Chunk {
 // A run's chunks are planned a window at a time: only planned chunks not done have rows, the
 // run's counters say how far planning and completion went, and progress is the done chunks'
 // comparisons plus the open chunks' progress (hand-computed below at each step).
+// allocated is the bytes the Go heap allocated while f ran.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// ListingsReadNoBlobs: the public project listing, run listings and the reconciler's (and rate
+// sampler's) pass over active runs read ids, states and counters only, never a project's schema
+// or notes nor a run's name or notes: each call allocates less than one of those values, however
+// many rows hold them.
+func testListingsReadNoBlobs(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	const rows = 8
+	big := strings.Repeat("x", 1<<20)
+	var want []linkage.RunCounters
+	var pid string
+	for i := range rows {
+		at := t0.Add(time.Duration(i) * time.Second)
+		p := &linkage.Project{ID: linkage.NewID(), Name: big, Notes: big, Schema: json.RawMessage(`{"version":1,"x":"` + big + `"}`),
+			ResultType: linkage.ResultGroups, NumberParties: 2, ResultTokenHash: linkage.HashToken("result"), CreatedAt: at}
+		parties := []linkage.Party{{ProjectID: p.ID, Index: 0, UpdateTokenHash: linkage.HashToken(p.ID + "a"), State: linkage.UploadPending},
+			{ProjectID: p.ID, Index: 1, UpdateTokenHash: linkage.HashToken(p.ID + "b"), State: linkage.UploadPending}}
+		require.NoError(t, s.CreateProject(ctx, p, parties))
+		upload(t, s, p.ID, 0, 10)
+		upload(t, s, p.ID, 1, 10)
+		r := &linkage.Run{ID: linkage.NewID(), ProjectID: p.ID, Name: big, Notes: big, Threshold: 0.8, CreatedAt: at}
+		require.NoError(t, s.CreateRun(ctx, r))
+		c := linkage.RunCounters{ID: r.ID, ProjectID: p.ID, State: linkage.RunQueued, Stage: linkage.StageUploads}
+		if i == 0 { // one running, part way through its first chunk
+			require.NoError(t, s.StartRun(ctx, r.ID, twoChunks, chunksFor(r.ID)[:1], at))
+			require.NoError(t, s.ChunkProgress(ctx, r.ID, 0, 20))
+			c = linkage.RunCounters{ID: r.ID, ProjectID: p.ID, State: linkage.RunRunning, Stage: linkage.StageCompare, Progress: 20,
+				Chunks: 2, ChunksPlanned: 1, ChunkComparisons: 50}
+		}
+		want = append(want, c)
+		pid = p.ID
+	}
+	runtime.GC()
+	var active []linkage.RunCounters
+	var err error
+	n := allocated(func() { active, err = s.ActiveRuns(ctx) })
+	require.NoError(t, err)
+	require.Equal(t, want, active)
+	require.Less(t, n, uint64(len(big)), "ActiveRuns allocated %d bytes for %d runs", n, rows)
+
+	var projects []linkage.ProjectEntry
+	n = allocated(func() { projects, err = s.ListProjects(ctx, "", 100) })
+	require.NoError(t, err)
+	require.Len(t, projects, rows)
+	require.Less(t, n, uint64(len(big)), "ListProjects allocated %d bytes for %d projects", n, rows)
+
+	var runs []linkage.RunEntry
+	n = allocated(func() { runs, err = s.ListRuns(ctx, pid) })
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	require.Less(t, n, uint64(len(big)), "ListRuns allocated %d bytes", n)
+}
+
 func testChunkWindow(t *testing.T, s linkage.Store) {
 	ctx := context.Background()
 	p, r := readyRun(t, s)
