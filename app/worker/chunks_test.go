@@ -46,6 +46,7 @@ func parties(t *testing.T) [2][]byte {
 // embedded backends.
 type fixture struct {
 	store    *sqlite.DB
+	path     string // the SQLite file
 	blobs    *fs.Store
 	pid, rid string
 }
@@ -54,7 +55,8 @@ func newFixture(t *testing.T, threshold float64, data [2][]byte) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	store, err := sqlite.Open(filepath.Join(dir, "db"))
+	path := filepath.Join(dir, "db")
+	store, err := sqlite.Open(path)
 	require.NoError(t, err)
 	t.Cleanup(func() { store.Close() })
 	_, err = store.Migrate(ctx)
@@ -74,7 +76,7 @@ func newFixture(t *testing.T, threshold float64, data [2][]byte) *fixture {
 	run := &linkage.Run{ID: linkage.NewID(), ProjectID: p.ID, Threshold: threshold, CreatedAt: time.Now()}
 	require.NoError(t, store.CreateRun(ctx, run))
 	require.Equal(t, linkage.RunQueued, run.State)
-	return &fixture{store: store, blobs: blobs, pid: p.ID, rid: run.ID}
+	return &fixture{store: store, path: path, blobs: blobs, pid: p.ID, rid: run.ID}
 }
 
 // complete runs the fixture's run with cfg through an in-process queue until it completes (or
