@@ -64,3 +64,53 @@ func ReadBlocksOf(r io.Reader, n int, index func(row int64) int64) ([][]string, 
 		}
 	}
 }
+
+// BlocksIndex locates rows in a blocks blob whose lines ascend by row (uploads write them in
+// record order unless a blocks map lists its records out of order), so that a chunk reads the
+// lines of its own rows instead of the whole blob.
+type BlocksIndex struct {
+	every   int64
+	offsets []int64 // offsets[k]: where the first line of a row ≥ k·every starts (after the line before)
+	size    int64
+}
+
+// Range is the part of the blob (offset, length) holding every line of rows lo..hi-1.
+func (x *BlocksIndex) Range(lo, hi int64) (offset, length int64) {
+	at := func(k int64) int64 {
+		if k < int64(len(x.offsets)) {
+			return x.offsets[k]
+		}
+		return x.size
+	}
+	start, end := at(lo/x.every), at((hi+x.every-1)/x.every)
+	return start, end - start
+}
+
+// IndexBlocks reads a whole blocks blob and indexes every every-th row; nil when its rows do
+// not ascend (then only whole reads find a row's lines).
+func IndexBlocks(r io.Reader, every int64) (*BlocksIndex, error) {
+	x := &BlocksIndex{every: every}
+	dec := json.NewDecoder(bufio.NewReader(r))
+	prev := int64(-1)
+	for {
+		start := dec.InputOffset() // the end of the line before: white space to the decoder
+		var l struct {
+			Row int64 `json:"r"`
+		}
+		err := dec.Decode(&l)
+		if err == io.EOF {
+			x.size = dec.InputOffset()
+			return x, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("index blocks: %w", err)
+		}
+		if l.Row < prev {
+			return nil, nil
+		}
+		prev = l.Row
+		for int64(len(x.offsets))*every <= l.Row {
+			x.offsets = append(x.offsets, start)
+		}
+	}
+}

@@ -21,8 +21,12 @@ func FuzzBlocks(f *testing.F) {
 		if lo < 0 || hi < lo || hi-lo > 1<<12 {
 			return
 		}
-		// Arbitrary input as a stored blob.
-		_, _ = linkage.ReadBlocks(bytes.NewReader(data), lo, hi)
+		// Arbitrary input as a stored blob; where it is indexed, a range read finds what a whole
+		// read finds.
+		whole, err := linkage.ReadBlocks(bytes.NewReader(data), lo, hi)
+		if x, _ := linkage.IndexBlocks(bytes.NewReader(data), 2); x != nil && err == nil {
+			requireRangeRead(t, x, data, lo, hi, whole)
+		}
 		if !utf8.Valid(data) {
 			return
 		}
@@ -42,10 +46,30 @@ func FuzzBlocks(f *testing.F) {
 			require.NoError(t, w.Write(int64(i), want[i]))
 		}
 		require.NoError(t, w.Flush())
-		got, err := linkage.ReadBlocks(&buf, 0, int64(len(rows)))
+		blob := buf.Bytes()
+		got, err := linkage.ReadBlocks(bytes.NewReader(blob), 0, int64(len(rows)))
 		require.NoError(t, err)
 		for i := range want {
 			require.Equal(t, want[i], got[i], "row %d", i)
 		}
+		// Written in row order, so indexed: a range read finds the rows lo..hi-1.
+		x, err := linkage.IndexBlocks(bytes.NewReader(blob), 2)
+		require.NoError(t, err)
+		require.NotNil(t, x)
+		if hi <= int64(len(rows)) {
+			requireRangeRead(t, x, blob, lo, hi, want[lo:hi])
+		}
 	})
+}
+
+// requireRangeRead reads rows lo..hi-1 from the part of blob x locates and compares with want.
+func requireRangeRead(t *testing.T, x *linkage.BlocksIndex, blob []byte, lo, hi int64, want [][]string) {
+	t.Helper()
+	off, n := x.Range(lo, hi)
+	require.True(t, off >= 0 && n >= 0 && off+n <= int64(len(blob)), "range %d+%d of %d bytes", off, n, len(blob))
+	got, err := linkage.ReadBlocks(bytes.NewReader(blob[off:off+n]), lo, hi)
+	require.NoError(t, err)
+	for i := range want {
+		require.Equal(t, want[i], got[i], "row %d", lo+int64(i))
+	}
 }

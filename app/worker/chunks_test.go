@@ -48,11 +48,20 @@ type fixture struct {
 	store    *sqlite.DB
 	path     string // the SQLite file
 	blobs    *fs.Store
+	read     linkage.BlobStore // the workers' view of blobs (default blobs)
 	pid, rid string
 }
 
 func newFixture(t *testing.T, threshold float64, data [2][]byte) *fixture {
 	t.Helper()
+	return newBlockedFixture(t, threshold, data, [2][][]string{})
+}
+
+// newBlockedFixture is newFixture for a blocking project when blocks holds each party's blocks
+// per record.
+func newBlockedFixture(t *testing.T, threshold float64, data [2][]byte, blocks [2][][]string) *fixture {
+	t.Helper()
+	blocking := blocks[0] != nil
 	ctx := context.Background()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "db")
@@ -64,13 +73,23 @@ func newFixture(t *testing.T, threshold float64, data [2][]byte) *fixture {
 	blobs, err := fs.New(filepath.Join(dir, "blobs"))
 	require.NoError(t, err)
 	p := &linkage.Project{ID: linkage.NewID(), Schema: []byte(`{}`), ResultType: linkage.ResultSimilarityScores,
-		NumberParties: 2, ResultTokenHash: linkage.HashToken("r")}
+		NumberParties: 2, UsesBlocking: blocking, ResultTokenHash: linkage.HashToken("r")}
 	require.NoError(t, store.CreateProject(ctx, p, []linkage.Party{{Index: 0, UpdateTokenHash: []byte("a")}, {Index: 1, UpdateTokenHash: []byte("b")}}))
 	for i, d := range data {
 		_, err := blobs.Put(ctx, linkage.UploadKey(p.ID, i), bytes.NewReader(d))
 		require.NoError(t, err)
+		if blocking {
+			var buf bytes.Buffer
+			bw := linkage.NewBlocksWriter(&buf)
+			for row, b := range blocks[i] {
+				require.NoError(t, bw.Write(int64(row), b))
+			}
+			require.NoError(t, bw.Flush())
+			_, err = blobs.Put(ctx, linkage.BlocksKey(p.ID, i), &buf)
+			require.NoError(t, err)
+		}
 		require.NoError(t, store.ClaimUpload(ctx, p.ID, i, time.Now(), time.Now()))
-		_, err = store.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: i, Records: int64(len(d) / 16), HashSize: 16})
+		_, err = store.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: i, Records: int64(len(d) / 16), HashSize: 16, HasBlocks: blocking})
 		require.NoError(t, err)
 	}
 	run := &linkage.Run{ID: linkage.NewID(), ProjectID: p.ID, Threshold: threshold, CreatedAt: time.Now()}
@@ -86,7 +105,11 @@ func (f *fixture) complete(t *testing.T, cfg worker.Config, state ...linkage.Run
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
 	queue := memqueue.New(memqueue.Options{Logger: log})
-	w := worker.New(f.store, f.blobs, queue, log, nil, cfg)
+	var blobs linkage.BlobStore = f.blobs
+	if f.read != nil {
+		blobs = f.read
+	}
+	w := worker.New(f.store, blobs, queue, log, nil, cfg)
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = w.Run(wctx) }()

@@ -245,7 +245,7 @@ func (w *Worker) readBlocks(ctx context.Context, projectID string, party linkage
 		}
 		return blocks, nil
 	}
-	rc, err := w.blobs.Get(ctx, linkage.BlocksKey(projectID, party.Index))
+	rc, err := w.blocksOf(ctx, linkage.BlocksKey(projectID, party.Index), lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("read blocks of party %d: %w", party.Index, err)
 	}
@@ -255,6 +255,46 @@ func (w *Worker) readBlocks(ctx context.Context, projectID string, party linkage
 		return nil, fmt.Errorf("read blocks of party %d: %w", party.Index, err)
 	}
 	return blocks, nil
+}
+
+const (
+	blocksIndexEvery = 1024 // rows per index entry: 8 bytes per 1024 rows
+	blocksIndexed    = 64   // blobs whose index a worker keeps
+)
+
+// blocksOf opens the part of blocks blob key holding the lines of rows lo..hi-1, so that each
+// chunk does not read its parties' whole blobs: the blob is indexed by one whole read, the
+// first time this worker needs it. A blob whose rows do not ascend is read whole.
+func (w *Worker) blocksOf(ctx context.Context, key string, lo, hi int64) (io.ReadCloser, error) {
+	rg, ok := w.blobs.(linkage.RangeGetter)
+	if !ok {
+		return w.blobs.Get(ctx, key)
+	}
+	w.blocksMu.Lock()
+	x, known := w.blocksIndexes[key]
+	w.blocksMu.Unlock()
+	if !known {
+		rc, err := w.blobs.Get(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		x, err = linkage.IndexBlocks(rc, blocksIndexEvery)
+		rc.Close()
+		if err != nil {
+			return nil, err
+		}
+		w.blocksMu.Lock()
+		if len(w.blocksIndexes) >= blocksIndexed {
+			clear(w.blocksIndexes) // the runs of the past; indexing again costs one read
+		}
+		w.blocksIndexes[key] = x
+		w.blocksMu.Unlock()
+	}
+	if x == nil {
+		return w.blobs.Get(ctx, key)
+	}
+	off, n := x.Range(lo, hi)
+	return rg.GetRange(ctx, key, off, n)
 }
 
 // solve merges the chunks' candidates and writes the result.

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -198,6 +199,10 @@ type Worker struct {
 	now     func() time.Time
 	// stopping is set when shutdown begins: tasks cancelled from then on are hand-backs.
 	stopping atomic.Bool
+	// blocksIndexes holds the index of each blocks blob read (blobs of done uploads never
+	// change); a nil index: the blob's rows do not ascend.
+	blocksMu      sync.Mutex
+	blocksIndexes map[string]*linkage.BlocksIndex
 }
 
 // New returns a worker; reg (may be nil) receives its metrics.
@@ -209,6 +214,7 @@ func New(store linkage.Store, blobs linkage.BlobStore, queue linkage.Queue, log 
 	return &Worker{
 		store: store, blobs: blobs, queue: queue, log: log, cfg: cfg,
 		metrics: newMetrics(reg), rate: rate.NewMeter(time.Minute), now: time.Now,
+		blocksIndexes: map[string]*linkage.BlocksIndex{},
 	}
 }
 
