@@ -5,9 +5,11 @@ package faulttest
 import (
 	"bytes"
 	"context"
+	endian "encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -20,6 +22,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/linkage-platform/linkage/app/client"
@@ -254,9 +259,7 @@ func newCluster(t testing.TB, workerArgs ...string) *cluster {
 	})
 	t.Cleanup(func() {
 		for _, p := range c.procs {
-			select {
-			case <-p.done:
-			default:
+			if p.running() {
 				p.cmd.Process.Kill()
 				<-p.done
 			}
@@ -323,6 +326,69 @@ func (p *proc) logHas(t testing.TB, s string) bool {
 func (p *proc) waitLog(t testing.TB, s string) {
 	t.Helper()
 	proctest.Eventually(t, 2*time.Minute, p.name+" to log "+s, func() bool { return p.logHas(t, s) })
+}
+
+// waitFault waits until p's log says it reached the fault point (p passes earlier points, e.g.
+// start-committed before chunk-compared, and logs each).
+func (p *proc) waitFault(t testing.TB, point string) {
+	t.Helper()
+	proctest.Eventually(t, 2*time.Minute, p.name+" to reach "+point, func() bool {
+		return p.logCount(t, `"msg":"fault point reached"`, `"point":"`+point+`"`) > 0
+	})
+}
+
+// logCount is the number of p's log lines that hold every one of subs.
+func (p *proc) logCount(t testing.TB, subs ...string) int {
+	b, err := os.ReadFile(p.log)
+	require.NoError(t, err)
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		all := true
+		for _, s := range subs {
+			all = all && strings.Contains(line, s)
+		}
+		if all {
+			n++
+		}
+	}
+	return n
+}
+
+// running reports whether p has not exited.
+func (p *proc) running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// liveWorkers are the worker processes still running.
+func (c *cluster) liveWorkers() []*proc {
+	var live []*proc
+	for _, w := range c.workers {
+		if w.running() {
+			live = append(live, w)
+		}
+	}
+	return live
+}
+
+// stopWorkers terminates every live worker (the next scenario chooses who works).
+func (c *cluster) stopWorkers() {
+	for _, w := range c.liveWorkers() {
+		w.terminate(c.t, 15*time.Second)
+	}
+}
+
+// reconcileErrors counts the failed reconcile passes in the workers' logs.
+func (c *cluster) reconcileErrors(workers []*proc) int {
+	n := 0
+	for _, w := range workers {
+		n += w.logCount(c.t, `"level":"ERROR"`, `"msg":"reconcile"`)
+	}
+	return n
 }
 
 // kill9 SIGKILLs p: no chance to hand anything back.
@@ -440,18 +506,6 @@ func (c *cluster) status(p project, runID string) (runStatus, bool) {
 	return st, code == 200
 }
 
-// waitComparing waits until the run compares and has done at least frac of it.
-func (c *cluster) waitComparing(p project, runID string, frac float64) {
-	c.t.Helper()
-	proctest.Eventually(c.t, 2*time.Minute, "the run to be comparing", func() bool {
-		st, ok := c.status(p, runID)
-		require.NotEqual(c.t, "error", st.State, st.Message)
-		require.NotEqual(c.t, "completed", st.State, "the run finished before the fault: make it larger")
-		return ok && st.CurrentStage.Number == linkage.StageCompare && st.CurrentStage.Progress != nil &&
-			st.CurrentStage.Progress.Relative >= frac
-	})
-}
-
 // waitCompleted waits for the run to complete, checking progress never goes back.
 func (c *cluster) waitCompleted(p project, runID string, timeout time.Duration) {
 	c.t.Helper()
@@ -476,8 +530,9 @@ func (c *cluster) waitCompleted(p project, runID string, timeout time.Duration) 
 
 // check compares the run's result with `linkage link` on the project's own files seeded with
 // the run id (the CLI prints what the service serves, byte for byte): the result token's
-// document (groups, scores or mask) and, for permutations, each party's permutation read with
-// that party's receipt token.
+// document (groups, scores or mask), for permutations each party's permutation read with that
+// party's receipt token, and for similarity scores the binary candidate-pair file at the
+// object-store address the API hands out.
 func (c *cluster) check(p project, runID string) {
 	c.t.Helper()
 	api := client.New(strings.TrimSuffix(c.apiURL, "/api/v1"), &http.Client{Timeout: 60 * time.Second})
@@ -496,15 +551,79 @@ func (c *cluster) check(p project, runID string) {
 		want := linkOutput(c.t, cli...)
 		got, err := api.Result(context.Background(), p.id, runID, token)
 		require.NoError(c.t, err)
-		if !bytes.Equal(want, got) { // not require.Equal: its diff of megabyte documents is unreadable
-			i := 0
-			for i < len(want) && i < len(got) && want[i] == got[i] {
-				i++
-			}
-			c.t.Fatalf("%s result (party %q) differs from linkage link at byte %d: service %q…, CLI %q…",
-				p.resultType, party, i, got[i:min(i+80, len(got))], want[i:min(i+80, len(want))])
+		requireSameBytes(c.t, want, got, fmt.Sprintf("%s result (party %q)", p.resultType, party))
+		if p.resultType == "similarity_scores" {
+			requireSameBytes(c.t, scoresFile(c.t, want), c.scoresObject(api, p, runID), "similarity scores object")
 		}
 	}
+}
+
+// requireSameBytes fails at the first byte where got differs from want (not require.Equal:
+// its diff of megabyte documents is unreadable).
+func requireSameBytes(t testing.TB, want, got []byte, what string) {
+	t.Helper()
+	if !bytes.Equal(want, got) {
+		i := 0
+		for i < len(want) && i < len(got) && want[i] == got[i] {
+			i++
+		}
+		t.Fatalf("%s differs from linkage link at byte %d (lengths %d and %d): service %q…, CLI %q…",
+			what, i, len(got), len(want), got[i:min(i+80, len(got))], want[i:min(i+80, len(want))])
+	}
+}
+
+// scoresObject reads a similarity_scores result in its RETURN-OBJECT-STORE-ADDRESS form: the
+// object the API points at, with the credentials it hands out.
+func (c *cluster) scoresObject(api *client.Client, p project, runID string) []byte {
+	c.t.Helper()
+	ctx := context.Background()
+	addr, err := api.SimilarityScoresObject(ctx, p.id, runID, p.resultToken)
+	require.NoError(c.t, err)
+	out, err := s3Client(addr.Object.Endpoint, addr.Object.Secure, addr.Credentials).GetObject(ctx,
+		&awss3.GetObjectInput{Bucket: aws.String(addr.Object.Bucket), Key: aws.String(addr.Object.Path)})
+	require.NoError(c.t, err)
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	require.NoError(c.t, err)
+	return b
+}
+
+// s3Client is a client of the object store at endpoint with temporary credentials.
+func s3Client(endpoint string, secure bool, creds linkage.Credentials) *awss3.Client {
+	scheme := "http://"
+	if secure {
+		scheme = "https://"
+	}
+	return awss3.New(awss3.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(scheme + endpoint),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken),
+	})
+}
+
+// scoresFile encodes a {"similarity_scores": [[[p, r], [p, r], score], ...]} document in the
+// binary candidate-pair file of design/api.md: header 1, 8, 1, 4, then per pair, little-endian,
+// the score (float64), the two parties (uint8) and the two rows (uint32), in document order.
+func scoresFile(t testing.TB, doc []byte) []byte {
+	t.Helper()
+	var d struct {
+		Scores [][3]json.RawMessage `json:"similarity_scores"`
+	}
+	require.NoError(t, json.Unmarshal(doc, &d))
+	out := []byte{1, 8, 1, 4}
+	for _, s := range d.Scores {
+		var a, b [2]int
+		var score float64
+		require.NoError(t, json.Unmarshal(s[0], &a))
+		require.NoError(t, json.Unmarshal(s[1], &b))
+		require.NoError(t, json.Unmarshal(s[2], &score))
+		out = endian.LittleEndian.AppendUint64(out, math.Float64bits(score))
+		out = append(out, byte(a[0]), byte(b[0]))
+		out = endian.LittleEndian.AppendUint32(out, uint32(a[1]))
+		out = endian.LittleEndian.AppendUint32(out, uint32(b[1]))
+	}
+	return out
 }
 
 // linkOutput is `linkage link args...`'s document. It must hold matches: the data's true

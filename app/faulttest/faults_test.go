@@ -17,10 +17,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
 
+	"github.com/linkage-platform/linkage/app/linkage"
+	"github.com/linkage-platform/linkage/app/proctest"
 	"github.com/linkage-platform/linkage/app/worker"
 )
 
@@ -53,7 +54,7 @@ func TestFaults(t *testing.T) {
 		// in memory, nothing stored): killed there, its chunk must be retaken.
 		held := c.startHeld(worker.FaultChunkCompared)
 		run := c.newRun(p, threshold)
-		held.waitLog(t, "fault point reached")
+		held.waitFault(t, worker.FaultChunkCompared)
 		held.kill9(t)
 		c.waitCompleted(p, run, 3*time.Minute)
 		c.check(p, run)
@@ -69,7 +70,7 @@ func TestFaults(t *testing.T) {
 		projects = append(projects, p)
 		held := c.startHeld(worker.FaultChunkCompared)
 		run := c.newRun(p, threshold)
-		held.waitLog(t, "fault point reached")
+		held.waitFault(t, worker.FaultChunkCompared)
 		// A spot interruption: SIGTERM; the held chunk is handed back when the grace period
 		// (5 s here) ends, and the worker exits cleanly.
 		held.terminate(t, 15*time.Second)
@@ -85,30 +86,15 @@ func TestFaults(t *testing.T) {
 		// authorize-external-upload hands out STS credentials for this party's prefix; the
 		// client writes the binary encodings there and names the object in its upload.
 		var access struct {
-			Credentials struct {
-				AccessKeyID     string `json:"AccessKeyId"`
-				SecretAccessKey string `json:"SecretAccessKey"`
-				SessionToken    string `json:"SessionToken"`
-			} `json:"credentials"`
-			Upload struct {
-				Endpoint string `json:"endpoint"`
-				Secure   bool   `json:"secure"`
-				Bucket   string `json:"bucket"`
-				Path     string `json:"path"`
-			} `json:"upload"`
+			Credentials linkage.Credentials `json:"credentials"`
+			Upload      linkage.ObjectRef   `json:"upload"`
 		}
 		status, _, body := c.call("GET", "/projects/"+p.id+"/authorize-external-upload", tokens[0], nil, &access)
 		require.Equal(t, 201, status, "%s", body)
 		require.NotEmpty(t, access.Credentials.SessionToken)
 		require.False(t, access.Upload.Secure)
 		key := access.Upload.Path + "/encodings.bin" // clients append "/<file name>"
-		client := awss3.New(awss3.Options{
-			Region:       "us-east-1",
-			BaseEndpoint: aws.String("http://" + access.Upload.Endpoint),
-			UsePathStyle: true,
-			Credentials: credentials.NewStaticCredentialsProvider(access.Credentials.AccessKeyID,
-				access.Credentials.SecretAccessKey, access.Credentials.SessionToken),
-		})
+		client := s3Client(access.Upload.Endpoint, access.Upload.Secure, access.Credentials)
 		_, err := client.PutObject(context.Background(), &awss3.PutObjectInput{
 			Bucket: aws.String(access.Upload.Bucket), Key: aws.String(key), Body: bytes.NewReader(binaryCLKs(t, a)),
 		})
@@ -143,11 +129,14 @@ func TestFaults(t *testing.T) {
 		a, b := c.dataset(4)
 		p := c.newProject("permutations", a, b)
 		projects = append(projects, p)
+		// A worker held at "chunk compared" keeps the run unfinished across the restart,
+		// whatever the speed of the others; its lease is lost with the rest.
+		held := c.startHeld(worker.FaultChunkCompared)
 		run := c.newRun(p, threshold)
-		c.waitComparing(p, run, 0.2)
+		held.waitFault(t, worker.FaultChunkCompared)
 		c.redis.kill() // without persistence: every task is lost
-		time.Sleep(time.Second)
 		c.redis.start()
+		held.terminate(t, 30*time.Second) // hands its chunk back to a queue that forgot it
 		c.waitCompleted(p, run, 3*time.Minute)
 		c.check(p, run)
 	})
@@ -163,7 +152,9 @@ func TestFaults(t *testing.T) {
 		// back, whatever the speed of the others.
 		held := c.startHeld(worker.FaultChunkCompared)
 		run := c.newRun(p, threshold)
-		held.waitLog(t, "fault point reached")
+		held.waitFault(t, worker.FaultChunkCompared)
+		live := c.liveWorkers()
+		failedReconciles := c.reconcileErrors(live)
 		c.pg.kill9()
 		// The API answers 503 problem JSON while the database is down, not 500, and
 		// accepts no upload it could lose.
@@ -190,7 +181,10 @@ func TestFaults(t *testing.T) {
 		status, _, body := c.call("POST", "/projects/"+pending.id+"/clks", tokens[0], data, nil)
 		data.Close()
 		require.Equal(t, 503, status, "an upload the database cannot record is refused: %s", body)
-		time.Sleep(3 * time.Second) // workers hit the outage too
+		// The workers hit the outage too (their reconciler runs every second).
+		proctest.Eventually(t, time.Minute, "a worker to fail a reconcile pass", func() bool {
+			return c.reconcileErrors(live) > failedReconciles
+		})
 		c.pg.start()
 		held.terminate(t, 30*time.Second) // hands its chunk back
 		c.waitCompleted(p, run, 3*time.Minute)
@@ -209,12 +203,10 @@ func TestFaults(t *testing.T) {
 		// Only a worker held at "solve started" runs, so the solve is its own: every chunk
 		// compared, the solve attempt counted, nothing written. Killed there, its solve must
 		// be retaken by the workers started after it and give the seeded answer.
-		for _, w := range c.workers {
-			w.terminate(t, 15*time.Second)
-		}
+		c.stopWorkers()
 		held := c.startHeld(worker.FaultSolveStarted)
 		run := c.newRun(p, threshold)
-		held.waitLog(t, "fault point reached")
+		held.waitFault(t, worker.FaultSolveStarted)
 		held.kill9(t)
 		fresh := []*proc{c.startWorker(), c.startWorker()}
 		c.waitCompleted(p, run, 3*time.Minute)
@@ -222,6 +214,16 @@ func TestFaults(t *testing.T) {
 		require.True(t, fresh[0].logHas(t, "taking over a task whose worker stopped") ||
 			fresh[1].logHas(t, "taking over a task whose worker stopped"),
 			"the killed worker's solve was retaken after the visibility timeout")
+	})
+
+	t.Run("KillWorkerAtStart", func(t *testing.T) {
+		c.t = t
+		projects = append(projects, c.killWorkerAtStart(t))
+	})
+
+	t.Run("KillWorkerAtResultWrite", func(t *testing.T) {
+		c.t = t
+		projects = append(projects, c.killWorkerAtResultWrite(t))
 	})
 
 	t.Run("NoUploadLost", func(t *testing.T) {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -196,4 +198,96 @@ func rangeOf(n int) []int {
 		out[i] = i
 	}
 	return out
+}
+
+// Two solves of one permutations run (a duplicated task): the second passes its check of the
+// run before the first completes, then stores its parts after the first completed. The
+// finished result must not change under its readers: both solves draw the permutations'
+// random rows from the run id, so the mask and each party's permutation stay those of one
+// draw. A solve started after completion stores nothing.
+func TestSecondSolveCannotChangeResult(t *testing.T) {
+	cfg := fastWorkers
+	cfg.MaxAttempts = 5
+	firstAtSolve, releaseFirst := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	first := cfg
+	first.Fault = func(ctx context.Context, point string, _ int) error {
+		if point == worker.FaultSolveStarted {
+			once.Do(func() { close(firstAtSolve) })
+			select {
+			case <-releaseFirst:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	}
+	e := newEnv(t, true, withWorkerConfig(func(c *worker.Config) { *c = first }))
+	p := e.createProject("permutations", 2, false)
+	receipts := []string{e.upload(p, 0, tutorial(t, 0)), e.upload(p, 1, tutorial(t, 1))}
+	run := e.createRun(p, 0.8)
+	<-firstAtSolve
+
+	solveTask := linkage.Task{ID: worker.KindSolve + ":" + run, Kind: worker.KindSolve,
+		Payload: []byte(`{"project_id":"` + p.ProjectID + `","run_id":"` + run + `"}`)}
+	secondStored, releaseSecond := make(chan struct{}), make(chan struct{})
+	second := cfg
+	second.Fault = func(ctx context.Context, point string, stored int) error {
+		if point == worker.FaultResultWrite && stored == 1 {
+			close(secondStored)
+			<-releaseSecond
+		}
+		return nil
+	}
+	late := &countingBlobs{BlobStore: e.blobs}
+	secondDone := make(chan error, 1)
+	go func() {
+		secondDone <- worker.New(e.store, late, e.queue, quietLogger(), nil, second).Handle(t.Context(), solveTask)
+	}()
+	<-secondStored // checked the run (running), stored party 0's permutation
+
+	close(releaseFirst)
+	st := e.wait(p, run)
+	require.Equal(t, linkage.RunCompleted, st.State, st.Message)
+	documents := func() []string {
+		docs := []string{string(e.result(p, run, p.ResultToken))}
+		for _, r := range receipts {
+			docs = append(docs, string(e.result(p, run, r)))
+		}
+		return docs
+	}
+	finished := documents()
+	require.Contains(t, finished[0], "1", "the tutorial data has matches")
+
+	putsBefore := late.puts.Load()
+	close(releaseSecond)
+	require.NoError(t, <-secondDone)
+	require.Greater(t, late.puts.Load(), putsBefore, "the second solve stored parts after the run completed")
+	requireSame(t, finished, documents(), "the finished result changed under its readers")
+
+	// A solve task delivered after completion stores nothing.
+	after := &countingBlobs{BlobStore: e.blobs}
+	require.NoError(t, worker.New(e.store, after, e.queue, quietLogger(), nil, cfg).Handle(t.Context(), solveTask))
+	require.Zero(t, after.puts.Load())
+	requireSame(t, finished, documents(), "a late solve changed the result")
+}
+
+// requireSame compares result documents without printing them (they are long).
+func requireSame(t *testing.T, want, got []string, msg string) {
+	t.Helper()
+	require.Len(t, got, len(want))
+	for i := range want {
+		require.True(t, want[i] == got[i], "%s: document %d (0: the mask, 1 and 2: the parties' permutations)", msg, i)
+	}
+}
+
+// countingBlobs counts the Puts of a worker.
+type countingBlobs struct {
+	linkage.BlobStore
+	puts atomic.Int32
+}
+
+func (b *countingBlobs) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
+	b.puts.Add(1)
+	return b.BlobStore.Put(ctx, key, r)
 }

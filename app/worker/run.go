@@ -396,8 +396,13 @@ func (w *Worker) writeResult(ctx context.Context, project *linkage.Project, runI
 	for i, pa := range parties {
 		sizes[i] = int(pa.Records)
 	}
+	stored := 0
 	return results.Solve(project.ResultType, cands, sizes, runID, func(part string, write func(io.Writer) error) error {
-		return putWith(ctx, w.blobs, linkage.ResultKey(project.ID, runID, part), write)
+		if err := putWith(ctx, w.blobs, linkage.ResultKey(project.ID, runID, part), write); err != nil {
+			return err
+		}
+		stored++
+		return w.fault(ctx, FaultResultWrite, stored)
 	})
 }
 

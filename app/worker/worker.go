@@ -95,8 +95,9 @@ type Config struct {
 	// Histogram sets the score histogram recorded with each run (off when Floor is 0).
 	Histogram HistogramConfig
 	// Fault, when set, is called at each fault point (FaultChunkCompared with the chunk index,
-	// FaultSolveStarted, FaultStartCommitted): fault tests block a worker there, or make the
-	// step fail with the error returned, instead of relying on timing.
+	// FaultResultWrite with the number of result parts stored, FaultSolveStarted,
+	// FaultStartCommitted): fault tests block a worker there, or make the step fail with the
+	// error returned, instead of relying on timing.
 	Fault func(ctx context.Context, point string, index int) error
 }
 
@@ -106,6 +107,7 @@ const (
 	FaultChunkCompared  = "chunk-compared"  // a chunk's candidates are computed, not yet stored
 	FaultChunkDone      = "chunk-done"      // a chunk (not the last) is recorded done, the next not yet planned
 	FaultSolveStarted   = "solve-started"   // the solve attempt is counted, nothing written
+	FaultResultWrite    = "result-write"    // a part of the result is stored, the run not yet completed
 )
 
 func (w *Worker) fault(ctx context.Context, point string, index int) error {
