@@ -108,12 +108,12 @@ func (pg *postgresServer) kill9() {
 	for _, p := range procs {
 		_ = syscall.Kill(p, syscall.SIGKILL)
 	}
-	proctest.Eventually(pg.t, 30*time.Second, "postgres processes to die", func() bool {
+	// Until reaped: a zombie postmaster still answers kill(pid, 0), and the next start takes
+	// its postmaster.pid for a running server.
+	proctest.Eventually(pg.t, 30*time.Second, "postgres processes to die and be reaped", func() bool {
 		for _, p := range procs {
-			if _, err := os.Stat(fmt.Sprintf("/proc/%d/stat", p)); err == nil {
-				if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p)); !isZombie(st) {
-					return false
-				}
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", p)); err == nil {
+				return false
 			}
 		}
 		return true
@@ -140,12 +140,6 @@ func childrenOf(pid int) []int {
 		}
 	}
 	return out
-}
-
-func isZombie(stat []byte) bool {
-	s := string(stat)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(fields) > 0 && fields[0] == "Z"
 }
 
 func (pg *postgresServer) url() string {

@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -35,10 +37,14 @@ const (
 	workerBudget = 256 << 20
 )
 
+// metricsRate is the /metrics scrapes per second allowed per client: above the suite's own
+// polling (at most 10 per second), far below a flood.
+const metricsRate = 20
+
 // flags every process of the suite runs with: small budgets and timeouts so that each case is
-// quick, and scrapes unlimited (the suite polls /metrics).
+// quick.
 var (
-	apiFlags    = []string{"--upload-idle-timeout", "2s", "--upload-timeout", "30s", "--body-timeout", "2s", "--metrics-rate-limit", "0", "--rate-limit", "0"}
+	apiFlags    = []string{"--upload-idle-timeout", "2s", "--upload-timeout", "30s", "--body-timeout", "2s", "--metrics-rate-limit", strconv.Itoa(metricsRate), "--rate-limit", "0"}
 	workerFlags = []string{"--max-chunk-candidates", "1000000", "--reconcile-interval", "1s", "--concurrency", "2"}
 )
 
@@ -412,6 +418,46 @@ func hostile(t *testing.T, d *deployment) {
 		require.NoError(t, err)
 		resp.Body.Close()
 		require.Equal(t, http.StatusRequestTimeout, resp.StatusCode)
+	})
+
+	t.Run("metrics flood", func(t *testing.T) {
+		// One client (from 127.0.0.2) scrapes /metrics as fast as 4 connections allow: beyond
+		// its burst and rate it gets 503 with Retry-After, and the scraper at 127.0.0.1 is
+		// still served.
+		flood := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4,
+			DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).DialContext}}
+		defer flood.CloseIdleConnections()
+		var served, limited atomic.Int64
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for range 250 {
+					resp, err := flood.Get(d.apiURL + "/metrics")
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					switch {
+					case resp.StatusCode == http.StatusOK:
+						served.Add(1)
+					case resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "":
+						limited.Add(1)
+					default:
+						t.Errorf("scrape: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		allowed := 10 + metricsRate*time.Since(start).Seconds() // burst + rate × time
+		t.Logf("flood: %d served (at most %.0f allowed), %d refused", served.Load(), allowed, limited.Load())
+		require.LessOrEqual(t, float64(served.Load()), allowed+1)
+		require.Equal(t, int64(1000), served.Load()+limited.Load())
+		d.procs[0].gauges(t) // another client's scrape: 200
 	})
 
 	checkNormal()
