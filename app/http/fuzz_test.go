@@ -55,8 +55,10 @@ func (s *fuzzStore) CompleteUpload(_ context.Context, u linkage.Party) ([]string
 }
 
 // An upload accepted but unusable fails the project's runs (there are none here).
-func (s *fuzzStore) ListRuns(context.Context, string) ([]linkage.RunEntry, error) { return nil, nil }
-func (s *fuzzStore) FailRun(context.Context, string, string, time.Time) error     { return nil }
+func (s *fuzzStore) ListRuns(context.Context, string, string, int) ([]linkage.RunEntry, error) {
+	return nil, nil
+}
+func (s *fuzzStore) FailRun(context.Context, string, string, time.Time) error { return nil }
 
 // memBlobs is a BlobStore in memory.
 type memBlobs struct {

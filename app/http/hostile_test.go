@@ -449,16 +449,33 @@ func TestProjectListPages(t *testing.T) {
 	for range 3 {
 		ids = append(ids, e.createProject("groups", 2, false).ProjectID)
 	}
+	requirePages(t, e, "/projects", "", "project_id", ids)
+}
+
+// A project's runs (anyone may create a project and its runs) are listed in pages too.
+func TestRunListPages(t *testing.T) {
+	e := newEnv(t, false)
+	p := e.createProject("groups", 2, false)
+	var ids []string
+	for range 3 {
+		ids = append(ids, e.createRun(p, 0.9))
+	}
+	requirePages(t, e, "/projects/"+p.ProjectID+"/runs", p.ResultToken, "run_id", ids)
+}
+
+// requirePages checks the listing at path (whose entries name their id in field) holds ids, and
+// its pages of 2: a Link to the next page after a full page, none after the last; a bad limit
+// is a 400 naming it.
+func requirePages(t *testing.T, e *env, path, token, field string, ids []string) {
+	t.Helper()
 	list := func(query string) ([]string, string) {
-		r := e.do("GET", "/projects"+query, "", nil)
+		r := e.do("GET", path+query, token, nil)
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-		var items []struct {
-			ProjectID string `json:"project_id"`
-		}
+		var items []map[string]any
 		require.NoError(t, json.Unmarshal(r.body, &items))
 		var out []string
 		for _, it := range items {
-			out = append(out, it.ProjectID)
+			out = append(out, it[field].(string))
 		}
 		return out, r.header.Get("Link")
 	}
@@ -467,10 +484,10 @@ func TestProjectListPages(t *testing.T) {
 	require.Empty(t, link, "one page")
 	first, link := list("?limit=2")
 	require.Equal(t, all[:2], first)
-	require.Equal(t, `</api/v1/projects?after=`+all[1]+`&limit=2>; rel="next"`, link)
+	require.Equal(t, `</api/v1`+path+`?after=`+all[1]+`&limit=2>; rel="next"`, link)
 	rest, link := list("?limit=2&after=" + all[1])
 	require.Equal(t, all[2:], rest)
 	require.Empty(t, link)
-	requireProblem(t, e.do("GET", "/projects?limit=0", "", nil), http.StatusBadRequest, "limit")
-	requireProblem(t, e.do("GET", "/projects?limit=1001", "", nil), http.StatusBadRequest, "limit")
+	requireProblem(t, e.do("GET", path+"?limit=0", token, nil), http.StatusBadRequest, "limit")
+	requireProblem(t, e.do("GET", path+"?limit=1001", token, nil), http.StatusBadRequest, "limit")
 }

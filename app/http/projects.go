@@ -28,26 +28,40 @@ func timestamp(t time.Time) *string {
 	return &s
 }
 
-const maxProjectPage = 1000
+// maxPage is the most entries of one listing page (projects, a project's runs).
+const maxPage = 1000
 
-func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
-	// Pages of at most ?limit= (default and maximum 1000) projects after ?after=<project id>;
-	// a full page points to the next one with a Link header (the body stays the API's list).
-	limit := maxProjectPage
+// page reads a listing's ?limit= (default and maximum maxPage) and ?after=<id>.
+func page(r *http.Request) (after string, limit int, err error) {
+	limit = maxPage
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxProjectPage {
-			return badRequest("limit must be an integer from 1 to %d, got %q", maxProjectPage, v)
+		if err != nil || n < 1 || n > maxPage {
+			return "", 0, badRequest("limit must be an integer from 1 to %d, got %q", maxPage, v)
 		}
 		limit = n
 	}
-	ps, err := s.store.ListProjects(r.Context(), r.URL.Query().Get("after"), limit)
+	return r.URL.Query().Get("after"), limit, nil
+}
+
+// linkNext points a full page, whose last entry is last, to the next one with a Link header;
+// the body stays the API's plain list.
+func linkNext(w http.ResponseWriter, r *http.Request, last string, limit int) {
+	next := url.Values{"after": {last}, "limit": {strconv.Itoa(limit)}}
+	w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, r.URL.Path, next.Encode()))
+}
+
+func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
+	after, limit, err := page(r)
+	if err != nil {
+		return err
+	}
+	ps, err := s.store.ListProjects(r.Context(), after, limit)
 	if err != nil {
 		return err
 	}
 	if len(ps) == limit {
-		next := url.Values{"after": {ps[len(ps)-1].ID}, "limit": {strconv.Itoa(limit)}}
-		w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, r.URL.Path, next.Encode()))
+		linkNext(w, r, ps[len(ps)-1].ID, limit)
 	}
 	type item struct {
 		ProjectID string  `json:"project_id"`

@@ -95,9 +95,16 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	if err := a.needResult(); err != nil {
 		return err
 	}
-	runs, err := s.store.ListRuns(r.Context(), a.project.ID)
+	after, limit, err := page(r)
 	if err != nil {
 		return err
+	}
+	runs, err := s.store.ListRuns(r.Context(), a.project.ID, after, limit)
+	if err != nil {
+		return err
+	}
+	if len(runs) == limit {
+		linkNext(w, r, runs[len(runs)-1].ID, limit)
 	}
 	type item struct {
 		RunID     string           `json:"run_id"`

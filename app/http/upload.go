@@ -232,18 +232,24 @@ func (s *Server) uploadRecorded(r *http.Request, pid string, party int, receiptH
 // as errors meanwhile (runView).
 func (s *Server) failRuns(r *http.Request, pid, message string) {
 	ctx := context.WithoutCancel(r.Context())
-	runs, err := s.store.ListRuns(ctx, pid)
-	if err != nil {
-		s.log.Warn("fail runs of a project in error", "request_id", requestID(r.Context()), "project", pid, "err", err)
-		return
-	}
-	for _, run := range runs {
-		if run.State.Terminal() {
-			continue
+	for after := ""; ; {
+		runs, err := s.store.ListRuns(ctx, pid, after, maxPage)
+		if err != nil {
+			s.log.Warn("fail runs of a project in error", "request_id", requestID(r.Context()), "project", pid, "err", err)
+			return
 		}
-		if err := s.store.FailRun(ctx, run.ID, message, s.now()); err != nil && !errors.Is(err, linkage.ErrConflict) && !isNotFound(err) {
-			s.log.Warn("fail run of a project in error", "request_id", requestID(r.Context()), "run", run.ID, "err", err)
+		for _, run := range runs {
+			if run.State.Terminal() {
+				continue
+			}
+			if err := s.store.FailRun(ctx, run.ID, message, s.now()); err != nil && !errors.Is(err, linkage.ErrConflict) && !isNotFound(err) {
+				s.log.Warn("fail run of a project in error", "request_id", requestID(r.Context()), "run", run.ID, "err", err)
+			}
 		}
+		if len(runs) < maxPage {
+			return
+		}
+		after = runs[len(runs)-1].ID
 	}
 }
 

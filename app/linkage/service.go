@@ -45,9 +45,10 @@ type Store interface {
 	// chunks (a counter) and the progress of the planned chunks not done (at most a window's
 	// rows). ErrNotFound also when the run belongs to another project.
 	GetRun(ctx context.Context, projectID, runID string) (*Run, error)
-	// ListRuns returns the ids, states and creation times of the project's runs, oldest first.
-	// Never the notes or the progress (a sum over chunks): the listing must stay cheap.
-	ListRuns(ctx context.Context, projectID string) ([]RunEntry, error)
+	// ListRuns returns the ids, states and creation times of up to limit of the project's runs,
+	// oldest first, after run after ("": from the first). Never the notes or the progress (a sum
+	// over chunks): the listing must stay cheap.
+	ListRuns(ctx context.Context, projectID, after string, limit int) ([]RunEntry, error)
 	// DeleteRun removes the run and its chunks (not its blobs).
 	DeleteRun(ctx context.Context, projectID, runID string) error
 	// CountRuns counts runs by state (for metrics).

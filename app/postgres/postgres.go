@@ -390,8 +390,15 @@ func (db *DB) GetRun(ctx context.Context, projectID, runID string) (*linkage.Run
 	return r, nil
 }
 
-func (db *DB) ListRuns(ctx context.Context, projectID string) ([]linkage.RunEntry, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, state, created_at FROM runs WHERE project_id = $1 ORDER BY created_at, id`, projectID)
+func (db *DB) ListRuns(ctx context.Context, projectID, after string, limit int) ([]linkage.RunEntry, error) {
+	q, args := `SELECT id, state, created_at FROM runs WHERE project_id = $1 ORDER BY created_at, id LIMIT $2`, []any{projectID, limit}
+	if after != "" {
+		q = `SELECT id, state, created_at FROM runs WHERE project_id = $1
+			AND (created_at, id) > (SELECT created_at, id FROM runs WHERE id = $3 AND project_id = $1)
+			ORDER BY created_at, id LIMIT $2`
+		args = append(args, after)
+	}
+	rows, err := db.pool.Query(ctx, q, args...)
 	return collect(rows, err, "list runs", func(r pgx.Rows) (*linkage.RunEntry, error) {
 		var e linkage.RunEntry
 		var state string

@@ -367,8 +367,15 @@ func (db *DB) GetRun(ctx context.Context, projectID, runID string) (*linkage.Run
 	return r, nil
 }
 
-func (db *DB) ListRuns(ctx context.Context, projectID string) ([]linkage.RunEntry, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT id, state, created_at FROM runs WHERE project_id = ? ORDER BY created_at, id`, projectID)
+func (db *DB) ListRuns(ctx context.Context, projectID, after string, limit int) ([]linkage.RunEntry, error) {
+	q, args := `SELECT id, state, created_at FROM runs WHERE project_id = ? ORDER BY created_at, id LIMIT ?`, []any{projectID, limit}
+	if after != "" {
+		q = `SELECT id, state, created_at FROM runs WHERE project_id = ?
+			AND (created_at, id) > (SELECT created_at, id FROM runs WHERE id = ? AND project_id = ?)
+			ORDER BY created_at, id LIMIT ?`
+		args = []any{projectID, after, projectID, limit}
+	}
+	rows, err := db.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}

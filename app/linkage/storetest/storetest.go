@@ -470,7 +470,7 @@ func testListingsReadNoBlobs(t *testing.T, s linkage.Store) {
 	require.Less(t, n, uint64(len(big)), "ListProjects allocated %d bytes for %d projects", n, rows)
 
 	var runs []linkage.RunEntry
-	n = allocated(func() { runs, err = s.ListRuns(ctx, pid) })
+	n = allocated(func() { runs, err = s.ListRuns(ctx, pid, "", 100) })
 	require.NoError(t, err)
 	require.Len(t, runs, 1)
 	require.Less(t, n, uint64(len(big)), "ListRuns allocated %d bytes", n)
@@ -719,7 +719,7 @@ func testDeleteProjectCascades(t *testing.T, s linkage.Store) {
 	chunks, err := s.ListChunks(ctx, r.ID)
 	require.NoError(t, err)
 	require.Empty(t, chunks)
-	runs, err := s.ListRuns(ctx, p.ID)
+	runs, err := s.ListRuns(ctx, p.ID, "", 10)
 	require.NoError(t, err)
 	require.Empty(t, runs)
 	// The other project is untouched.
@@ -739,13 +739,31 @@ func testRunBelongsToProject(t *testing.T, s linkage.Store) {
 	require.ErrorIs(t, s.DeleteRun(ctx, other.ID, r.ID), linkage.ErrNotFound)
 	r2 := newRun(t, s, other.ID, t0)
 	r3 := newRun(t, s, other.ID, t0.Add(time.Second))
-	runs, err := s.ListRuns(ctx, other.ID)
+	r4 := newRun(t, s, other.ID, t0.Add(time.Second)) // same time as r3: ordered by id then
+	runs, err := s.ListRuns(ctx, other.ID, "", 10)
 	require.NoError(t, err)
 	// No uploads in other yet: its runs wait.
-	require.Equal(t, []linkage.RunEntry{
-		{ID: r2.ID, State: linkage.RunCreated, CreatedAt: t0},
-		{ID: r3.ID, State: linkage.RunCreated, CreatedAt: t0.Add(time.Second)},
-	}, runs)
+	second, third := r3.ID, r4.ID
+	if third < second {
+		second, third = third, second
+	}
+	entry := func(id string, at time.Time) linkage.RunEntry {
+		return linkage.RunEntry{ID: id, State: linkage.RunCreated, CreatedAt: at}
+	}
+	require.Equal(t, []linkage.RunEntry{entry(r2.ID, t0), entry(second, t0.Add(time.Second)), entry(third, t0.Add(time.Second))}, runs)
+	// Pages: after a run, at most limit; another project's run id is no cursor here.
+	page, err := s.ListRuns(ctx, other.ID, r2.ID, 1)
+	require.NoError(t, err)
+	require.Equal(t, []linkage.RunEntry{entry(second, t0.Add(time.Second))}, page)
+	page, err = s.ListRuns(ctx, other.ID, second, 5)
+	require.NoError(t, err)
+	require.Equal(t, []linkage.RunEntry{entry(third, t0.Add(time.Second))}, page)
+	page, err = s.ListRuns(ctx, other.ID, third, 5)
+	require.NoError(t, err)
+	require.Empty(t, page)
+	page, err = s.ListRuns(ctx, other.ID, r.ID, 5)
+	require.NoError(t, err)
+	require.Empty(t, page)
 }
 
 func testCountRuns(t *testing.T, s linkage.Store) {
