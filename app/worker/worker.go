@@ -94,8 +94,8 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// Histogram sets the score histogram recorded with each run (off when Floor is 0).
 	Histogram HistogramConfig
-	// Fault, when set, is called at each fault point (FaultChunkCompared with the chunk index,
-	// FaultResultWrite with the number of result parts stored, FaultSolveStarted,
+	// Fault, when set, is called at each fault point (FaultChunkCompared and FaultChunkDone with
+	// the chunk index, FaultResultWrite with the number of result parts stored, FaultSolveStarted,
 	// FaultStartCommitted): fault tests block a worker there, or make the step fail with the
 	// error returned, instead of relying on timing.
 	Fault func(ctx context.Context, point string, index int) error
@@ -109,6 +109,9 @@ const (
 	FaultSolveStarted   = "solve-started"   // the solve attempt is counted, nothing written
 	FaultResultWrite    = "result-write"    // a part of the result is stored, the run not yet completed
 )
+
+// FaultPoints are the fault points in the order a run passes them.
+var FaultPoints = []string{FaultStartCommitted, FaultChunkCompared, FaultChunkDone, FaultSolveStarted, FaultResultWrite}
 
 func (w *Worker) fault(ctx context.Context, point string, index int) error {
 	if w.cfg.Fault == nil {

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/linkage-platform/linkage/app/worker"
 )
 
 func TestFlagsFromEnvironment(t *testing.T) {
@@ -59,4 +61,21 @@ func TestSeparateProcessesNeedMigrationAndSharedQueue(t *testing.T) {
 	for _, cmd := range []string{"serve", "worker"} {
 		require.ErrorContains(t, run(t.Context(), []string{cmd, "--data-dir", dir}, &out, &out), "--redis-url is required")
 	}
+}
+
+// --fault-hold accepts every fault point the worker has, and names them all when given another.
+func TestFaultHoldPoints(t *testing.T) {
+	for _, point := range append([]string{""}, worker.FaultPoints...) {
+		var out bytes.Buffer
+		f := newFlags("worker", "test", &out)
+		w := registerWorker(f)
+		require.NoError(t, f.parse([]string{"--fault-hold", point}))
+		require.NoError(t, w.validate(), point)
+	}
+	var out bytes.Buffer
+	f := newFlags("worker", "test", &out)
+	w := registerWorker(f)
+	require.NoError(t, f.parse([]string{"--fault-hold", "chunk-finished"}))
+	require.EqualError(t, w.validate(),
+		`--fault-hold "chunk-finished": want one of start-committed, chunk-compared, chunk-done, solve-started, result-write`)
 }

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -198,7 +200,7 @@ func registerWorker(f *flags) *workerFlags {
 		reconcile:          f.Duration("reconcile-interval", 15*time.Second, "how often unfinished runs are checked for lost work"),
 		grace:              f.Duration("shutdown-grace", 30*time.Second, "how long running tasks may finish at shutdown before they are handed back"),
 		histFloor:          f.Float64("histogram-floor", histogram.DefaultFloor, "lowest score in the histogram recorded with each run, 0 < floor < 1 (0: record none)"),
-		faultHold:          f.String("fault-hold", "", "fault tests only: hold every task at this fault point (start-committed, chunk-compared, solve-started or result-write) until shutdown"),
+		faultHold:          f.String("fault-hold", "", "fault tests only: hold every task at this fault point ("+strings.Join(worker.FaultPoints, ", ")+") until shutdown"),
 		histSample:         f.Int64("histogram-sample-pairs", 1_000_000, "pairs below the threshold scored per run for its histogram (more: exact for larger runs, slower)"),
 	}
 }
@@ -229,10 +231,8 @@ func (w *workerFlags) validate() error {
 	if *w.histSample <= 0 {
 		errs = append(errs, errors.New("--histogram-sample-pairs must be positive"))
 	}
-	switch *w.faultHold {
-	case "", worker.FaultStartCommitted, worker.FaultChunkCompared, worker.FaultSolveStarted, worker.FaultResultWrite:
-	default:
-		errs = append(errs, fmt.Errorf("--fault-hold %q: want start-committed, chunk-compared, solve-started or result-write", *w.faultHold))
+	if *w.faultHold != "" && !slices.Contains(worker.FaultPoints, *w.faultHold) {
+		errs = append(errs, fmt.Errorf("--fault-hold %q: want one of %s", *w.faultHold, strings.Join(worker.FaultPoints, ", ")))
 	}
 	if *w.reconcile <= 0 || *w.grace <= 0 {
 		errs = append(errs, errors.New("--reconcile-interval and --shutdown-grace must be positive"))
