@@ -138,14 +138,13 @@ exact1024:
 	JMP     next1024
 
 // ANDPOP2 computes in Z10 and Z12 the 8 lane popcounts of the queries
-// q1 (Z0:Z1) and q2 (Z2:Z3) AND the row at off(SI), loaded once for both.
+// q1 (Z0:Z1) and q2 (Z2:Z3) AND the row at off(SI), fetched from L2 once
+// for both (the second read hits L1).
 #define ANDPOP2(off) \
-	VMOVDQU64 off(SI), Z8     \
-	VMOVDQU64 off+64(SI), Z9  \
-	VPANDQ    Z8, Z0, Z10     \
-	VPANDQ    Z9, Z1, Z11     \
-	VPANDQ    Z8, Z2, Z12     \
-	VPANDQ    Z9, Z3, Z13     \
+	VPANDQ    off(SI), Z0, Z10    \
+	VPANDQ    off+64(SI), Z1, Z11 \
+	VPANDQ    off(SI), Z2, Z12    \
+	VPANDQ    off+64(SI), Z3, Z13 \
 	VPOPCNTQ  Z10, Z10        \
 	VPOPCNTQ  Z11, Z11        \
 	VPOPCNTQ  Z12, Z12        \
@@ -163,8 +162,8 @@ exact1024:
 
 // func scan1024x2AVX512(q1, q2, rows *uint64, pops *uint32, n int, minc1, minc2, counts1, counts2 *uint32, mask1, mask2 *uint8)
 //
-// scan1024AVX512 for two queries in one pass: each row is loaded once for
-// both, which halves the traffic from L2 (a tile does not fit in L1).
+// scan1024AVX512 for two queries in one pass: each row comes from L2 once
+// for both, which halves that traffic (a tile does not fit in L1).
 TEXT ·scan1024x2AVX512(SB), NOSPLIT, $0-88
 	MOVQ pops+24(FP), BX
 	MOVQ n+32(FP), CX
