@@ -8,12 +8,21 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// Config is the whole typed stack configuration. Each concern has its own section in its own file
-// (config_platform.go, ...), handled one way: defaults, then the keys decoded over them (reader),
-// then validated here, every problem naming its key; deploying maps the section to component Args.
-// Where the Args are plain values of the configuration's shape (the data services' settings,
-// container.Resources) the section decodes into them and the map is the identity: components never
-// read or validate configuration. A new concern adds a field here and a line in LoadConfig.
+// Config is the whole typed stack configuration. Every section (config_platform.go, config_data.go,
+// config_app.go) goes one way:
+//
+//   - decode: defaults first, then the stack's keys over them (reader). A structured value's keys are
+//     declared by json tags on the type that holds it, never inferred from Go field names; unknown
+//     keys are problems.
+//   - validate: here in stacks, every problem naming its key and reason; components only refuse what
+//     they cannot work without.
+//   - map: deploying builds each component's Args from its section plus what the deployment supplies
+//     (namespaces, providers, the platform's outputs). A section holds a component's own value type
+//     where that type is nothing but settings in the configuration's shape (container.Resources, each
+//     data service's mode and per-mode settings), so the map is the identity there; it never
+//     overwrites a decoded field, which is why such types carry no deployment-supplied fields.
+//
+// A new concern adds a field here and a line in LoadConfig.
 type Config struct {
 	Project string
 	Stack   string

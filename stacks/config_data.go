@@ -12,11 +12,13 @@ import (
 	"github.com/linkage-platform/linkage/components/storage"
 )
 
-// DataConfig is the data section: keys linkage:postgres, linkage:redis, linkage:objectStore (objects
-// whose fields are those of the data component's args, e.g. postgres.mode, postgres.managed.multiAz,
-// redis.inCluster.resources.memoryLimit) and linkage:dataNodeSelector. Each service's mode is
-// managed | in-cluster | external; the settings of every mode have defaults, so switching a service
-// is one key.
+// DataConfig is the data section: keys linkage:postgres, linkage:redis, linkage:objectStore and
+// linkage:dataNodeSelector. Each service's mode is managed | in-cluster | external; the settings of
+// every mode have defaults, so switching a service is one key. A service's value is the data
+// component's settings type for it (keys by its json tags, e.g. postgres.managed.multiAz,
+// redis.inCluster.resources.memoryLimit): a stacks copy would repeat its ~40 fields one for one,
+// names, types and meaning alike. What the deployment supplies (namespace, VPC, OIDC, the app's
+// ServiceAccount) lives in data.Args outside these types and is mapped in deployData.
 type DataConfig struct {
 	Postgres    data.PostgresArgs
 	Redis       data.RedisArgs

@@ -21,8 +21,6 @@ func deployData(ctx *pulumi.Context, cfg *Config, p *Platform, ns *corev1.Namesp
 		Redis:        d.Redis,
 		ObjectStore:  d.ObjectStore,
 	}
-	args.ObjectStore.ServiceAccountNamespace = appNamespace
-	args.ObjectStore.ServiceAccountName = linkage.ServiceAccountName
 	if p.Kind == PlatformEKS {
 		args.AWS = &data.AWSArgs{
 			Region:                p.Region,
@@ -30,6 +28,8 @@ func deployData(ctx *pulumi.Context, cfg *Config, p *Platform, ns *corev1.Namesp
 			PrivateSubnetIDs:      p.Network.PrivateSubnetIds,
 			ClientSecurityGroupID: p.Cluster.SecurityGroupId,
 			OIDC:                  p.Cluster.OIDC,
+			AppNamespace:          appNamespace,
+			AppServiceAccount:     linkage.ServiceAccountName,
 		}
 	}
 	return data.New(ctx, cfg.Project, args, p.providers())

@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/linkage-platform/linkage/components/container"
+	"github.com/linkage-platform/linkage/components/data"
 	"github.com/linkage-platform/linkage/internal/manifests"
 	"github.com/linkage-platform/linkage/internal/plan"
 	"github.com/linkage-platform/linkage/internal/pulumimock"
@@ -197,4 +199,55 @@ func TestDataDefaultsFollowThePlatform(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, local.Data.Redis.InCluster.StorageClass, "the cluster's default class")
 	require.Empty(t, local.Data.NodeSelector)
+}
+
+// TestDataKeys: every documented key of the data section (README, "Data services") lands in its
+// setting, spelled as stack files spell it; a setting the deployment supplies (the app's
+// ServiceAccount, which the object store's IRSA role trusts) is no key at all.
+func TestDataKeys(t *testing.T) {
+	res := `{"cpuRequest": "1", "memoryRequest": "1Gi", "cpuLimit": "2", "memoryLimit": "3Gi"}`
+	cfg, err := load(t, map[string]string{
+		"aws:region": "us-east-1",
+		"linkage:postgres": `{"mode": "external", "database": "db1", "username": "user1",
+			"managed": {"engineVersion": "16", "instanceClass": "db.r6g.large", "allocatedStorageGiB": 100,
+				"maxAllocatedStorageGiB": 1000, "multiAz": true, "deletionProtection": false,
+				"backupRetentionDays": 14, "performanceInsights": true},
+			"inCluster": {"image": "postgres:16", "storageClass": "fast", "storageSize": "30Gi", "resources": ` + res + `},
+			"external": {"endpoint": "db.example.org:5432", "secretName": "my-db"}}`,
+		"linkage:redis": `{"mode": "managed",
+			"managed": {"engineVersion": "7.1", "nodeType": "cache.r7g.large", "replicas": 2,
+				"highAvailability": true, "snapshotRetentionDays": 3},
+			"external": {"endpoint": "redis.example.org:6380", "secretName": "my-redis"}}`,
+		"linkage:objectStore": `{"mode": "in-cluster",
+			"managed": {"versioning": true, "noncurrentVersionDays": 10, "abortMultipartDays": 2},
+			"inCluster": {"image": "minio", "storageSize": "5Gi", "resources": ` + res + `,
+				"bucket": "bucket-1", "region": "eu-west-1", "clientImage": "mc"},
+			"external": {"bucket": "my-bucket", "endpoint": "https://s3.example.org", "region": "eu-west-1", "secretName": "my-s3"}}`,
+	})
+	require.NoError(t, err)
+	d := cfg.Data
+	r := container.Resources{CPURequest: "1", MemoryRequest: "1Gi", CPULimit: "2", MemoryLimit: "3Gi"}
+	require.Equal(t, data.Mode("external"), d.Postgres.Mode)
+	require.Equal(t, []string{"db1", "user1"}, []string{d.Postgres.Database, d.Postgres.Username})
+	require.Equal(t, data.ManagedPostgresArgs{
+		EngineVersion: "16", InstanceClass: "db.r6g.large", AllocatedStorageGiB: 100, MaxAllocatedStorageGiB: 1000,
+		MultiAZ: true, DeletionProtection: false, BackupRetentionDays: 14, PerformanceInsights: true,
+	}, *d.Postgres.Managed)
+	require.Equal(t, data.InClusterArgs{Image: "postgres:16", StorageClass: "fast", StorageSize: "30Gi", Resources: r}, *d.Postgres.InCluster)
+	require.Equal(t, data.ExternalArgs{Endpoint: "db.example.org:5432", SecretName: "my-db"}, *d.Postgres.External)
+
+	require.Equal(t, data.Mode("managed"), d.Redis.Mode)
+	require.Equal(t, data.ManagedRedisArgs{EngineVersion: "7.1", NodeType: "cache.r7g.large", Replicas: 2, HighAvailability: true, SnapshotRetentionDays: 3}, *d.Redis.Managed)
+	require.Equal(t, data.ExternalArgs{Endpoint: "redis.example.org:6380", SecretName: "my-redis"}, *d.Redis.External)
+
+	require.Equal(t, data.Mode("in-cluster"), d.ObjectStore.Mode)
+	require.Equal(t, data.ManagedObjectStoreArgs{Versioning: true, NoncurrentVersionDays: 10, AbortMultipartDays: 2}, *d.ObjectStore.Managed)
+	require.Equal(t, data.InClusterObjectStoreArgs{
+		InClusterArgs: data.InClusterArgs{Image: "minio", StorageClass: "gp3-retain", StorageSize: "5Gi", Resources: r},
+		Bucket:        "bucket-1", Region: "eu-west-1", ClientImage: "mc",
+	}, *d.ObjectStore.InCluster)
+	require.Equal(t, data.ExternalObjectStoreArgs{Bucket: "my-bucket", Endpoint: "https://s3.example.org", Region: "eu-west-1", SecretName: "my-s3"}, *d.ObjectStore.External)
+
+	_, err = load(t, map[string]string{"aws:region": "us-east-1", "linkage:objectStore": `{"serviceAccountName": "other"}`})
+	require.Equal(t, []stacks.Problem{{Key: "linkage:objectStore", Reason: `cannot decode unknown field "serviceAccountName"`}}, problems(t, err))
 }

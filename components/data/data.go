@@ -40,27 +40,29 @@ type AWSArgs struct {
 	// ClientSecurityGroupID is the node/pod security group: the only
 	// source allowed to reach RDS and ElastiCache.
 	ClientSecurityGroupID pulumi.StringInput
-	// OIDC is the cluster's identity provider, for the app's IRSA role.
-	OIDC irsa.OIDC
+	// OIDC is the cluster's identity provider, for the app's IRSA role (managed object store),
+	// which trusts only the app's ServiceAccount AppServiceAccount in AppNamespace.
+	OIDC                            irsa.OIDC
+	AppNamespace, AppServiceAccount string
 }
 
 // InClusterArgs size one in-cluster StatefulSet.
 type InClusterArgs struct {
-	Image string
+	Image string `json:"image"`
 	// StorageClass of the PVC; empty means the cluster's default class.
-	StorageClass string
+	StorageClass string `json:"storageClass"`
 	// StorageSize is a Kubernetes quantity, e.g. "20Gi".
-	StorageSize string
-	Resources   container.Resources
+	StorageSize string              `json:"storageSize"`
+	Resources   container.Resources `json:"resources"`
 }
 
 // ExternalArgs name a service run by someone else.
 type ExternalArgs struct {
 	// Endpoint is host:port.
-	Endpoint string
+	Endpoint string `json:"endpoint"`
 	// SecretName is an existing Secret in Namespace holding the service's
 	// URL key(s) (see the package doc).
-	SecretName string
+	SecretName string `json:"secretName"`
 }
 
 // Data groups the three services; each carries its own outputs.
@@ -137,7 +139,7 @@ func (a *Args) check() error {
 			errs = append(errs, fmt.Errorf("%s: managed needs AWS (a VPC and an EKS cluster)", svc.name))
 		}
 	}
-	if a.ObjectStore.Mode == Managed && (a.ObjectStore.ServiceAccountNamespace == "" || a.ObjectStore.ServiceAccountName == "") {
+	if a.ObjectStore.Mode == Managed && a.AWS != nil && (a.AWS.AppNamespace == "" || a.AWS.AppServiceAccount == "") {
 		errs = append(errs, errors.New("objectStore: the app's service account namespace and name are required for its IRSA role"))
 	}
 	return errors.Join(errs...)

@@ -19,6 +19,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/linkage-platform/linkage/components/componenttest"
 	"github.com/linkage-platform/linkage/components/container"
 	"github.com/linkage-platform/linkage/components/iampolicy"
 	"github.com/linkage-platform/linkage/components/irsa"
@@ -46,6 +47,7 @@ func testArgs(postgres, redis, objectStore Mode) *Args {
 				ProviderArn: pulumi.String("arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC").ToStringOutput(),
 				IssuerURL:   pulumi.String("https://oidc.eks.us-east-1.amazonaws.com/id/ABC").ToStringOutput(),
 			},
+			AppNamespace: "linkage", AppServiceAccount: "linkage",
 		},
 		Postgres: PostgresArgs{
 			Mode: postgres, Database: "linkage", Username: "linkage",
@@ -63,8 +65,7 @@ func testArgs(postgres, redis, objectStore Mode) *Args {
 			External:  &ExternalArgs{Endpoint: "redis.example.com:6380", SecretName: "my-redis"},
 		},
 		ObjectStore: ObjectStoreArgs{
-			Mode:                    objectStore,
-			ServiceAccountNamespace: "linkage", ServiceAccountName: "linkage",
+			Mode:    objectStore,
 			Managed: &ManagedObjectStoreArgs{Versioning: true, NoncurrentVersionDays: 30, AbortMultipartDays: 7},
 			InCluster: &InClusterObjectStoreArgs{
 				InClusterArgs: *inCluster("minio/minio:RELEASE.2025-09-07T16-13-09Z"),
@@ -140,36 +141,11 @@ func run(t *testing.T, args *Args) (*pulumimock.Mocks, map[string]any) {
 	return m, out.values
 }
 
-func find(t *testing.T, m *pulumimock.Mocks, typ, name string) pulumimock.Resource {
-	t.Helper()
-	r, ok := m.Find(typ, name)
-	require.Truef(t, ok, "no %s named %s", typ, name)
-	return r
-}
-
 // secretData returns a Secret's stringData, revealed, after checking it is secret in state.
 func secretData(t *testing.T, r pulumimock.Resource) map[string]string {
 	t.Helper()
 	require.Equalf(t, pulumimock.Redacted, pulumimock.Plain(r.Inputs, true)["stringData"], "stringData of Secret %s must be secret", r.Name)
-	return decode[corev1.Secret](t, r).StringData
-}
-
-// decode reads a declared Kubernetes object into its k8s.io/api type, strictly.
-func decode[T any](t *testing.T, r pulumimock.Resource) *T {
-	t.Helper()
-	var v T
-	require.NoError(t, r.Decode(&v))
-	return &v
-}
-
-// policyInput parses the IAM policy document held in a string input.
-func policyInput(t *testing.T, r pulumimock.Resource, input string) iampolicy.Document {
-	t.Helper()
-	doc, ok := r.Input(input).(string)
-	require.Truef(t, ok, "%s of %s is not a string: %v", input, r.Name, r.Input(input))
-	policy, err := iampolicy.Parse(doc)
-	require.NoError(t, err)
-	return policy
+	return componenttest.Decode[corev1.Secret](t, r).StringData
 }
 
 func TestInClusterDeclaresStatefulSetsSecretsAndServices(t *testing.T) {
@@ -189,7 +165,7 @@ func TestInClusterDeclaresStatefulSetsSecretsAndServices(t *testing.T) {
 	require.Equal(t, "http://linkage-objectstore.linkage.svc:9000", out["objectStore.endpoint"])
 	require.Equal(t, "", out["objectStore.appRoleArn"])
 
-	pg := secretData(t, find(t, m, "kubernetes:core/v1:Secret", "linkage-postgres"))
+	pg := secretData(t, componenttest.Find(t, m, "kubernetes:core/v1:Secret", "linkage-postgres"))
 	u, err := url.Parse(pg[KeyDatabaseURL])
 	require.NoError(t, err)
 	password, _ := u.User.Password()
@@ -198,34 +174,34 @@ func TestInClusterDeclaresStatefulSetsSecretsAndServices(t *testing.T) {
 	require.Equal(t, "linkage-postgres.linkage.svc:5432", u.Host)
 	require.Equal(t, "/linkage", u.Path)
 
-	redis := secretData(t, find(t, m, "kubernetes:core/v1:Secret", "linkage-redis"))
+	redis := secretData(t, componenttest.Find(t, m, "kubernetes:core/v1:Secret", "linkage-redis"))
 	require.True(t, strings.HasPrefix(redis[KeyRedisURL], "redis://:"))
 
-	s3 := secretData(t, find(t, m, "kubernetes:core/v1:Secret", "linkage-objectstore"))
+	s3 := secretData(t, componenttest.Find(t, m, "kubernetes:core/v1:Secret", "linkage-objectstore"))
 	require.Equal(t, "s3://linkage?endpoint=http%3A%2F%2Flinkage-objectstore.linkage.svc%3A9000&region=us-east-1", s3[KeyBlobURL])
 	require.Equal(t, "linkage-app", s3[KeyAccessKeyID])
-	root := secretData(t, find(t, m, "kubernetes:core/v1:Secret", "linkage-objectstore-root"))
+	root := secretData(t, componenttest.Find(t, m, "kubernetes:core/v1:Secret", "linkage-objectstore-root"))
 	require.NotEqual(t, root["MINIO_ROOT_PASSWORD"], s3[KeySecretAccessKey], "the app gets its own MinIO user, not root")
 
 	for _, name := range []string{"linkage-postgres", "linkage-redis", "linkage-objectstore"} {
-		sts := decode[appsv1.StatefulSet](t, find(t, m, "kubernetes:apps/v1:StatefulSet", name))
+		sts := componenttest.Decode[appsv1.StatefulSet](t, componenttest.Find(t, m, "kubernetes:apps/v1:StatefulSet", name))
 		require.Len(t, sts.Spec.VolumeClaimTemplates, 1)
-		require.Equal(t, ptr("gp3-retain"), sts.Spec.VolumeClaimTemplates[0].Spec.StorageClassName)
+		require.Equal(t, componenttest.Ptr("gp3-retain"), sts.Spec.VolumeClaimTemplates[0].Spec.StorageClassName)
 		require.NotNil(t, sts.Spec.PersistentVolumeClaimRetentionPolicy)
 		require.Equal(t, appsv1.RetainPersistentVolumeClaimRetentionPolicyType, sts.Spec.PersistentVolumeClaimRetentionPolicy.WhenDeleted)
 		pod := sts.Spec.Template.Spec
 		require.Equal(t, map[string]string{"role": "system"}, pod.NodeSelector)
 		require.NotNil(t, pod.SecurityContext)
-		require.Equal(t, ptr(true), pod.SecurityContext.RunAsNonRoot)
-		svc := decode[corev1.Service](t, find(t, m, "kubernetes:core/v1:Service", name))
+		require.Equal(t, componenttest.Ptr(true), pod.SecurityContext.RunAsNonRoot)
+		svc := componenttest.Decode[corev1.Service](t, componenttest.Find(t, m, "kubernetes:core/v1:Service", name))
 		require.Equal(t, corev1.ClusterIPNone, svc.Spec.ClusterIP)
 		require.Equal(t, name, sts.Spec.ServiceName)
 	}
 
-	job := find(t, m, "kubernetes:batch/v1:Job", "linkage-objectstore-bucket")
+	job := componenttest.Find(t, m, "kubernetes:batch/v1:Job", "linkage-objectstore-bucket")
 	require.True(t, job.DeleteBeforeReplace)
-	require.Contains(t, job.DependsOn, find(t, m, "kubernetes:apps/v1:StatefulSet", "linkage-objectstore").URN)
-	policyMap := decode[corev1.ConfigMap](t, find(t, m, "kubernetes:core/v1:ConfigMap", "linkage-objectstore-policy"))
+	require.Contains(t, job.DependsOn, componenttest.Find(t, m, "kubernetes:apps/v1:StatefulSet", "linkage-objectstore").URN)
+	policyMap := componenttest.Decode[corev1.ConfigMap](t, componenttest.Find(t, m, "kubernetes:core/v1:ConfigMap", "linkage-objectstore-policy"))
 	require.Contains(t, policyMap.Data, "policy.json")
 	policy, err := iampolicy.Parse(policyMap.Data["policy.json"])
 	require.NoError(t, err)
@@ -246,9 +222,9 @@ func TestInClusterContainersAreLimitedProbedAndNonRoot(t *testing.T) {
 			require.Falsef(t, c.Resources.Limits.Memory().IsZero(), "%s: memory limit", name)
 			sc := c.SecurityContext
 			require.NotNil(t, sc, name)
-			require.Equal(t, ptr(true), sc.RunAsNonRoot, name)
-			require.Equal(t, ptr(false), sc.AllowPrivilegeEscalation, name)
-			require.Equal(t, ptr(true), sc.ReadOnlyRootFilesystem, name)
+			require.Equal(t, componenttest.Ptr(true), sc.RunAsNonRoot, name)
+			require.Equal(t, componenttest.Ptr(false), sc.AllowPrivilegeEscalation, name)
+			require.Equal(t, componenttest.Ptr(true), sc.ReadOnlyRootFilesystem, name)
 			require.NotNil(t, sc.RunAsUser, name)
 			require.NotZero(t, *sc.RunAsUser, name)
 			if probed {
@@ -258,61 +234,19 @@ func TestInClusterContainersAreLimitedProbedAndNonRoot(t *testing.T) {
 		}
 	}
 	for _, r := range m.ByType("kubernetes:apps/v1:StatefulSet") {
-		check(r.Name, decode[appsv1.StatefulSet](t, r).Spec.Template.Spec, true)
+		check(r.Name, componenttest.Decode[appsv1.StatefulSet](t, r).Spec.Template.Spec, true)
 	}
 	for _, r := range m.ByType("kubernetes:batch/v1:Job") {
-		check(r.Name, decode[batchv1.Job](t, r).Spec.Template.Spec, false)
+		check(r.Name, componenttest.Decode[batchv1.Job](t, r).Spec.Template.Spec, false)
 	}
 	require.Equal(t, 4, checked)
 
 	// Redis's password never appears on its command line.
-	redis := decode[appsv1.StatefulSet](t, find(t, m, "kubernetes:apps/v1:StatefulSet", "linkage-redis"))
+	redis := componenttest.Decode[appsv1.StatefulSet](t, componenttest.Find(t, m, "kubernetes:apps/v1:StatefulSet", "linkage-redis"))
 	require.Len(t, redis.Spec.Template.Spec.Containers, 1)
 	cmd := redis.Spec.Template.Spec.Containers[0].Command
 	require.Len(t, cmd, 3)
 	require.NotContains(t, cmd[2], "--requirepass")
-}
-
-func ptr[T any](v T) *T { return &v }
-
-func TestManagedPostgres(t *testing.T) {
-	m, out := run(t, testArgs(Managed, InCluster, InCluster))
-	db := find(t, m, "aws:rds/instance:Instance", "linkage-postgres")
-	for key, want := range map[string]any{
-		"engine": "postgres", "engineVersion": "17", "storageType": "gp3", "storageEncrypted": true,
-		"publiclyAccessible": false, "multiAz": true, "deletionProtection": true, "backupRetentionPeriod": 14.0,
-		"performanceInsightsEnabled": true, "skipFinalSnapshot": false, "maxAllocatedStorage": 200.0,
-	} {
-		require.Equalf(t, want, db.Input(key), "rds %s", key)
-	}
-	require.Equal(t, pulumimock.Redacted, pulumimock.Plain(db.Inputs, true)["password"], "the master password is secret")
-	require.Equal(t, true, db.Input("autoMinorVersionUpgrade"), "a major version, minor versions applied by RDS")
-	suffix := find(t, m, "random:index/randomId:RandomId", "linkage-postgres-final-snapshot")
-	require.Equal(t, "linkage-postgres-final-"+suffix.Outputs["hex"].StringValue(), db.Input("finalSnapshotIdentifier"),
-		"the final snapshot is named uniquely, so a replacement's does not collide with it")
-
-	params := find(t, m, "aws:rds/parameterGroup:ParameterGroup", "linkage-postgres")
-	require.Equal(t, "postgres17", params.Input("family"))
-	require.Equal(t, []any{map[string]any{"name": "rds.force_ssl", "value": "1"}}, params.Input("parameters"))
-
-	sg := find(t, m, "aws:ec2/securityGroup:SecurityGroup", "linkage-postgres")
-	require.Len(t, sg.Input("ingress"), 1)
-	require.Equal(t, 5432.0, sg.Input("ingress[0].fromPort"))
-	require.Equal(t, 5432.0, sg.Input("ingress[0].toPort"))
-	require.Equal(t, []any{"sg-nodes"}, sg.Input("ingress[0].securityGroups"))
-	require.Nil(t, sg.Input("ingress[0].cidrBlocks"))
-
-	subnets := find(t, m, "aws:rds/subnetGroup:SubnetGroup", "linkage-postgres")
-	require.Equal(t, []any{"subnet-a", "subnet-b"}, subnets.Input("subnetIds"))
-
-	secret := secretData(t, find(t, m, "kubernetes:core/v1:Secret", "linkage-postgres"))
-	dbURL, err := url.Parse(secret[KeyDatabaseURL])
-	require.NoError(t, err)
-	require.Equal(t, "verify-full", dbURL.Query().Get("sslmode"), "the server's certificate and host name are verified")
-	require.Equal(t, PostgresCAPath, dbURL.Query().Get("sslrootcert"))
-	require.ElementsMatch(t, []string{KeyDatabaseURL, KeyPostgresCA}, keys(secret), "managed mode hands the app the URL and the CA bundle only")
-	requireRDSRoots(t, secret[KeyPostgresCA])
-	require.Equal(t, "linkage-postgres", out["postgres.secret"])
 }
 
 func TestManagedPostgresWithoutProtectionSkipsFinalSnapshot(t *testing.T) {
@@ -320,7 +254,7 @@ func TestManagedPostgresWithoutProtectionSkipsFinalSnapshot(t *testing.T) {
 	args.Postgres.Managed.DeletionProtection = false
 	args.Postgres.Managed.PerformanceInsights = false
 	m, _ := run(t, args)
-	db := find(t, m, "aws:rds/instance:Instance", "linkage-postgres")
+	db := componenttest.Find(t, m, "aws:rds/instance:Instance", "linkage-postgres")
 	require.Equal(t, true, db.Input("skipFinalSnapshot"))
 	require.Nil(t, db.Input("finalSnapshotIdentifier"))
 	require.Nil(t, db.Input("performanceInsightsRetentionPeriod"))
@@ -362,7 +296,7 @@ func keys(m map[string]string) []string {
 
 func TestManagedRedis(t *testing.T) {
 	m, _ := run(t, testArgs(InCluster, Managed, InCluster))
-	rg := find(t, m, "aws:elasticache/replicationGroup:ReplicationGroup", "linkage-redis")
+	rg := componenttest.Find(t, m, "aws:elasticache/replicationGroup:ReplicationGroup", "linkage-redis")
 	for key, want := range map[string]any{
 		"transitEncryptionEnabled": true, "atRestEncryptionEnabled": true, "automaticFailoverEnabled": true,
 		"multiAzEnabled": true, "numCacheClusters": 2.0, "port": 6379.0,
@@ -370,40 +304,40 @@ func TestManagedRedis(t *testing.T) {
 		require.Equalf(t, want, rg.Input(key), "replication group %s", key)
 	}
 	require.Equal(t, pulumimock.Redacted, pulumimock.Plain(rg.Inputs, true)["authToken"])
-	sg := find(t, m, "aws:ec2/securityGroup:SecurityGroup", "linkage-redis")
+	sg := componenttest.Find(t, m, "aws:ec2/securityGroup:SecurityGroup", "linkage-redis")
 	require.Equal(t, 6379.0, sg.Input("ingress[0].fromPort"))
-	secret := secretData(t, find(t, m, "kubernetes:core/v1:Secret", "linkage-redis"))
+	secret := secretData(t, componenttest.Find(t, m, "kubernetes:core/v1:Secret", "linkage-redis"))
 	require.True(t, strings.HasPrefix(secret[KeyRedisURL], "rediss://:"), "TLS to ElastiCache")
 }
 
 func TestManagedObjectStore(t *testing.T) {
 	m, out := run(t, testArgs(InCluster, InCluster, Managed))
-	pab := find(t, m, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "linkage-objectstore")
+	pab := componenttest.Find(t, m, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "linkage-objectstore")
 	for _, k := range []string{"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"} {
 		require.Equal(t, true, pab.Input(k), k)
 	}
-	own := find(t, m, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "linkage-objectstore")
+	own := componenttest.Find(t, m, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "linkage-objectstore")
 	require.Equal(t, "BucketOwnerEnforced", own.Input("rule.objectOwnership"))
-	sse := find(t, m, "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", "linkage-objectstore")
+	sse := componenttest.Find(t, m, "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", "linkage-objectstore")
 	require.Equal(t, "aws:kms", sse.Input("rules[0].applyServerSideEncryptionByDefault.sseAlgorithm"))
-	ver := find(t, m, "aws:s3/bucketVersioningV2:BucketVersioningV2", "linkage-objectstore")
+	ver := componenttest.Find(t, m, "aws:s3/bucketVersioningV2:BucketVersioningV2", "linkage-objectstore")
 	require.Equal(t, "Enabled", ver.Input("versioningConfiguration.status"))
-	lc := find(t, m, "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2", "linkage-objectstore")
+	lc := componenttest.Find(t, m, "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2", "linkage-objectstore")
 	require.Equal(t, 7.0, lc.Input("rules[0].abortIncompleteMultipartUpload.daysAfterInitiation"))
 
-	bucketPolicy := policyInput(t, find(t, m, "aws:s3/bucketPolicy:BucketPolicy", "linkage-objectstore"), "policy")
+	bucketPolicy := componenttest.Policy(t, componenttest.Find(t, m, "aws:s3/bucketPolicy:BucketPolicy", "linkage-objectstore"), "policy")
 	require.Len(t, bucketPolicy.Statement, 1)
 	require.Equal(t, "Deny", bucketPolicy.Statement[0].Effect, "the bucket policy only denies (plain HTTP)")
 
-	appRole := find(t, m, "aws:iam/role:Role", "linkage-objectstore-app")
-	trust := policyInput(t, appRole, "assumeRolePolicy")
+	appRole := componenttest.Find(t, m, "aws:iam/role:Role", "linkage-objectstore-app")
+	trust := componenttest.Policy(t, appRole, "assumeRolePolicy")
 	require.Len(t, trust.Statement, 1)
 	cond := trust.Statement[0].Condition["StringEquals"]
 	require.Equal(t, iampolicy.Strings{"system:serviceaccount:linkage:linkage"}, cond["oidc.eks.us-east-1.amazonaws.com/id/ABC:sub"])
 	require.Equal(t, iampolicy.Strings{"sts.amazonaws.com"}, cond["oidc.eks.us-east-1.amazonaws.com/id/ABC:aud"])
 
-	appPolicy := policyInput(t, find(t, m, "aws:iam/rolePolicy:RolePolicy", "linkage-objectstore-app"), "policy")
-	uploadRole := find(t, m, "aws:iam/role:Role", "linkage-objectstore-upload")
+	appPolicy := componenttest.Policy(t, componenttest.Find(t, m, "aws:iam/rolePolicy:RolePolicy", "linkage-objectstore-app"), "policy")
+	uploadRole := componenttest.Find(t, m, "aws:iam/role:Role", "linkage-objectstore-upload")
 	var bucketArn string
 	for _, st := range appPolicy.Statement {
 		require.Equal(t, "Allow", st.Effect)
@@ -419,11 +353,11 @@ func TestManagedObjectStore(t *testing.T) {
 	}
 	require.NotEmpty(t, bucketArn)
 
-	uploadTrust := policyInput(t, uploadRole, "assumeRolePolicy")
+	uploadTrust := componenttest.Policy(t, uploadRole, "assumeRolePolicy")
 	require.Len(t, uploadTrust.Statement, 1)
 	require.Equal(t, iampolicy.Strings{fmt.Sprint(out["objectStore.appRoleArn"])}, uploadTrust.Statement[0].Principal["AWS"],
 		"only the app's role may issue upload credentials")
-	uploadPolicy := policyInput(t, find(t, m, "aws:iam/rolePolicy:RolePolicy", "linkage-objectstore-upload"), "policy")
+	uploadPolicy := componenttest.Policy(t, componenttest.Find(t, m, "aws:iam/rolePolicy:RolePolicy", "linkage-objectstore-upload"), "policy")
 	require.Len(t, uploadPolicy.Statement, 2)
 	write, read := uploadPolicy.Statement[0], uploadPolicy.Statement[1]
 	require.Equal(t, iampolicy.Strings{bucketArn + "/projects/*/external/*"}, write.Resource)
@@ -431,7 +365,7 @@ func TestManagedObjectStore(t *testing.T) {
 	require.Equal(t, iampolicy.Strings{"s3:GetObject"}, read.Action)
 	require.Equal(t, iampolicy.Strings{bucketArn + "/projects/*/runs/*/result*"}, read.Resource)
 
-	secret := secretData(t, find(t, m, "kubernetes:core/v1:Secret", "linkage-objectstore"))
+	secret := secretData(t, componenttest.Find(t, m, "kubernetes:core/v1:Secret", "linkage-objectstore"))
 	blob, err := url.Parse(secret[KeyBlobURL])
 	require.NoError(t, err)
 	require.Equal(t, "s3", blob.Scheme)
@@ -509,7 +443,6 @@ func TestNewNamesWhatItCannotWorkWithout(t *testing.T) {
 	args.AWS = nil
 	args.Namespace = nil
 	args.Redis.External = nil
-	args.ObjectStore.ServiceAccountName = ""
 	_, err := pulumimock.RunProgram("linkage", "test", pulumimock.Config{}, func(ctx *pulumi.Context) error {
 		_, err := New(ctx, "linkage", args)
 		return err
@@ -517,8 +450,16 @@ func TestNewNamesWhatItCannotWorkWithout(t *testing.T) {
 	require.Error(t, err)
 	for _, want := range []string{
 		"namespace is required", "postgres: managed needs AWS", `redis: mode "external" needs its arguments`,
-		"objectStore: managed needs AWS", "objectStore: the app's service account",
+		"objectStore: managed needs AWS",
 	} {
 		require.ErrorContains(t, err, want)
 	}
+
+	args = testArgs(InCluster, InCluster, Managed)
+	args.AWS.AppServiceAccount = ""
+	_, err = pulumimock.RunProgram("linkage", "test", pulumimock.Config{}, func(ctx *pulumi.Context) error {
+		_, err := New(ctx, "linkage", args)
+		return err
+	})
+	require.ErrorContains(t, err, "objectStore: the app's service account")
 }

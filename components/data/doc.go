@@ -44,7 +44,7 @@
 //	             projects/*/runs/*/result* reads; empty unless managed)
 //
 // The IRSA role trusts exactly system:serviceaccount:<namespace>:<name> from
-// ObjectStoreArgs.ServiceAccountNamespace/Name, so the app's ServiceAccount
+// AWSArgs.AppNamespace/AppServiceAccount, so the app's ServiceAccount
 // must carry that name. Passwords never appear in outputs: they live in the Secrets and in
 // Pulumi state as secrets.
 package data

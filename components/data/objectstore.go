@@ -34,43 +34,40 @@ func blobURL(bucket string, query url.Values) string {
 
 // ObjectStoreArgs configure the blob store.
 type ObjectStoreArgs struct {
-	Mode Mode
-	// ServiceAccountNamespace/Name are the app's ServiceAccount: the only
-	// one the IRSA role trusts (managed mode).
-	ServiceAccountNamespace, ServiceAccountName string
+	Mode Mode `json:"mode"`
 
-	Managed   *ManagedObjectStoreArgs
-	InCluster *InClusterObjectStoreArgs
-	External  *ExternalObjectStoreArgs
+	Managed   *ManagedObjectStoreArgs   `json:"managed"`
+	InCluster *InClusterObjectStoreArgs `json:"inCluster"`
+	External  *ExternalObjectStoreArgs  `json:"external"`
 }
 
 // ManagedObjectStoreArgs shape the S3 bucket.
 type ManagedObjectStoreArgs struct {
 	// Versioning keeps overwritten and deleted objects for
 	// NoncurrentVersionDays (production).
-	Versioning            bool
-	NoncurrentVersionDays int
+	Versioning            bool `json:"versioning"`
+	NoncurrentVersionDays int  `json:"noncurrentVersionDays"`
 	// AbortMultipartDays removes abandoned multipart uploads.
-	AbortMultipartDays int
+	AbortMultipartDays int `json:"abortMultipartDays"`
 }
 
 // InClusterObjectStoreArgs run MinIO and create its bucket.
 type InClusterObjectStoreArgs struct {
 	InClusterArgs
-	Bucket string
+	Bucket string `json:"bucket"`
 	// Region MinIO reports (clients sign requests for it).
-	Region string
+	Region string `json:"region"`
 	// ClientImage is the MinIO client (mc) image of the bucket Job.
-	ClientImage string
+	ClientImage string `json:"clientImage"`
 }
 
 // ExternalObjectStoreArgs name an existing bucket.
 type ExternalObjectStoreArgs struct {
-	Bucket string
+	Bucket string `json:"bucket"`
 	// Endpoint is the S3 API URL; empty for AWS S3.
-	Endpoint   string
-	Region     string
-	SecretName string
+	Endpoint   string `json:"endpoint"`
+	Region     string `json:"region"`
+	SecretName string `json:"secretName"`
 }
 
 // ObjectStore is the blob store, whatever its mode.
@@ -243,8 +240,8 @@ func (o *ObjectStore) managed(ctx *pulumi.Context, name string, shared sharedArg
 func (o *ObjectStore) roles(ctx *pulumi.Context, name string, shared sharedArgs, args ObjectStoreArgs, bucketArn pulumi.StringOutput, parent pulumi.ResourceOption) (app *irsa.Role, upload *iam.Role, err error) {
 	app, err = irsa.NewRole(ctx, name+"-app", &irsa.RoleArgs{
 		OIDC:           shared.aws.OIDC,
-		Namespace:      args.ServiceAccountNamespace,
-		ServiceAccount: args.ServiceAccountName,
+		Namespace:      shared.aws.AppNamespace,
+		ServiceAccount: shared.aws.AppServiceAccount,
 	}, parent)
 	if err != nil {
 		return nil, nil, fmt.Errorf("app role: %w", err)

@@ -24,13 +24,13 @@ var rdsCABundle string
 
 // PostgresArgs configure the database.
 type PostgresArgs struct {
-	Mode     Mode
-	Database string
-	Username string
+	Mode     Mode   `json:"mode"`
+	Database string `json:"database"`
+	Username string `json:"username"`
 
-	Managed   *ManagedPostgresArgs
-	InCluster *InClusterArgs
-	External  *ExternalArgs
+	Managed   *ManagedPostgresArgs `json:"managed"`
+	InCluster *InClusterArgs       `json:"inCluster"`
+	External  *ExternalArgs        `json:"external"`
 }
 
 // ManagedPostgresArgs size the RDS instance. Production sets MultiAZ,
@@ -39,14 +39,14 @@ type ManagedPostgresArgs struct {
 	// EngineVersion is the major version ("17"): RDS applies minor versions
 	// in the maintenance window (AutoMinorVersionUpgrade), so a pinned minor
 	// would turn the next update into a downgrade.
-	EngineVersion          string
-	InstanceClass          string
-	AllocatedStorageGiB    int
-	MaxAllocatedStorageGiB int
-	MultiAZ                bool
-	DeletionProtection     bool
-	BackupRetentionDays    int
-	PerformanceInsights    bool
+	EngineVersion          string `json:"engineVersion"`
+	InstanceClass          string `json:"instanceClass"`
+	AllocatedStorageGiB    int    `json:"allocatedStorageGiB"`
+	MaxAllocatedStorageGiB int    `json:"maxAllocatedStorageGiB"`
+	MultiAZ                bool   `json:"multiAz"`
+	DeletionProtection     bool   `json:"deletionProtection"`
+	BackupRetentionDays    int    `json:"backupRetentionDays"`
+	PerformanceInsights    bool   `json:"performanceInsights"`
 }
 
 // Postgres is the database, whatever its mode.

@@ -15,22 +15,22 @@ const redisPort = 6379
 
 // RedisArgs configure the queue's Redis.
 type RedisArgs struct {
-	Mode Mode
+	Mode Mode `json:"mode"`
 
-	Managed   *ManagedRedisArgs
-	InCluster *InClusterArgs
-	External  *ExternalArgs
+	Managed   *ManagedRedisArgs `json:"managed"`
+	InCluster *InClusterArgs    `json:"inCluster"`
+	External  *ExternalArgs     `json:"external"`
 }
 
 // ManagedRedisArgs size the ElastiCache replication group.
 type ManagedRedisArgs struct {
-	EngineVersion string
-	NodeType      string
+	EngineVersion string `json:"engineVersion"`
+	NodeType      string `json:"nodeType"`
 	// Replicas beside the primary; HighAvailability needs at least one.
-	Replicas int
+	Replicas int `json:"replicas"`
 	// HighAvailability turns on automatic failover and Multi-AZ.
-	HighAvailability      bool
-	SnapshotRetentionDays int
+	HighAvailability      bool `json:"highAvailability"`
+	SnapshotRetentionDays int  `json:"snapshotRetentionDays"`
 }
 
 // Redis is the queue's Redis, whatever its mode.

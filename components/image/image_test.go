@@ -11,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/require"
 
+	"github.com/linkage-platform/linkage/components/componenttest"
 	"github.com/linkage-platform/linkage/internal/pulumimock"
 )
 
@@ -56,13 +57,6 @@ func buildImage(t *testing.T, args *ImageArgs) (*pulumimock.Mocks, string) {
 	return m, await(t, ref)
 }
 
-func find(t *testing.T, m *pulumimock.Mocks, typ, name string) pulumimock.Resource {
-	t.Helper()
-	r, ok := m.Find(typ, name)
-	require.True(t, ok, "no %s %s", typ, name)
-	return r
-}
-
 // await reads an output captured by an Apply, which may resolve after the program returns.
 func await(t *testing.T, c chan string) string {
 	t.Helper()
@@ -88,7 +82,7 @@ func TestImageIsBuiltPushedToECRAndDeployedByDigest(t *testing.T) {
 	require.Equal(t, "123456789012.dkr.ecr.us-east-1.amazonaws.com/linkage-prod@sha256:"+
 		"abababababababababababababababababababababababababababababababab", ref)
 
-	repo := find(t, m, "aws:ecr/repository:Repository", "linkage")
+	repo := componenttest.Find(t, m, "aws:ecr/repository:Repository", "linkage")
 	require.Equal(t, "IMMUTABLE", repo.Input("imageTagMutability"))
 	require.Equal(t, true, repo.Input("imageScanningConfiguration.scanOnPush"))
 
@@ -102,7 +96,7 @@ func TestImageIsBuiltPushedToECRAndDeployedByDigest(t *testing.T) {
 			} `json:"selection"`
 		} `json:"rules"`
 	}
-	lp := find(t, m, "aws:ecr/lifecyclePolicy:LifecyclePolicy", "linkage")
+	lp := componenttest.Find(t, m, "aws:ecr/lifecyclePolicy:LifecyclePolicy", "linkage")
 	raw, ok := lp.Input("policy").(string)
 	require.True(t, ok, "the lifecycle policy is a JSON string")
 	require.NoError(t, json.Unmarshal([]byte(raw), &policy))
@@ -114,7 +108,7 @@ func TestImageIsBuiltPushedToECRAndDeployedByDigest(t *testing.T) {
 
 	tag, err := contentTag(repoRoot)
 	require.NoError(t, err)
-	img := find(t, m, "docker:index/image:Image", "linkage")
+	img := componenttest.Find(t, m, "docker:index/image:Image", "linkage")
 	require.Equal(t, "123456789012.dkr.ecr.us-east-1.amazonaws.com/linkage-prod:"+tag, img.Input("imageName"))
 	require.Equal(t, filepath.Join(repoRoot, "app/Dockerfile"), img.Input("build.dockerfile"))
 	require.Equal(t, repoRoot, img.Input("build.context"))
@@ -129,7 +123,7 @@ func TestLocalImageIsBuiltWithoutPushing(t *testing.T) {
 	tag, err := contentTag(repoRoot)
 	require.NoError(t, err)
 	require.Equal(t, "linkage:"+tag, ref)
-	img := find(t, m, "docker:index/image:Image", "linkage")
+	img := componenttest.Find(t, m, "docker:index/image:Image", "linkage")
 	require.Equal(t, true, img.Input("skipPush"))
 	require.Empty(t, m.ByType("aws:ecr/repository:Repository"))
 }
@@ -168,7 +162,7 @@ func TestContentTagFollowsTheImageSources(t *testing.T) {
 func TestImageIsTaggedWithTheGivenCommit(t *testing.T) {
 	const commit = "3f2a9c1d4b5e6f708192a3b4c5d6e7f801234567"
 	m, _ := buildImage(t, &ImageArgs{Context: repoRoot, Push: true, RepositoryName: "linkage-dev", KeepImages: 30, Platform: "linux/amd64", Tag: commit})
-	img := find(t, m, "docker:index/image:Image", "linkage")
+	img := componenttest.Find(t, m, "docker:index/image:Image", "linkage")
 	require.Equal(t, "123456789012.dkr.ecr.us-east-1.amazonaws.com/linkage-prod:"+commit, img.Input("imageName"))
 	require.Equal(t, commit, img.Input("build.args.VERSION"))
 }

@@ -16,6 +16,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/linkage-platform/linkage/components/componenttest"
 	"github.com/linkage-platform/linkage/components/container"
 	"github.com/linkage-platform/linkage/internal/manifests"
 	"github.com/linkage-platform/linkage/internal/pulumimock"
@@ -136,31 +137,16 @@ func await(t *testing.T, c chan string) string {
 	}
 }
 
-func find(t *testing.T, m *pulumimock.Mocks, typ, name string) pulumimock.Resource {
-	t.Helper()
-	r, ok := m.Find(typ, name)
-	require.True(t, ok, "no %s %s", typ, name)
-	return r
-}
-
-// decode reads a declared Kubernetes object into its k8s.io/api type, strictly.
-func decode[T any](t *testing.T, r pulumimock.Resource) *T {
-	t.Helper()
-	var v T
-	require.NoError(t, r.Decode(&v))
-	return &v
-}
-
 // deployment finds and decodes a Deployment.
 func deployment(t *testing.T, m *pulumimock.Mocks, name string) *appsv1.Deployment {
 	t.Helper()
-	return decode[appsv1.Deployment](t, find(t, m, "kubernetes:apps/v1:Deployment", name))
+	return componenttest.Decode[appsv1.Deployment](t, componenttest.Find(t, m, "kubernetes:apps/v1:Deployment", name))
 }
 
 func ingress(t *testing.T, m *pulumimock.Mocks) (pulumimock.Resource, *networkingv1.Ingress) {
 	t.Helper()
-	r := find(t, m, "kubernetes:networking.k8s.io/v1:Ingress", "linkage-api")
-	return r, decode[networkingv1.Ingress](t, r)
+	r := componenttest.Find(t, m, "kubernetes:networking.k8s.io/v1:Ingress", "linkage-api")
+	return r, componenttest.Decode[networkingv1.Ingress](t, r)
 }
 
 // onlyContainer is the one container of a pod template.
@@ -194,7 +180,7 @@ func TestEveryObjectDecodesStrictly(t *testing.T) {
 
 func TestServiceAccountCarriesTheIRSARole(t *testing.T) {
 	m, _ := deploy(t, eksArgs())
-	sa := decode[corev1.ServiceAccount](t, find(t, m, "kubernetes:core/v1:ServiceAccount", "linkage-sa"))
+	sa := componenttest.Decode[corev1.ServiceAccount](t, componenttest.Find(t, m, "kubernetes:core/v1:ServiceAccount", "linkage-sa"))
 	require.Equal(t, ServiceAccountName, sa.Name)
 	require.Equal(t, map[string]string{"eks.amazonaws.com/role-arn": roleArn}, sa.Annotations)
 	require.NotNil(t, sa.AutomountServiceAccountToken)
@@ -202,22 +188,22 @@ func TestServiceAccountCarriesTheIRSARole(t *testing.T) {
 
 	// The Jobs run without the app's S3 role.
 	for job, account := range map[string]string{"linkage-migrate": "linkage-migrate", "linkage-smoke": "linkage-smoke"} {
-		require.Equal(t, account, find(t, m, "kubernetes:batch/v1:Job", job).Input("spec.template.spec.serviceAccountName"), job)
-		own := find(t, m, "kubernetes:core/v1:ServiceAccount", account+"-sa")
+		require.Equal(t, account, componenttest.Find(t, m, "kubernetes:batch/v1:Job", job).Input("spec.template.spec.serviceAccountName"), job)
+		own := componenttest.Find(t, m, "kubernetes:core/v1:ServiceAccount", account+"-sa")
 		require.Equal(t, account, own.Input("metadata.name"))
 		require.Empty(t, own.Input("metadata.annotations"), "%s has no IAM role", account)
 		require.Equal(t, false, own.Input("automountServiceAccountToken"))
 	}
 
 	m, _ = deploy(t, localArgs())
-	sa = decode[corev1.ServiceAccount](t, find(t, m, "kubernetes:core/v1:ServiceAccount", "linkage-sa"))
+	sa = componenttest.Decode[corev1.ServiceAccount](t, componenttest.Find(t, m, "kubernetes:core/v1:ServiceAccount", "linkage-sa"))
 	require.Empty(t, sa.Annotations, "no IRSA without a role")
 }
 
 func TestMigrationRunsBeforeEveryDeployment(t *testing.T) {
 	m, _ := deploy(t, eksArgs())
-	job := find(t, m, "kubernetes:batch/v1:Job", "linkage-migrate")
-	migrate := decode[batchv1.Job](t, job)
+	job := componenttest.Find(t, m, "kubernetes:batch/v1:Job", "linkage-migrate")
+	migrate := componenttest.Decode[batchv1.Job](t, job)
 	require.Equal(t, "linkage-migrate-"+shortHash(testImage), migrate.Name)
 	require.Equal(t, []string{"/linkage", "migrate"}, onlyContainer(t, migrate.Spec.Template.Spec).Command)
 	require.Equal(t, corev1.RestartPolicyNever, migrate.Spec.Template.Spec.RestartPolicy)
@@ -233,10 +219,10 @@ func TestMigrationRunsBeforeEveryDeployment(t *testing.T) {
 func TestAPIDeployment(t *testing.T) {
 	m, _ := deploy(t, eksArgs())
 	api := deployment(t, m, "linkage-api")
-	require.Equal(t, ptr(int32(2)), api.Spec.Replicas)
+	require.Equal(t, componenttest.Ptr(int32(2)), api.Spec.Replicas)
 	pod := api.Spec.Template.Spec
 	require.Equal(t, map[string]string{"role": "system"}, pod.NodeSelector)
-	require.Equal(t, ptr(int64(60)), pod.TerminationGracePeriodSeconds)
+	require.Equal(t, componenttest.Ptr(int64(60)), pod.TerminationGracePeriodSeconds)
 	require.Len(t, pod.TopologySpreadConstraints, 2)
 	require.Equal(t, "topology.kubernetes.io/zone", pod.TopologySpreadConstraints[0].TopologyKey)
 
@@ -252,15 +238,15 @@ func TestAPIDeployment(t *testing.T) {
 	require.NotNil(t, c.Lifecycle.PreStop)
 	require.Equal(t, &corev1.SleepAction{Seconds: 15}, c.Lifecycle.PreStop.Sleep)
 	require.NotNil(t, c.SecurityContext)
-	require.Equal(t, ptr(true), c.SecurityContext.ReadOnlyRootFilesystem)
-	require.Equal(t, ptr(false), c.SecurityContext.AllowPrivilegeEscalation)
-	require.Equal(t, ptr(true), c.SecurityContext.RunAsNonRoot)
+	require.Equal(t, componenttest.Ptr(true), c.SecurityContext.ReadOnlyRootFilesystem)
+	require.Equal(t, componenttest.Ptr(false), c.SecurityContext.AllowPrivilegeEscalation)
+	require.Equal(t, componenttest.Ptr(true), c.SecurityContext.RunAsNonRoot)
 	require.Equal(t, "1", c.Resources.Limits.Cpu().String())
 	require.Equal(t, "1Gi", c.Resources.Limits.Memory().String())
 
 	env := envByName(c)
 	require.Equal(t, &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-		LocalObjectReference: corev1.LocalObjectReference{Name: "linkage-postgres"}, Key: "DATABASE_URL", Optional: ptr(false),
+		LocalObjectReference: corev1.LocalObjectReference{Name: "linkage-postgres"}, Key: "DATABASE_URL", Optional: componenttest.Ptr(false),
 	}}, env["LINKAGE_DATABASE_URL"].ValueFrom)
 	require.NotNil(t, env["LINKAGE_BLOB_URL"].ValueFrom)
 	require.NotNil(t, env["LINKAGE_BLOB_URL"].ValueFrom.SecretKeyRef)
@@ -270,54 +256,18 @@ func TestAPIDeployment(t *testing.T) {
 	require.Equal(t, "40s", env["LINKAGE_SHUTDOWN_TIMEOUT"].Value, "grace 60 s less the 15 s preStop pause and a margin")
 	require.Equal(t, "true", env["LINKAGE_RATE_LIMIT_FORWARDED_FOR"].Value, "behind the ALB")
 
-	hpa := decode[autoscalingv2.HorizontalPodAutoscaler](t, find(t, m, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "linkage-api"))
-	require.Equal(t, ptr(int32(2)), hpa.Spec.MinReplicas)
+	hpa := componenttest.Decode[autoscalingv2.HorizontalPodAutoscaler](t, componenttest.Find(t, m, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "linkage-api"))
+	require.Equal(t, componenttest.Ptr(int32(2)), hpa.Spec.MinReplicas)
 	require.Equal(t, int32(6), hpa.Spec.MaxReplicas)
-	pdb := decode[policyv1.PodDisruptionBudget](t, find(t, m, "kubernetes:policy/v1:PodDisruptionBudget", "linkage-api"))
-	require.Equal(t, ptr(intstr.FromInt32(1)), pdb.Spec.MaxUnavailable)
-}
-
-func ptr[T any](v T) *T { return &v }
-
-func TestWorkersRunOnTheSpotGroupWithParallelismFromTheirCPULimit(t *testing.T) {
-	m, _ := deploy(t, eksArgs())
-	for name, role := range map[string]string{"worker": "linkage-worker", "worker-highmem": "linkage-worker-highmem"} {
-		spec := deployment(t, m, "linkage-"+name).Spec.Template.Spec
-		require.Len(t, spec.Tolerations, 1)
-		require.Equal(t, "linkage/worker", spec.Tolerations[0].Key)
-		require.Equal(t, corev1.TaintEffectNoSchedule, spec.Tolerations[0].Effect)
-		require.Equal(t, &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
-			RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
-				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "role", Operator: corev1.NodeSelectorOpIn, Values: []string{role}}},
-			}}},
-		}}, spec.Affinity)
-		require.Equal(t, ptr(int64(110)), spec.TerminationGracePeriodSeconds)
-
-		c := onlyContainer(t, spec)
-		require.Equal(t, []string{"/linkage", "worker"}, c.Command)
-		env := envByName(c)
-		require.NotNil(t, env["GOMAXPROCS"].ValueFrom)
-		require.NotNil(t, env["GOMAXPROCS"].ValueFrom.ResourceFieldRef)
-		require.Equal(t, "limits.cpu", env["GOMAXPROCS"].ValueFrom.ResourceFieldRef.Resource)
-		require.Equal(t, "90s", env["LINKAGE_SHUTDOWN_GRACE"].Value, "hands its chunk back before the kill")
-		require.NotNil(t, c.LivenessProbe)
-		require.Equal(t, &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("metrics")}, c.LivenessProbe.HTTPGet)
-		require.Len(t, c.Ports, 1)
-		require.Equal(t, int32(9090), c.Ports[0].ContainerPort)
-
-		hpa := decode[autoscalingv2.HorizontalPodAutoscaler](t, find(t, m, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "linkage-"+name))
-		require.Len(t, hpa.Spec.Metrics, 1)
-		require.NotNil(t, hpa.Spec.Metrics[0].Resource)
-		require.Equal(t, corev1.ResourceCPU, hpa.Spec.Metrics[0].Resource.Name)
-		find(t, m, "kubernetes:policy/v1:PodDisruptionBudget", "linkage-"+name)
-	}
+	pdb := componenttest.Decode[policyv1.PodDisruptionBudget](t, componenttest.Find(t, m, "kubernetes:policy/v1:PodDisruptionBudget", "linkage-api"))
+	require.Equal(t, componenttest.Ptr(intstr.FromInt32(1)), pdb.Spec.MaxUnavailable)
 }
 
 func TestIngressServesHTTPSOnTheALB(t *testing.T) {
 	m, url := deploy(t, eksArgs())
 	require.Equal(t, "https://linkage.example.org", url)
 	ing, in := ingress(t, m)
-	require.Equal(t, ptr("alb"), in.Spec.IngressClassName)
+	require.Equal(t, componenttest.Ptr("alb"), in.Spec.IngressClassName)
 	require.Len(t, in.Spec.Rules, 1)
 	require.Equal(t, "linkage.example.org", in.Spec.Rules[0].Host)
 	ann := in.Annotations
@@ -328,15 +278,15 @@ func TestIngressServesHTTPSOnTheALB(t *testing.T) {
 	require.Contains(t, ann["alb.ingress.kubernetes.io/load-balancer-attributes"], "idle_timeout.timeout_seconds=600")
 	require.Equal(t, "/readyz", ann["alb.ingress.kubernetes.io/healthcheck-path"])
 
-	cert := find(t, m, "aws:acm/certificate:Certificate", "linkage-api")
+	cert := componenttest.Find(t, m, "aws:acm/certificate:Certificate", "linkage-api")
 	require.Equal(t, "DNS", cert.Input("validationMethod"))
-	validation := find(t, m, "aws:acm/certificateValidation:CertificateValidation", "linkage-api")
+	validation := componenttest.Find(t, m, "aws:acm/certificateValidation:CertificateValidation", "linkage-api")
 	require.Contains(t, ing.DependsOn, validation.URN, "the ALB gets an issued certificate")
 	require.True(t, strings.HasPrefix(ann["alb.ingress.kubernetes.io/certificate-arn"], "arn:aws:acm:"))
-	vr := find(t, m, "aws:route53/record:Record", "linkage-api-cert-validation")
+	vr := componenttest.Find(t, m, "aws:route53/record:Record", "linkage-api-cert-validation")
 	require.Equal(t, "_0123abcd.linkage.example.org.", vr.Input("name"))
 	require.Equal(t, []any{"_4567ef01.acm-validations.aws."}, vr.Input("records"))
-	alias := find(t, m, "aws:route53/record:Record", "linkage-api")
+	alias := componenttest.Find(t, m, "aws:route53/record:Record", "linkage-api")
 	require.Equal(t, albHost, alias.Input("aliases[0].name"))
 }
 
@@ -363,19 +313,19 @@ func TestExistingCertificateIsUsedAsIs(t *testing.T) {
 
 func TestSmokeTestRunsThroughThePublicURLAfterTheRollout(t *testing.T) {
 	m, _ := deploy(t, eksArgs())
-	job := find(t, m, "kubernetes:batch/v1:Job", "linkage-smoke")
-	c := onlyContainer(t, decode[batchv1.Job](t, job).Spec.Template.Spec)
+	job := componenttest.Find(t, m, "kubernetes:batch/v1:Job", "linkage-smoke")
+	c := onlyContainer(t, componenttest.Decode[batchv1.Job](t, job).Spec.Template.Spec)
 	require.Equal(t, []string{"smoke", "--api-url", "https://linkage.example.org", "--timeout", "600s"}, c.Args)
 	for _, name := range []string{"linkage-api", "linkage-worker", "linkage-worker-highmem"} {
-		require.Contains(t, job.DependsOn, find(t, m, "kubernetes:apps/v1:Deployment", name).URN)
+		require.Contains(t, job.DependsOn, componenttest.Find(t, m, "kubernetes:apps/v1:Deployment", name).URN)
 	}
-	require.Contains(t, job.DependsOn, find(t, m, "kubernetes:networking.k8s.io/v1:Ingress", "linkage-api").URN)
+	require.Contains(t, job.DependsOn, componenttest.Find(t, m, "kubernetes:networking.k8s.io/v1:Ingress", "linkage-api").URN)
 }
 
 func TestLocalClusterGetsANodePortServiceAndNoAWS(t *testing.T) {
 	m, url := deploy(t, localArgs())
 	require.Equal(t, "http://linkage-api.linkage.svc.cluster.local", url)
-	svc := decode[corev1.Service](t, find(t, m, "kubernetes:core/v1:Service", "linkage-api"))
+	svc := componenttest.Decode[corev1.Service](t, componenttest.Find(t, m, "kubernetes:core/v1:Service", "linkage-api"))
 	require.Equal(t, corev1.ServiceTypeNodePort, svc.Spec.Type)
 	require.Len(t, svc.Spec.Ports, 1)
 	require.Equal(t, int32(30851), svc.Spec.Ports[0].NodePort)
@@ -397,7 +347,7 @@ func TestSettingsChangeRollsThePods(t *testing.T) {
 	a2 := deployment(t, m2, "linkage-worker").Spec.Template.Annotations
 	require.NotEmpty(t, a1)
 	require.NotEqual(t, a1, a2)
-	cm := decode[corev1.ConfigMap](t, find(t, m2, "kubernetes:core/v1:ConfigMap", "linkage-config"))
+	cm := componenttest.Decode[corev1.ConfigMap](t, componenttest.Find(t, m2, "kubernetes:core/v1:ConfigMap", "linkage-config"))
 	require.Equal(t, map[string]string{"LINKAGE_LOG_LEVEL": "debug"}, cm.Data)
 }
 

@@ -1,4 +1,4 @@
-package componenttest
+package cluster_test
 
 import (
 	"strings"
@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/linkage-platform/linkage/components/cluster"
+	"github.com/linkage-platform/linkage/components/componenttest"
 )
 
 func clusterArgs() *cluster.ClusterArgs {
@@ -29,7 +30,7 @@ func clusterArgs() *cluster.ClusterArgs {
 func TestClusterControlPlane(t *testing.T) {
 	var c *cluster.Cluster
 	var issuer, providerArn, sg, kubeconfig string
-	m := run(t, func(ctx *pulumi.Context) error {
+	m := componenttest.Run(t, func(ctx *pulumi.Context) error {
 		var err error
 		if c, err = cluster.NewCluster(ctx, "eks", clusterArgs()); err != nil {
 			return err
@@ -41,7 +42,7 @@ func TestClusterControlPlane(t *testing.T) {
 		return nil
 	})
 
-	eks := find(t, m, "eks:index:Cluster", "eks")
+	eks := componenttest.Find(t, m, "eks:index:Cluster", "eks")
 	require.Equal(t, "linkage-prod", eks.Input("name"))
 	require.Equal(t, "1.33", eks.Input("version"))
 	require.Equal(t, true, eks.Input("skipDefaultNodeGroup"), "the default node group uses launch configurations and AL2")
@@ -54,16 +55,16 @@ func TestClusterControlPlane(t *testing.T) {
 	require.Equal(t, false, eks.Input("createOidcProvider"))
 	require.Equal(t, []any{"subnet-priv-a", "subnet-priv-b"}, eks.Input("privateSubnetIds"))
 
-	key := find(t, m, "aws:kms/key:Key", "eks-secrets")
+	key := componenttest.Find(t, m, "aws:kms/key:Key", "eks-secrets")
 	require.Equal(t, true, key.Input("enableKeyRotation"))
 	require.Equal(t, key.Outputs["arn"].StringValue(), eks.Input("encryptionConfigKeyArn"), "secrets are envelope-encrypted with our key")
-	require.Equal(t, "alias/linkage-prod-secrets", find(t, m, "aws:kms/alias:Alias", "eks-secrets").Input("name"))
+	require.Equal(t, "alias/linkage-prod-secrets", componenttest.Find(t, m, "aws:kms/alias:Alias", "eks-secrets").Input("name"))
 
 	require.Equal(t, "arn:aws:iam::123456789012:role/platform-admins", eks.Input("accessEntries.admin-0.principalArn"))
 	require.Equal(t, cluster.ClusterAdminPolicy, eks.Input("accessEntries.admin-0.accessPolicies.admin.policyArn"))
 
 	// The OIDC provider is made from the issuer EKS reports for the cluster.
-	oidc := find(t, m, "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "eks")
+	oidc := componenttest.Find(t, m, "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "eks")
 	require.Regexp(t, `^https://oidc\.eks\.us-east-1\.amazonaws\.com/id/[0-9A-F]{32}$`, oidc.Input("url"))
 	require.Equal(t, []any{"sts.amazonaws.com"}, oidc.Input("clientIdLists"))
 	require.Equal(t, oidc.Input("url"), issuer)
@@ -72,29 +73,29 @@ func TestClusterControlPlane(t *testing.T) {
 	require.Contains(t, kubeconfig, "linkage-prod")
 
 	// vpc-cni gets the CNI policy through IRSA, not through the node role.
-	cni := find(t, m, "aws:eks/addon:Addon", "eks-vpc-cni")
+	cni := componenttest.Find(t, m, "aws:eks/addon:Addon", "eks-vpc-cni")
 	require.Equal(t, "linkage-prod", cni.Input("clusterName"))
 	require.Equal(t, "v1.19.6-eksbuild.1", cni.Input("addonVersion"))
-	cniRole := find(t, m, "aws:iam/role:Role", "eks-vpc-cni")
+	cniRole := componenttest.Find(t, m, "aws:iam/role:Role", "eks-vpc-cni")
 	require.Equal(t, cniRole.Outputs["arn"].StringValue(), cni.Input("serviceAccountRoleArn"))
-	requireIRSATrust(t, cniRole, providerArn, issuer, "kube-system", "aws-node")
+	componenttest.RequireIRSATrust(t, cniRole, providerArn, issuer, "kube-system", "aws-node")
 	require.Equal(t, "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
-		find(t, m, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "eks-vpc-cni-managed-0").Input("policyArn"))
+		componenttest.Find(t, m, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "eks-vpc-cni-managed-0").Input("policyArn"))
 
-	proxy := find(t, m, "aws:eks/addon:Addon", "eks-kube-proxy")
+	proxy := componenttest.Find(t, m, "aws:eks/addon:Addon", "eks-kube-proxy")
 	require.Equal(t, "v1.33.0-eksbuild.2", proxy.Input("addonVersion"))
-	require.True(t, dependsOn(proxy, eks) && dependsOn(cni, eks), "add-ons wait for the control plane")
-	require.True(t, dependsOn(cni, find(t, m, "linkage:components:IrsaRole", "eks-vpc-cni")) ||
-		dependsOn(cni, find(t, m, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "eks-vpc-cni-managed-0")),
+	require.True(t, componenttest.DependsOn(proxy, eks) && componenttest.DependsOn(cni, eks), "add-ons wait for the control plane")
+	require.True(t, componenttest.DependsOn(cni, componenttest.Find(t, m, "linkage:components:IrsaRole", "eks-vpc-cni")) ||
+		componenttest.DependsOn(cni, componenttest.Find(t, m, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "eks-vpc-cni-managed-0")),
 		"vpc-cni starts with its role's policy attached: %v", cni.DependsOn)
 
-	provider := find(t, m, "pulumi:providers:kubernetes", "eks")
+	provider := componenttest.Find(t, m, "pulumi:providers:kubernetes", "eks")
 	require.True(t, provider.Inputs["kubeconfig"].ContainsSecrets(), "the kubeconfig stays secret")
 }
 
 func TestClusterWithoutPublicCIDRsIsPrivateOnly(t *testing.T) {
 	var sg string
-	m := run(t, func(ctx *pulumi.Context) error {
+	m := componenttest.Run(t, func(ctx *pulumi.Context) error {
 		args := clusterArgs()
 		args.PublicAccessCidrs, args.AdminArns = nil, nil
 		args.PrivateAccessCidrs = []string{"10.100.0.0/24"}
@@ -104,13 +105,13 @@ func TestClusterWithoutPublicCIDRsIsPrivateOnly(t *testing.T) {
 		}
 		return err
 	})
-	eks := find(t, m, "eks:index:Cluster", "eks")
+	eks := componenttest.Find(t, m, "eks:index:Cluster", "eks")
 	require.Equal(t, false, eks.Input("endpointPublicAccess"))
 	require.Equal(t, true, eks.Input("endpointPrivateAccess"))
 	require.Nil(t, eks.Input("accessEntries.admin-0"))
 
 	// A CI runner's network reaches the private endpoint: HTTPS only, on the cluster security group.
-	rule := find(t, m, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "eks-api-private-0")
+	rule := componenttest.Find(t, m, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "eks-api-private-0")
 	require.Equal(t, sg, rule.Input("securityGroupId"))
 	require.Equal(t, "10.100.0.0/24", rule.Input("cidrIpv4"))
 	require.Equal(t, 443.0, rule.Input("fromPort"))
@@ -118,13 +119,13 @@ func TestClusterWithoutPublicCIDRsIsPrivateOnly(t *testing.T) {
 }
 
 func TestClusterGrantsTheDeployRoleAdminAndThePreviewRoleView(t *testing.T) {
-	m := run(t, func(ctx *pulumi.Context) error {
+	m := componenttest.Run(t, func(ctx *pulumi.Context) error {
 		args := clusterArgs()
 		args.ViewerArns = []string{"arn:aws:iam::123456789012:role/ci-preview"}
 		_, err := cluster.NewCluster(ctx, "eks", args)
 		return err
 	})
-	eks := find(t, m, "eks:index:Cluster", "eks")
+	eks := componenttest.Find(t, m, "eks:index:Cluster", "eks")
 	require.Equal(t, "arn:aws:iam::123456789012:role/ci-preview", eks.Input("accessEntries.viewer-0.principalArn"))
 	require.Len(t, eks.Input("accessEntries.viewer-0.accessPolicies"), 1, "the preview role holds nothing but view")
 	require.Equal(t, "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy", eks.Input("accessEntries.viewer-0.accessPolicies.viewer.policyArn"))
@@ -132,7 +133,7 @@ func TestClusterGrantsTheDeployRoleAdminAndThePreviewRoleView(t *testing.T) {
 }
 
 func TestClusterRequiresAName(t *testing.T) {
-	_, err := runErr(func(ctx *pulumi.Context) error {
+	_, err := componenttest.RunErr(func(ctx *pulumi.Context) error {
 		args := clusterArgs()
 		args.Name = ""
 		_, err := cluster.NewCluster(ctx, "eks", args)

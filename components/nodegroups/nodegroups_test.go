@@ -1,4 +1,4 @@
-package componenttest
+package nodegroups_test
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/require"
 
+	"github.com/linkage-platform/linkage/components/componenttest"
 	"github.com/linkage-platform/linkage/components/nodegroups"
 )
 
@@ -22,7 +23,7 @@ func nodeGroupsArgs(highMem bool) *nodegroups.NodeGroupsArgs {
 		System:            nodegroups.GroupArgs{InstanceTypes: []string{"m6i.large"}, MinSize: 2, MaxSize: 4, DesiredSize: 2, DiskSizeGiB: 50},
 		Worker:            nodegroups.GroupArgs{InstanceTypes: workerTypes, MinSize: 0, MaxSize: 10, DesiredSize: 1, DiskSizeGiB: 100},
 		CoreDNSVersion:    "v1.12.1-eksbuild.2",
-		InstanceTags:      testTags,
+		InstanceTags:      componenttest.Tags,
 	}
 	if highMem {
 		args.HighMem = &nodegroups.GroupArgs{InstanceTypes: []string{"r5.8xlarge"}, MinSize: 0, MaxSize: 2, DiskSizeGiB: 100}
@@ -32,7 +33,7 @@ func nodeGroupsArgs(highMem bool) *nodegroups.NodeGroupsArgs {
 
 func TestNodeGroups(t *testing.T) {
 	var names []string
-	m := run(t, func(ctx *pulumi.Context) error {
+	m := componenttest.Run(t, func(ctx *pulumi.Context) error {
 		g, err := nodegroups.NewNodeGroups(ctx, "ng", nodeGroupsArgs(false))
 		if err != nil {
 			return err
@@ -43,10 +44,10 @@ func TestNodeGroups(t *testing.T) {
 	require.Len(t, m.ByType(ngType), 2, "no high-memory group unless asked")
 	require.Equal(t, []string{"ng-system", "ng-worker"}, names)
 
-	role := find(t, m, "aws:iam/role:Role", "ng-node")
+	role := componenttest.Find(t, m, "aws:iam/role:Role", "ng-node")
 	require.JSONEq(t, `{"Version": "2012-10-17", "Statement": [
 		{"Effect": "Allow", "Principal": {"Service": ["ec2.amazonaws.com"]}, "Action": ["sts:AssumeRole"]}]}`,
-		policy(t, role, "assumeRolePolicy").JSON())
+		componenttest.Policy(t, role, "assumeRolePolicy").JSON())
 	var attached []string
 	for _, a := range m.ByType("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
 		attached = append(attached, fmt.Sprint(a.Input("policyArn")))
@@ -57,13 +58,13 @@ func TestNodeGroups(t *testing.T) {
 		"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
 	}, attached, "the CNI policy belongs to vpc-cni's IRSA role, not to every node")
 
-	system := find(t, m, ngType, "ng-system")
+	system := componenttest.Find(t, m, ngType, "ng-system")
 	require.Equal(t, "ON_DEMAND", system.Input("capacityType"))
 	require.Equal(t, []any{"m6i.large"}, system.Input("instanceTypes"))
 	require.Equal(t, map[string]any{"role": "system"}, system.Input("labels"))
 	require.Nil(t, system.Input("taints"))
 
-	worker := find(t, m, ngType, "ng-worker")
+	worker := componenttest.Find(t, m, ngType, "ng-worker")
 	require.Equal(t, "SPOT", worker.Input("capacityType"))
 	require.Equal(t, []any{"r3.4xlarge", "r4.4xlarge", "r5.4xlarge", "r5a.4xlarge", "r6i.4xlarge"}, worker.Input("instanceTypes"))
 	require.Equal(t, map[string]any{"role": "linkage-worker"}, worker.Input("labels"))
@@ -71,7 +72,7 @@ func TestNodeGroups(t *testing.T) {
 	require.Equal(t, map[string]any{"minSize": 0.0, "maxSize": 10.0, "desiredSize": 1.0}, worker.Input("scalingConfig"))
 
 	for _, g := range []string{"ng-system", "ng-worker"} {
-		ng := find(t, m, ngType, g)
+		ng := componenttest.Find(t, m, ngType, g)
 		require.Equal(t, "AL2023_x86_64_STANDARD", ng.Input("amiType"), g)
 		require.Equal(t, "linkage-prod", ng.Input("clusterName"), g)
 		require.Equal(t, "1.33", ng.Input("version"), g)
@@ -79,7 +80,7 @@ func TestNodeGroups(t *testing.T) {
 		require.Equal(t, role.Outputs["arn"].StringValue(), ng.Input("nodeRoleArn"), g)
 		require.Equal(t, []string{"scalingConfig.desiredSize"}, ng.IgnoreChanges, "%s: the autoscaler owns the desired size", g)
 
-		lt := find(t, m, "aws:ec2/launchTemplate:LaunchTemplate", g)
+		lt := componenttest.Find(t, m, "aws:ec2/launchTemplate:LaunchTemplate", g)
 		require.Equal(t, lt.ID, ng.Input("launchTemplate.id"), g)
 		require.Equal(t, map[string]any{"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1.0},
 			lt.Input("metadataOptions"), "%s: IMDSv2 only, not reachable from pods", g)
@@ -89,32 +90,32 @@ func TestNodeGroups(t *testing.T) {
 		for i, kind := range []string{"instance", "volume"} {
 			spec := fmt.Sprintf("tagSpecifications[%d]", i)
 			require.Equal(t, kind, lt.Input(spec+".resourceType"), g)
-			require.Equal(t, map[string]string{"Name": g, "project": "linkage", "stack": "test"}, stringMap(t, lt.Input(spec+".tags")),
+			require.Equal(t, map[string]string{"Name": g, "project": "linkage", "stack": "test"}, componenttest.StringMap(t, lt.Input(spec+".tags")),
 				"%s: launched %ss carry the stack's tags (provider default tags do not reach them)", g, kind)
 		}
 	}
-	require.Equal(t, 100.0, find(t, m, "aws:ec2/launchTemplate:LaunchTemplate", "ng-worker").
+	require.Equal(t, 100.0, componenttest.Find(t, m, "aws:ec2/launchTemplate:LaunchTemplate", "ng-worker").
 		Input("blockDeviceMappings[0].ebs.volumeSize"))
 
-	coredns := find(t, m, "aws:eks/addon:Addon", "ng-coredns")
+	coredns := componenttest.Find(t, m, "aws:eks/addon:Addon", "ng-coredns")
 	require.Equal(t, "coredns", coredns.Input("addonName"))
 	require.Equal(t, "v1.12.1-eksbuild.2", coredns.Input("addonVersion"))
-	require.True(t, dependsOn(coredns, system), "CoreDNS needs nodes to become active")
+	require.True(t, componenttest.DependsOn(coredns, system), "CoreDNS needs nodes to become active")
 }
 
 func TestNodeGroupsHighMemory(t *testing.T) {
-	m := run(t, func(ctx *pulumi.Context) error {
+	m := componenttest.Run(t, func(ctx *pulumi.Context) error {
 		_, err := nodegroups.NewNodeGroups(ctx, "ng", nodeGroupsArgs(true))
 		return err
 	})
-	hm := find(t, m, ngType, "ng-highmem")
+	hm := componenttest.Find(t, m, ngType, "ng-highmem")
 	require.Equal(t, "SPOT", hm.Input("capacityType"))
 	require.Equal(t, map[string]any{"role": "linkage-worker-highmem"}, hm.Input("labels"))
 	require.Equal(t, []any{map[string]any{"key": "linkage/worker", "value": "highmem", "effect": "NO_SCHEDULE"}}, hm.Input("taints"))
 }
 
 func TestNodeGroupsRejectAGroupWithoutInstanceTypes(t *testing.T) {
-	_, err := runErr(func(ctx *pulumi.Context) error {
+	_, err := componenttest.RunErr(func(ctx *pulumi.Context) error {
 		args := nodeGroupsArgs(false)
 		args.Worker.InstanceTypes = nil
 		_, err := nodegroups.NewNodeGroups(ctx, "ng", args)
@@ -127,7 +128,7 @@ func TestNodeGroupsRejectAGroupWithoutInstanceTypes(t *testing.T) {
 // Scaling group (the one EKS reports for the group), and no node boots before what After names.
 func TestNodeGroupsTagTheirAutoScalingGroupsForScaleFromZero(t *testing.T) {
 	var cni *pulumi.CustomResourceState
-	m := run(t, func(ctx *pulumi.Context) error {
+	m := componenttest.Run(t, func(ctx *pulumi.Context) error {
 		cni = &pulumi.CustomResourceState{}
 		if err := ctx.RegisterResource("aws:eks/addon:Addon", "vpc-cni", pulumi.Map{}, cni); err != nil {
 			return err
@@ -137,7 +138,7 @@ func TestNodeGroupsTagTheirAutoScalingGroupsForScaleFromZero(t *testing.T) {
 		_, err := nodegroups.NewNodeGroups(ctx, "ng", args)
 		return err
 	})
-	addon := find(t, m, "aws:eks/addon:Addon", "vpc-cni")
+	addon := componenttest.Find(t, m, "aws:eks/addon:Addon", "vpc-cni")
 	tags := map[string]map[string]string{}
 	for _, tag := range m.ByType("aws:autoscaling/tag:Tag") {
 		asg := tag.Input("autoscalingGroupName").(string)
@@ -148,8 +149,8 @@ func TestNodeGroupsTagTheirAutoScalingGroupsForScaleFromZero(t *testing.T) {
 		require.Equal(t, false, tag.Input("tag.propagateAtLaunch"))
 	}
 	asgOf := func(g string) string {
-		ng := find(t, m, ngType, g)
-		require.True(t, dependsOn(ng, addon), "%s boots after the vpc-cni add-on", g)
+		ng := componenttest.Find(t, m, ngType, g)
+		require.True(t, componenttest.DependsOn(ng, addon), "%s boots after the vpc-cni add-on", g)
 		return ng.Outputs["resources"].ArrayValue()[0].ObjectValue()["autoscalingGroups"].ArrayValue()[0].ObjectValue()["name"].StringValue()
 	}
 	require.Equal(t, map[string]string{
