@@ -28,17 +28,17 @@
 // The Dice kernel comes in tiers, one per instruction set of the CPUs the
 // worker pools run on: portable (Go, math/bits), popcnt (scalar POPCNTQ, 4
 // rows per pass), avx2 and avx512bw (VPSHUFB nibble lookup summed with
-// VPSADBW, 256- and 512-bit) and avx512 (VPOPCNTQ, with VBMI's VPERMB for
-// the lane sums). The fastest tier the CPU runs is chosen at start-up from
+// VPSADBW, 256- and 512-bit) and avx512 (VPOPCNTQ on two queries per pass
+// over the rows, VBMI2's VPSHRDQ and VBMI's VPERMB for the lane sums). The fastest tier the CPU runs is chosen at start-up from
 // x/sys/cpu; [UseKernel] forces one (the
 // binary's --kernel / LINKAGE_KERNEL) and refuses an unknown name or a tier
 // whose instructions the CPU lacks; [KernelName] tells which one runs. All
 // give identical results (property tests and FuzzKernels: go test -run '^$'
 // -fuzz FuzzKernels -fuzzminimizetime 3s ./app/engine). The assembly tiers
 // have a fast path for 1024-bit rows and a general one for any multiple of 8
-// bytes. popcnt, avx2 and avx512bw decide the threshold from the exact
-// integer table th.minCount like the portable kernel; avx512 with VDIVPD,
-// bit-identical to Go's float64 division.
+// bytes. All decide the threshold from the exact integer table th.minCount
+// like the portable kernel (avx512 first against one lower bound per call,
+// exactly only for the 8 rows where a count reaches it).
 //
 // Compare sorts b by popcount (a copy, contiguous for the kernel), takes the
 // rows of a in popcount order in groups of 32 and scans, per group, tiles of
