@@ -24,10 +24,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/linkage-platform/linkage/app/linkage"
 	"github.com/linkage-platform/linkage/app/proctest"
+	"github.com/linkage-platform/linkage/app/s3"
 )
 
 // Budgets of peak RSS per process with the flags below (measured peaks are in the notes; the
@@ -37,6 +41,9 @@ const (
 	workerBudget = 256 << 20
 )
 
+// maxUploadBytes bounds every upload of the suite, object-store copies included.
+const maxUploadBytes = 8 << 20
+
 // metricsRate is the /metrics scrapes per second allowed per client: above the suite's own
 // polling (at most 10 per second), far below a flood.
 const metricsRate = 20
@@ -44,7 +51,8 @@ const metricsRate = 20
 // flags every process of the suite runs with: small budgets and timeouts so that each case is
 // quick.
 var (
-	apiFlags    = []string{"--upload-idle-timeout", "2s", "--upload-timeout", "30s", "--body-timeout", "2s", "--metrics-rate-limit", strconv.Itoa(metricsRate), "--rate-limit", "0"}
+	apiFlags = []string{"--upload-idle-timeout", "2s", "--upload-timeout", "30s", "--body-timeout", "2s", "--metrics-rate-limit", strconv.Itoa(metricsRate), "--rate-limit", "0",
+		"--max-upload-bytes", strconv.Itoa(maxUploadBytes), "--max-hash-size", "256"}
 	workerFlags = []string{"--max-chunk-candidates", "1000000", "--reconcile-interval", "1s", "--concurrency", "2"}
 )
 
@@ -109,6 +117,8 @@ type deployment struct {
 	dir    string
 	apiURL string
 	procs  []*proc
+	// objectStore is set when blobs are in S3: clients may upload there and copy.
+	objectStore bool
 }
 
 func (d *deployment) start(name string, budget int64, metrics string, args ...string) *proc {
@@ -152,19 +162,28 @@ func allInOne(t *testing.T) *deployment {
 	return d
 }
 
-// serveAndWorker runs the API and a worker on one SQLite file, one blob directory and Redis.
+// serveAndWorker runs the API and a worker on one SQLite file, Redis and the S3 of moto (a
+// bucket of its own, so that clients can be granted uploads and copies).
 func serveAndWorker(t *testing.T) *deployment {
-	redisURL := os.Getenv("LINKAGE_TEST_REDIS_URL")
-	if redisURL == "" {
-		t.Skip("LINKAGE_TEST_REDIS_URL not set (make services; eval \"$(make -s services-env)\")")
+	redisURL, s3Endpoint := os.Getenv("LINKAGE_TEST_REDIS_URL"), os.Getenv("LINKAGE_TEST_S3_ENDPOINT")
+	if redisURL == "" || s3Endpoint == "" {
+		t.Skip("LINKAGE_TEST_REDIS_URL or LINKAGE_TEST_S3_ENDPOINT not set (make services; eval \"$(make -s services-env)\")")
 	}
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"} {
+		t.Setenv(k, v) // the processes inherit them
+	}
+	bucket := "linkage-hostile-" + linkage.NewID()[:12]
+	blobs, err := s3.Open(t.Context(), s3.Config{Bucket: bucket, Endpoint: s3Endpoint, PathStyle: true})
+	require.NoError(t, err)
+	require.NoError(t, blobs.EnsureBucket(t.Context()))
 	u, err := url.Parse(redisURL)
 	require.NoError(t, err)
 	q := u.Query()
 	q.Set("key-prefix", "hostile-"+linkage.NewID()[:8])
 	u.RawQuery = q.Encode()
-	d := &deployment{t: t, dir: t.TempDir()}
-	backends := []string{"--database-url", "sqlite:" + filepath.Join(d.dir, "linkage.db"), "--blob-url", "file:" + filepath.Join(d.dir, "blobs"), "--redis-url", u.String()}
+	d := &deployment{t: t, dir: t.TempDir(), objectStore: true}
+	backends := []string{"--database-url", "sqlite:" + filepath.Join(d.dir, "linkage.db"), "--redis-url", u.String(),
+		"--blob-url", "s3://" + bucket + "/hostile?endpoint=" + s3Endpoint + "&upload-role=arn:aws:iam::123456789012:role/linkage-upload"}
 	out, err := exec.Command(binary, append([]string{"migrate"}, backends...)...).CombinedOutput()
 	require.NoError(t, err, "migrate: %s", out)
 	port, mport := proctest.FreePort(t), proctest.FreePort(t)
@@ -418,6 +437,48 @@ func hostile(t *testing.T, d *deployment) {
 		require.NoError(t, err)
 		resp.Body.Close()
 		require.Equal(t, http.StatusRequestTimeout, resp.StatusCode)
+	})
+
+	t.Run("object-store copies", func(t *testing.T) {
+		if !d.objectStore {
+			t.Skip("blobs in files: no object store to copy from")
+		}
+		// A party uploads to the object store with the credentials it is granted and names
+		// the object: the copy is held to the limits of a direct upload, and to the CLK size
+		// of the other party, before anything is stored.
+		p := d.project("groups", false)
+		copyObject := func(party int, object []byte, hashSize int) (int, []byte) {
+			var grant struct {
+				Credentials linkage.Credentials `json:"credentials"`
+				Upload      linkage.ObjectRef   `json:"upload"`
+			}
+			status, b := d.call("GET", "/projects/"+p.ProjectID+"/authorize-external-upload", p.UpdateTokens[party], nil)
+			require.Equal(t, http.StatusCreated, status, "%s", b)
+			require.NoError(t, json.Unmarshal(b, &grant))
+			key := grant.Upload.Path + "/encodings.bin"
+			cli := awss3.New(awss3.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + grant.Upload.Endpoint), UsePathStyle: true,
+				Credentials: credentials.NewStaticCredentialsProvider(grant.Credentials.AccessKeyID, grant.Credentials.SecretAccessKey, grant.Credentials.SessionToken)})
+			_, err := cli.PutObject(t.Context(), &awss3.PutObjectInput{Bucket: aws.String(grant.Upload.Bucket), Key: aws.String(key), Body: bytes.NewReader(object)})
+			require.NoError(t, err)
+			ref := fmt.Sprintf(`{"encodings":{"file":{"bucket":%q,"path":%q,"endpoint":%q,"secure":false}}}`, grant.Upload.Bucket, key, grant.Upload.Endpoint)
+			return d.call("POST", "/projects/"+p.ProjectID+"/clks", p.UpdateTokens[party], strings.NewReader(ref),
+				"Content-Type", "application/json", "Hash-Size", strconv.Itoa(hashSize))
+		}
+		// Hash-Size 64 MiB made each chunk of the run allocate GiBs once.
+		status, b := copyObject(0, bytes.Repeat([]byte{0xff}, 1<<20), 64<<20)
+		require.Equal(t, http.StatusBadRequest, status, "%s", b)
+		require.Contains(t, string(b), "Hash-Size")
+		status, b = copyObject(0, bytes.Repeat([]byte{0xff}, 512*100), 512)
+		require.Equal(t, http.StatusRequestEntityTooLarge, status, "%s", b)
+		require.Contains(t, string(b), "max-hash-size")
+		status, b = copyObject(0, bytes.Repeat([]byte{0xff}, maxUploadBytes+128), 128)
+		require.Equal(t, http.StatusRequestEntityTooLarge, status, "%s", b)
+		require.Contains(t, string(b), "max-upload-bytes")
+		status, b = copyObject(0, bytes.Repeat([]byte{0xff}, 128*100), 128)
+		require.Equal(t, http.StatusCreated, status, "%s", b)
+		status, b = copyObject(1, bytes.Repeat([]byte{0xff}, 64*100), 64)
+		require.Equal(t, http.StatusBadRequest, status, "%s", b)
+		require.Contains(t, string(b), "differs from the 128-byte CLKs")
 	})
 
 	t.Run("metrics flood", func(t *testing.T) {
