@@ -245,6 +245,16 @@ func sortByPopcount(b *CLKs, k kernel) *sortedRows {
 	return s
 }
 
+// least is the least nonzero popcount at sorted positions [lo, hi), 0 when
+// they are all empty: empty rows sort first, padding comes last.
+func (s *sortedRows) least(lo, hi int) uint32 {
+	i := max(lo, s.start[1])
+	if i >= min(hi, s.n) {
+		return 0
+	}
+	return s.pops[i]
+}
+
 // span is the sorted positions [lo, hi) of rows that can reach the
 // threshold against a query of popcount pa, widened to multiples of 8.
 func (s *sortedRows) span(th *threshold, pa int) (lo, hi int) {
@@ -383,7 +393,7 @@ func scanGroup(k kernel, a *CLKs, sb *sortedRows, queries []int32, th *threshold
 					lo, hi = min(lo, lo2), max(hi, hi2)
 					n := hi - lo
 					q2 := queries[qi+1]
-					k.scan2([2][]uint64{a.row(int(q)), a.row(int(q2))}, sb.data[lo*w:hi*w], sb.pops[lo:hi],
+					k.scan2([2][]uint64{a.row(int(q)), a.row(int(q2))}, sb.data[lo*w:hi*w], sb.pops[lo:hi], sb.least(lo, hi),
 						[2]uint32{a.pops[q], a.pops[q2]}, th,
 						[2][]uint32{s.counts[:n], s.counts2[:n]}, [2][]uint8{s.mask[:n/8], s.mask2[:n/8]})
 					s.collect(qi, a, q, s.mask[:n/8], s.counts, sb, lo, opt)

@@ -23,8 +23,10 @@ type kernel struct {
 	interleaved bool
 	// scan2, when set, is scan for two queries in one pass over the rows
 	// (each row loaded once for both); query i's results go to counts[i]
-	// and mask[i].
-	scan2 func(q [2][]uint64, rows []uint64, pops []uint32, qpop [2]uint32, th *threshold, counts [2][]uint32, mask [2][]uint8)
+	// and mask[i]. least is the least nonzero popcount of the rows (0 when
+	// all are empty), which sorted rows give for free; a smaller nonzero
+	// value is correct but slower, a larger one loses hits.
+	scan2 func(q [2][]uint64, rows []uint64, pops []uint32, least uint32, qpop [2]uint32, th *threshold, counts [2][]uint32, mask [2][]uint8)
 }
 
 // putInterleaved stores the 16-word row as row j of the layout interleaved

@@ -1,6 +1,10 @@
 package engine
 
-import "golang.org/x/sys/cpu"
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
 
 // cpuFeatures are the features the tiers need, as x/sys/cpu reports them
 // (the AVX ones only when the OS saves the YMM/ZMM state).
@@ -88,7 +92,7 @@ func scanAVX512(q, rows []uint64, pops []uint32, qpop uint32, th *threshold, cou
 
 // scan2AVX512 runs the two-query kernel on 1024-bit CLKs, scanAVX512 twice
 // on other sizes.
-func scan2AVX512(q [2][]uint64, rows []uint64, pops []uint32, qpop [2]uint32, th *threshold, counts [2][]uint32, mask [2][]uint8) {
+func scan2AVX512(q [2][]uint64, rows []uint64, pops []uint32, least uint32, qpop [2]uint32, th *threshold, counts [2][]uint32, mask [2][]uint8) {
 	if len(q[0]) != 16 || len(q[1]) != 16 {
 		for i := range q {
 			scanAVX512(q[i], rows, pops, qpop[i], th, counts[i], mask[i])
@@ -100,8 +104,16 @@ func scan2AVX512(q [2][]uint64, rows []uint64, pops []uint32, qpop [2]uint32, th
 	if n == 0 {
 		return
 	}
+	// Each query's lower bound: minCount at the least nonzero popcount (an
+	// empty row counts 0, below any bound); none reach when all are empty.
+	bound := [2]uint32{math.MaxUint32, math.MaxUint32}
+	if least > 0 {
+		for i, p := range qpop {
+			bound[i] = th.minCount[p+least]
+		}
+	}
 	scan1024x2AVX512(&q[0][0], &q[1][0], &rows[0], &pops[0], n, &th.minCount[qpop[0]], &th.minCount[qpop[1]],
-		&counts[0][0], &counts[1][0], &mask[0][0], &mask[1][0])
+		bound[0], bound[1], &counts[0][0], &counts[1][0], &mask[0][0], &mask[1][0])
 }
 
 // The counting kernels write counts[j] = popcount(q & row j) for n rows (n
@@ -143,10 +155,11 @@ func maskMinCount(counts, pops *uint32, n int, minc *uint32, mask *uint8)
 //go:noescape
 func scan1024AVX512(q, rows *uint64, pops *uint32, n int, minc *uint32, counts *uint32, mask *uint8)
 
-// scan1024x2AVX512 is scan1024AVX512 for the queries q1 and q2 at once.
+// scan1024x2AVX512 is scan1024AVX512 for the queries q1 and q2 at once,
+// with their lower bounds given (bound1, bound2).
 //
 //go:noescape
-func scan1024x2AVX512(q1, q2, rows *uint64, pops *uint32, n int, minc1, minc2, counts1, counts2 *uint32, mask1, mask2 *uint8)
+func scan1024x2AVX512(q1, q2, rows *uint64, pops *uint32, n int, minc1, minc2 *uint32, bound1, bound2 uint32, counts1, counts2 *uint32, mask1, mask2 *uint8)
 
 //go:noescape
 func countWordsAVX512(q, rows *uint64, words, n int, counts *uint32)

@@ -160,33 +160,27 @@ exact1024:
 	VPSHRDQ $8, Z10, Z4, Z4 \
 	VPSHRDQ $8, Z12, Z5, Z5
 
-// func scan1024x2AVX512(q1, q2, rows *uint64, pops *uint32, n int, minc1, minc2, counts1, counts2 *uint32, mask1, mask2 *uint8)
+// func scan1024x2AVX512(q1, q2, rows *uint64, pops *uint32, n int, minc1, minc2 *uint32, bound1, bound2 uint32, counts1, counts2 *uint32, mask1, mask2 *uint8)
 //
 // scan1024AVX512 for two queries in one pass: each row comes from L2 once
-// for both, which halves that traffic (a tile does not fit in L1).
-TEXT ·scan1024x2AVX512(SB), NOSPLIT, $0-88
-	MOVQ pops+24(FP), BX
-	MOVQ n+32(FP), CX
-	MOVQ minc1+40(FP), R10
-	MOVQ minc2+48(FP), R14
-
-	LEASTPOP
-	MOVL $-1, R12
-	MOVL $-1, R9
-	JZ   bounds2
-	MOVL (R10)(R11*4), R12
-	MOVL (R14)(R11*4), R9
-
-bounds2:
+// for both, which halves that traffic (a tile does not fit in L1). The
+// lower bounds come from the caller, who knows the rows' least popcount.
+TEXT ·scan1024x2AVX512(SB), NOSPLIT, $0-96
+	MOVQ         pops+24(FP), BX
+	MOVQ         n+32(FP), CX
+	MOVQ         minc1+40(FP), R10
+	MOVQ         minc2+48(FP), R14
+	MOVL         bound1+56(FP), R12
+	MOVL         bound2+60(FP), R9
 	VPBROADCASTQ R12, Z30
 	VPBROADCASTQ R9, Z31
 	MOVQ         q1+0(FP), AX
 	MOVQ         q2+8(FP), DX
 	MOVQ         rows+16(FP), SI
-	MOVQ         counts1+56(FP), DI
-	MOVQ         counts2+64(FP), R11
-	MOVQ         mask1+72(FP), R8
-	MOVQ         mask2+80(FP), R13
+	MOVQ         counts1+64(FP), DI
+	MOVQ         counts2+72(FP), R11
+	MOVQ         mask1+80(FP), R8
+	MOVQ         mask2+88(FP), R13
 	VMOVDQU64    (AX), Z0
 	VMOVDQU64    64(AX), Z1
 	VMOVDQU64    (DX), Z2

@@ -13,7 +13,7 @@ import (
 // checkKernels runs every available kernel on one query against rows and
 // checks masks and, at the hits, counts against a plain popcount and
 // score(); a kernel's scan2 is run with the first row as the second query,
-// in both orders.
+// in both orders, given the rows' least nonzero popcount and 1.
 func checkKernels(t testing.TB, q []uint64, rows []uint64, th *threshold) {
 	words := len(q)
 	n := len(rows) / words
@@ -44,14 +44,22 @@ func checkKernels(t testing.TB, q []uint64, rows []uint64, th *threshold) {
 			continue
 		}
 		q2 := rows[:words]
+		least := uint32(0) // the least nonzero popcount; 1 is a weaker bound
+		for _, p := range pops {
+			if p > 0 && (least == 0 || p < least) {
+				least = p
+			}
+		}
 		for _, qs := range [][2][]uint64{{q, q2}, {q2, q}} {
-			counts := [2][]uint32{make([]uint32, n), make([]uint32, n)}
-			mask := [2][]uint8{make([]uint8, n/8), make([]uint8, n/8)}
-			k.scan2(qs, layout(k, rows, words), pops, [2]uint32{popcount(qs[0]), popcount(qs[1])}, th, counts, mask)
-			for i, q := range qs {
-				wc, wm := want(q)
-				require.Equal(t, wm, mask[i], "kernel %s scan2: mask of query %d", k.name, i)
-				require.Equal(t, atHits(wc, wm), atHits(counts[i], wm), "kernel %s scan2: counts of query %d", k.name, i)
+			for _, l := range []uint32{least, min(least, 1)} {
+				counts := [2][]uint32{make([]uint32, n), make([]uint32, n)}
+				mask := [2][]uint8{make([]uint8, n/8), make([]uint8, n/8)}
+				k.scan2(qs, layout(k, rows, words), pops, l, [2]uint32{popcount(qs[0]), popcount(qs[1])}, th, counts, mask)
+				for i, q := range qs {
+					wc, wm := want(q)
+					require.Equal(t, wm, mask[i], "kernel %s scan2 (least %d): mask of query %d", k.name, l, i)
+					require.Equal(t, atHits(wc, wm), atHits(counts[i], wm), "kernel %s scan2 (least %d): counts of query %d", k.name, l, i)
+				}
 			}
 		}
 	}
