@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -252,8 +253,7 @@ func (c *Client) CreateProject(ctx context.Context, p NewProject) (Project, erro
 
 // Projects lists the projects.
 func (c *Client) Projects(ctx context.Context) ([]ProjectSummary, error) {
-	var out []ProjectSummary
-	return out, c.call(ctx, http.MethodGet, "/projects", "", nil, nil, http.StatusOK, &out)
+	return list[ProjectSummary](ctx, c, "/projects", "")
 }
 
 // Project describes a project (result or update token).
@@ -306,8 +306,43 @@ func (c *Client) CreateRun(ctx context.Context, pid, token string, r NewRun) (Ru
 
 // Runs lists a project's runs (result token).
 func (c *Client) Runs(ctx context.Context, pid, token string) ([]RunSummary, error) {
-	var out []RunSummary
-	return out, c.call(ctx, http.MethodGet, "/projects/"+pid+"/runs", token, nil, nil, http.StatusOK, &out)
+	return list[RunSummary](ctx, c, "/projects/"+pid+"/runs", token)
+}
+
+// list GETs every page of a listing: the service sends at most a page per answer and a
+// Link rel="next" header while more follow.
+func list[T any](ctx context.Context, c *Client, path, token string) ([]T, error) {
+	var all []T
+	for query := ""; ; {
+		var page []T
+		h, err := c.send(ctx, http.MethodGet, path+query, token, nil, nil, http.StatusOK, &page)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		next, ok := nextPage(h.Get("Link"))
+		if !ok {
+			return all, nil
+		}
+		if query = "?" + next; len(page) == 0 {
+			return nil, fmt.Errorf("GET %s: an empty page links to a next one (%s)", path, next)
+		}
+	}
+}
+
+// nextPage returns the query of a Link header's rel="next" target: the path is the listing's own.
+func nextPage(link string) (query string, ok bool) {
+	for _, l := range strings.Split(link, ",") {
+		target, params, found := strings.Cut(strings.TrimSpace(l), ";")
+		if !found || !strings.Contains(params, `rel="next"`) {
+			continue
+		}
+		u, err := url.Parse(strings.Trim(strings.TrimSpace(target), "<>"))
+		if err == nil && u.RawQuery != "" {
+			return u.RawQuery, true
+		}
+	}
+	return "", false
 }
 
 // Run describes a run (result token).
@@ -427,9 +462,15 @@ const maxProblemBytes = 64 << 10
 // call sends one request and decodes the answer into out (if not nil; a *[]byte takes the body as
 // it is); any status but want is a *ProblemError.
 func (c *Client) call(ctx context.Context, method, path, token string, body io.Reader, h http.Header, want int, out any) error {
+	_, err := c.send(ctx, method, path, token, body, h, want, out)
+	return err
+}
+
+// send is call that also returns the answer's header.
+func (c *Client) send(ctx context.Context, method, path, token string, body io.Reader, h http.Header, want int, out any) (http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	if s, ok := body.(sized); ok {
 		req.Body, req.ContentLength = io.NopCloser(s.Reader), s.n
@@ -445,14 +486,14 @@ func (c *Client) call(ctx context.Context, method, path, token string, body io.R
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != want {
 		pe := &ProblemError{Method: method, Path: path, Status: resp.StatusCode}
 		pe.Body, err = io.ReadAll(io.LimitReader(resp.Body, maxProblemBytes))
 		if err != nil {
-			return fmt.Errorf("%s %s: status %d, reading the answer: %w", method, path, resp.StatusCode, err)
+			return nil, fmt.Errorf("%s %s: status %d, reading the answer: %w", method, path, resp.StatusCode, err)
 		}
 		if json.Unmarshal(pe.Body, &pe.Problem) != nil {
 			pe.Problem = linkage.Problem{}
@@ -460,20 +501,20 @@ func (c *Client) call(ctx context.Context, method, path, token string, body io.R
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
 			pe.RetryAfter = time.Duration(s) * time.Second
 		}
-		return pe
+		return nil, pe
 	}
 	if out == nil {
 		_, _ = io.Copy(io.Discard, resp.Body) // lets the connection be reused
-		return nil
+		return resp.Header, nil
 	}
 	if raw, ok := out.(*[]byte); ok {
 		if *raw, err = io.ReadAll(resp.Body); err != nil {
-			return fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
+			return nil, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
 		}
-		return nil
+		return resp.Header, nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("%s %s: decoding the answer: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: decoding the answer: %w", method, path, err)
 	}
-	return nil
+	return resp.Header, nil
 }

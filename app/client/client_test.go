@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -240,3 +241,30 @@ func TestNonProblemAnswer(t *testing.T) {
 type roundTrip func(*http.Request) (*http.Response, error)
 
 func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Listings follow the service's Link rel="next" pages to the end.
+func TestListingsFollowPages(t *testing.T) {
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.URL.RequestURI())
+		after := r.URL.Query().Get("after")
+		next := map[string]string{"": "b", "b": "d"}[after]
+		if next != "" {
+			w.Header().Set("Link", fmt.Sprintf(`<%s?after=%s&limit=2>; rel="next"`, r.URL.Path, next))
+		}
+		page := map[string]string{"": `[{"run_id":"a","state":"completed"},{"run_id":"b","state":"queued"}]`,
+			"b": `[{"run_id":"c","state":"running"},{"run_id":"d","state":"error"}]`,
+			"d": `[{"run_id":"e","state":"created"}]`}[after]
+		_, _ = io.WriteString(w, page)
+	}))
+	defer srv.Close()
+	runs, err := client.New(srv.URL, nil).Runs(t.Context(), "p1", "tok")
+	require.NoError(t, err)
+	var ids []string
+	for _, r := range runs {
+		ids = append(ids, r.RunID)
+	}
+	require.Equal(t, []string{"a", "b", "c", "d", "e"}, ids)
+	require.Equal(t, []string{"/api/v1/projects/p1/runs", "/api/v1/projects/p1/runs?after=b&limit=2",
+		"/api/v1/projects/p1/runs?after=d&limit=2"}, asked)
+}
