@@ -51,6 +51,21 @@ func HashSizeError(size, party, partySize int) error {
 		size, party, partySize, ErrInvalid)
 }
 
+// ClaimLost is why an upload attempt can no longer release or record its claim on a party, now
+// in state (ours: the party's attempt is still this one, e.g. already recorded): the stores
+// return it when the claim moved on, so that both stores word it alike.
+func ClaimLost(state UploadState, ours bool) error {
+	switch {
+	case state == UploadDone && ours:
+		return fmt.Errorf("the upload is recorded already: %w", ErrConflict)
+	case state == UploadDone:
+		return fmt.Errorf("another upload attempt with the token was recorded: %w", ErrConflict)
+	case state == UploadUploading:
+		return fmt.Errorf("the claim was taken over by another upload attempt (this one stalled past the claim timeout): %w", ErrConflict)
+	}
+	return fmt.Errorf("the party holds no claim (the attempt's claim was released): %w", ErrConflict)
+}
+
 // Problem is an RFC 7807 problem detail, the body of every API error (application/problem+json):
 // the server answers with it and the Go client decodes it.
 type Problem struct {

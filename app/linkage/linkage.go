@@ -70,10 +70,13 @@ type Party struct {
 	ReceiptTokenHash []byte // set once uploaded
 	State            UploadState
 	ClaimedAt        time.Time // when the current upload claimed the token
-	Records          int64     // number of CLKs
-	HashSize         int       // bytes per CLK
-	HasBlocks        bool      // a blocks blob was uploaded
-	UploadedAt       time.Time
+	// Attempt owns the claim while uploading and names the attempt whose blobs hold the upload
+	// once done (UploadKey, BlocksKey); "" for uploads recorded before attempts had ids.
+	Attempt    string
+	Records    int64 // number of CLKs
+	HashSize   int   // bytes per CLK
+	HasBlocks  bool  // a blocks blob was uploaded
+	UploadedAt time.Time
 	// Problem says why an accepted upload cannot be linked (api.md: JSON encodings of odd
 	// sizes are accepted, then reported through the project's error flag and its runs).
 	Problem string

@@ -70,13 +70,18 @@ func TestLimitError(t *testing.T) {
 }
 
 func TestKeys(t *testing.T) {
-	require.Equal(t, "projects/p/uploads/1.clk", linkage.UploadKey("p", 1))
+	require.Equal(t, "projects/p/uploads/1.clk", linkage.UploadKey("p", 1, ""))
+	require.NotEqual(t, linkage.UploadKey("p", 1, "a"), linkage.UploadKey("p", 1, "b"), "each attempt writes its own blob")
+	require.NotEqual(t, linkage.UploadKey("p", 1, "a"), linkage.UploadKey("p", 1, ""))
+	require.True(t, strings.HasPrefix(linkage.UploadKey("p", 1, "a"), linkage.ProjectPrefix("p")))
 	require.True(t, strings.HasPrefix(linkage.ChunkKey("p", "r", 2), linkage.RunPrefix("p", "r")))
 	require.True(t, strings.HasPrefix(linkage.RunPrefix("p", "r"), linkage.ProjectPrefix("p")))
 	require.Equal(t, "projects/p/runs/r/result-mask.json", linkage.ResultKey("p", "r", "mask"))
 	// Stored layout: deployed data must stay readable, so the exact names are pinned.
 	for got, want := range map[string]string{
-		linkage.BlocksKey("p", 0):                           "projects/p/uploads/0.blocks",
+		linkage.BlocksKey("p", 0, ""):                       "projects/p/uploads/0.blocks",
+		linkage.UploadKey("p", 0, "a1"):                     "projects/p/uploads/0-a1.clk",
+		linkage.BlocksKey("p", 0, "a1"):                     "projects/p/uploads/0-a1.blocks",
 		linkage.ExternalUploadPrefix("p", 1):                "projects/p/external/1/",
 		linkage.ChunkKey("p", "r", 2):                       "projects/p/runs/r/chunks/2.cand",
 		linkage.ChunkHistogramKey("p", "r", 2):              "projects/p/runs/r/chunks/2.hist",

@@ -26,15 +26,19 @@ type Store interface {
 	// ListParties returns the project's parties ordered by Index.
 	ListParties(ctx context.Context, projectID string) ([]Party, error)
 	// ClaimUpload atomically moves a party from UploadPending (or from UploadUploading claimed
-	// before staleBefore: an upload whose process died) to UploadUploading, so that an update
-	// token serves one upload only. ErrConflict if the party is uploading or done.
-	ClaimUpload(ctx context.Context, projectID string, party int, now, staleBefore time.Time) error
-	// ReleaseUpload hands a failed upload's claim back (UploadUploading → UploadPending).
-	ReleaseUpload(ctx context.Context, projectID string, party int) error
+	// before staleBefore: an upload whose process died or stalled) to UploadUploading, so that an
+	// update token serves one upload only, and returns the new claim's owner: the attempt id that
+	// ReleaseUpload and CompleteUpload must name and that keys the attempt's blobs. ErrConflict if
+	// the party is uploading or done.
+	ClaimUpload(ctx context.Context, projectID string, party int, now, staleBefore time.Time) (attempt string, err error)
+	// ReleaseUpload hands a failed attempt's claim back (UploadUploading → UploadPending).
+	// ErrConflict if the claim is no longer the attempt's (a retry took it over, or completed).
+	ReleaseUpload(ctx context.Context, projectID string, party int, attempt string) error
 	// CompleteUpload records the upload (Records, HashSize, HasBlocks, ReceiptTokenHash,
-	// UploadedAt, Problem of u) and moves the party from UploadUploading to UploadDone. When that makes
-	// every party done, the project's RunCreated runs become RunQueued in the same transaction
-	// and their IDs are returned.
+	// UploadedAt, Problem of u) as made by the attempt u.Attempt, which must own the claim
+	// (else ErrConflict, and nothing changes), and moves the party from UploadUploading to
+	// UploadDone. When that makes every party done, the project's RunCreated runs become
+	// RunQueued in the same transaction and their IDs are returned.
 	CompleteUpload(ctx context.Context, u Party) (queued []string, err error)
 
 	// CreateRun inserts r (ID, ProjectID, Name, Notes, Threshold, CreatedAt set by the caller)
@@ -144,11 +148,26 @@ type Queue interface {
 
 // Blob keys, in one place so that deleting a project or run removes everything.
 func ProjectPrefix(projectID string) string { return "projects/" + projectID + "/" }
-func UploadKey(projectID string, party int) string {
-	return ProjectPrefix(projectID) + "uploads/" + itoa(party) + ".clk"
+
+// UploadKey is the blob of the CLKs written by one upload attempt of a party: each attempt
+// writes its own, so a stalled attempt and its retry never overwrite each other, and readers
+// take the one of the attempt the database recorded (Party.Attempt). Attempt "" is the key of
+// uploads recorded before attempts had ids.
+func UploadKey(projectID string, party int, attempt string) string {
+	return uploadBase(projectID, party, attempt) + ".clk"
 }
-func BlocksKey(projectID string, party int) string {
-	return ProjectPrefix(projectID) + "uploads/" + itoa(party) + ".blocks"
+
+// BlocksKey is the blocks blob of an upload attempt (see UploadKey).
+func BlocksKey(projectID string, party int, attempt string) string {
+	return uploadBase(projectID, party, attempt) + ".blocks"
+}
+
+func uploadBase(projectID string, party int, attempt string) string {
+	base := ProjectPrefix(projectID) + "uploads/" + itoa(party)
+	if attempt != "" {
+		base += "-" + attempt
+	}
+	return base
 }
 
 // ExternalPrefix is where the parties of a project write with authorize-external-upload

@@ -243,13 +243,13 @@ func (db *DB) DeleteProject(ctx context.Context, id string) error {
 
 func (db *DB) ListParties(ctx context.Context, projectID string) ([]linkage.Party, error) {
 	rows, err := db.pool.Query(ctx, `SELECT project_id, idx, update_token_hash, receipt_token_hash, state,
-		claimed_at, records, hash_size, has_blocks, uploaded_at, problem FROM parties WHERE project_id = $1 ORDER BY idx`, projectID)
+		claimed_at, records, hash_size, has_blocks, uploaded_at, problem, attempt FROM parties WHERE project_id = $1 ORDER BY idx`, projectID)
 	return collect(rows, err, "list parties of "+projectID, func(r pgx.Rows) (*linkage.Party, error) {
 		var p linkage.Party
 		var state string
 		var claimed, uploaded *time.Time
 		if err := r.Scan(&p.ProjectID, &p.Index, &p.UpdateTokenHash, &p.ReceiptTokenHash, &state,
-			&claimed, &p.Records, &p.HashSize, &p.HasBlocks, &uploaded, &p.Problem); err != nil {
+			&claimed, &p.Records, &p.HashSize, &p.HasBlocks, &uploaded, &p.Problem, &p.Attempt); err != nil {
 			return nil, err
 		}
 		p.State = linkage.UploadState(state)
@@ -260,31 +260,46 @@ func (db *DB) ListParties(ctx context.Context, projectID string) ([]linkage.Part
 
 const partyExists = `SELECT EXISTS (SELECT 1 FROM parties WHERE project_id = $1 AND idx = $2)`
 
-func (db *DB) ClaimUpload(ctx context.Context, projectID string, party int, now, staleBefore time.Time) error {
+func (db *DB) ClaimUpload(ctx context.Context, projectID string, party int, now, staleBefore time.Time) (string, error) {
 	what := fmt.Sprintf("claim upload %s/%d", projectID, party)
-	tag, err := db.pool.Exec(ctx, `UPDATE parties SET state = 'uploading', claimed_at = $1
+	attempt := linkage.NewID()
+	tag, err := db.pool.Exec(ctx, `UPDATE parties SET state = 'uploading', claimed_at = $1, attempt = $5
 		WHERE project_id = $2 AND idx = $3 AND (state = 'pending' OR (state = 'uploading' AND claimed_at < $4))`,
-		now, projectID, party, staleBefore)
+		now, projectID, party, staleBefore, attempt)
+	if err != nil {
+		return "", wrap(what, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return "", missingOr(ctx, db.pool, what, partyExists, projectID, party)
+	}
+	return attempt, nil
+}
+
+func (db *DB) ReleaseUpload(ctx context.Context, projectID string, party int, attempt string) error {
+	what := fmt.Sprintf("release upload %s/%d (attempt %s)", projectID, party, attempt)
+	tag, err := db.pool.Exec(ctx, `UPDATE parties SET state = 'pending', claimed_at = NULL, attempt = ''
+		WHERE project_id = $1 AND idx = $2 AND state = 'uploading' AND attempt = $3`, projectID, party, attempt)
 	if err != nil {
 		return wrap(what, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return missingOr(ctx, db.pool, what, partyExists, projectID, party)
+		return notOwner(ctx, db.pool, what, projectID, party, attempt)
 	}
 	return nil
 }
 
-func (db *DB) ReleaseUpload(ctx context.Context, projectID string, party int) error {
-	what := fmt.Sprintf("release upload %s/%d", projectID, party)
-	tag, err := db.pool.Exec(ctx, `UPDATE parties SET state = 'pending', claimed_at = NULL
-		WHERE project_id = $1 AND idx = $2 AND state = 'uploading'`, projectID, party)
+// notOwner explains why an attempt could not release or record its claim: ErrNotFound, or
+// ErrConflict naming who holds the party now.
+func notOwner(ctx context.Context, q querier, what, projectID string, party int, attempt string) error {
+	var state, owner string
+	err := q.QueryRow(ctx, `SELECT state, attempt FROM parties WHERE project_id = $1 AND idx = $2`, projectID, party).Scan(&state, &owner)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, linkage.ErrNotFound)
+	}
 	if err != nil {
 		return wrap(what, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return missingOr(ctx, db.pool, what, partyExists, projectID, party)
-	}
-	return nil
+	return fmt.Errorf("%s: %w", what, linkage.ClaimLost(linkage.UploadState(state), owner == attempt))
 }
 
 // lockProject serializes the transactions that look at all of a project's parties and runs.
@@ -301,11 +316,20 @@ func lockProject(ctx context.Context, tx pgx.Tx, projectID, what string) error {
 }
 
 func (db *DB) CompleteUpload(ctx context.Context, u linkage.Party) ([]string, error) {
-	what := fmt.Sprintf("complete upload %s/%d", u.ProjectID, u.Index)
+	what := fmt.Sprintf("complete upload %s/%d (attempt %s)", u.ProjectID, u.Index, u.Attempt)
 	var queued []string
 	err := db.withTx(ctx, what, func(tx pgx.Tx) error {
 		if err := lockProject(ctx, tx, u.ProjectID, what); err != nil {
 			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE parties SET state = 'done', records = $1, hash_size = $2, has_blocks = $3,
+			receipt_token_hash = $4, uploaded_at = $5, problem = $6 WHERE project_id = $7 AND idx = $8 AND state = 'uploading' AND attempt = $9`,
+			u.Records, u.HashSize, u.HasBlocks, u.ReceiptTokenHash, ts(u.UploadedAt), u.Problem, u.ProjectID, u.Index, u.Attempt)
+		if err != nil {
+			return wrap(what, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return notOwner(ctx, tx, what, u.ProjectID, u.Index, u.Attempt)
 		}
 		var other, size int
 		switch err := tx.QueryRow(ctx, `SELECT idx, hash_size FROM parties WHERE project_id = $1 AND idx != $2 AND state = 'done'
@@ -314,15 +338,6 @@ func (db *DB) CompleteUpload(ctx context.Context, u linkage.Party) ([]string, er
 			return fmt.Errorf("%s: %w", what, linkage.HashSizeError(u.HashSize, other, size))
 		case !errors.Is(err, pgx.ErrNoRows):
 			return wrap(what, err)
-		}
-		tag, err := tx.Exec(ctx, `UPDATE parties SET state = 'done', records = $1, hash_size = $2, has_blocks = $3,
-			receipt_token_hash = $4, uploaded_at = $5, problem = $6 WHERE project_id = $7 AND idx = $8 AND state = 'uploading'`,
-			u.Records, u.HashSize, u.HasBlocks, u.ReceiptTokenHash, ts(u.UploadedAt), u.Problem, u.ProjectID, u.Index)
-		if err != nil {
-			return wrap(what, err)
-		}
-		if tag.RowsAffected() == 0 {
-			return missingOr(ctx, tx, what, partyExists, u.ProjectID, u.Index)
 		}
 		rows, err := tx.Query(ctx, `UPDATE runs SET state = 'queued' WHERE project_id = $1 AND state = 'created'
 			AND NOT EXISTS (SELECT 1 FROM parties WHERE project_id = $1 AND state != 'done') RETURNING id`, u.ProjectID)

@@ -81,7 +81,7 @@ func TestMigrate(t *testing.T) {
 		require.NoError(t, errs[i])
 		applied = append(applied, results[i]...)
 	}
-	require.ElementsMatch(t, []string{"0001_init.sql", "0002_party_problem.sql", "0003_last_error.sql", "0004_chunk_window.sql"}, applied)
+	require.ElementsMatch(t, []string{"0001_init.sql", "0002_party_problem.sql", "0003_last_error.sql", "0004_chunk_window.sql", "0005_upload_attempt.sql"}, applied)
 	require.NoError(t, db.CheckSchema(ctx))
 	again, err := db.Migrate(ctx)
 	require.NoError(t, err)
@@ -98,8 +98,9 @@ func TestCompleteLastChunksConcurrently(t *testing.T) {
 			ResultTokenHash: linkage.HashToken("r"), CreatedAt: time.Now()}
 		require.NoError(t, db.CreateProject(ctx, p, []linkage.Party{{Index: 0, UpdateTokenHash: []byte("a")}, {Index: 1, UpdateTokenHash: []byte("b")}}))
 		for i := range 2 {
-			require.NoError(t, db.ClaimUpload(ctx, p.ID, i, time.Now(), time.Now().Add(-time.Hour)))
-			_, err := db.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: i, Records: 10, HashSize: 8, UploadedAt: time.Now()})
+			attempt, err := db.ClaimUpload(ctx, p.ID, i, time.Now(), time.Now().Add(-time.Hour))
+			require.NoError(t, err)
+			_, err = db.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: i, Records: 10, HashSize: 8, UploadedAt: time.Now(), Attempt: attempt})
 			require.NoError(t, err)
 		}
 		r := &linkage.Run{ID: linkage.NewID(), ProjectID: p.ID, Threshold: 0.8, CreatedAt: time.Now()}

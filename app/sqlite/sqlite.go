@@ -209,7 +209,7 @@ func (db *DB) DeleteProject(ctx context.Context, id string) error {
 
 func (db *DB) ListParties(ctx context.Context, projectID string) ([]linkage.Party, error) {
 	rows, err := db.db.QueryContext(ctx, `SELECT project_id, idx, update_token_hash, receipt_token_hash, state,
-		claimed_at, records, hash_size, has_blocks, uploaded_at, problem FROM parties WHERE project_id = ? ORDER BY idx`, projectID)
+		claimed_at, records, hash_size, has_blocks, uploaded_at, problem, attempt FROM parties WHERE project_id = ? ORDER BY idx`, projectID)
 	if err != nil {
 		return nil, fmt.Errorf("list parties of %s: %w", projectID, err)
 	}
@@ -221,7 +221,7 @@ func (db *DB) ListParties(ctx context.Context, projectID string) ([]linkage.Part
 		var claimed, uploaded int64
 		var blocks int
 		if err := rows.Scan(&p.ProjectID, &p.Index, &p.UpdateTokenHash, &p.ReceiptTokenHash, &state,
-			&claimed, &p.Records, &p.HashSize, &blocks, &uploaded, &p.Problem); err != nil {
+			&claimed, &p.Records, &p.HashSize, &blocks, &uploaded, &p.Problem, &p.Attempt); err != nil {
 			return nil, fmt.Errorf("list parties of %s: %w", projectID, err)
 		}
 		p.State = linkage.UploadState(state)
@@ -238,29 +238,45 @@ func (db *DB) ListParties(ctx context.Context, projectID string) ([]linkage.Part
 
 const partyExists = `SELECT count(*) FROM parties WHERE project_id = ? AND idx = ?`
 
-func (db *DB) ClaimUpload(ctx context.Context, projectID string, party int, now, staleBefore time.Time) error {
-	res, err := db.db.ExecContext(ctx, `UPDATE parties SET state = 'uploading', claimed_at = ?
+func (db *DB) ClaimUpload(ctx context.Context, projectID string, party int, now, staleBefore time.Time) (string, error) {
+	attempt := linkage.NewID()
+	res, err := db.db.ExecContext(ctx, `UPDATE parties SET state = 'uploading', claimed_at = ?, attempt = ?
 		WHERE project_id = ? AND idx = ? AND (state = 'pending' OR (state = 'uploading' AND claimed_at < ?))`,
-		nanos(now), projectID, party, nanos(staleBefore))
+		nanos(now), attempt, projectID, party, nanos(staleBefore))
 	if err != nil {
-		return fmt.Errorf("claim upload %s/%d: %w", projectID, party, err)
+		return "", fmt.Errorf("claim upload %s/%d: %w", projectID, party, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return missingOr(ctx, db.db, fmt.Sprintf("claim upload %s/%d", projectID, party), partyExists, projectID, party)
+		return "", missingOr(ctx, db.db, fmt.Sprintf("claim upload %s/%d", projectID, party), partyExists, projectID, party)
+	}
+	return attempt, nil
+}
+
+func (db *DB) ReleaseUpload(ctx context.Context, projectID string, party int, attempt string) error {
+	what := fmt.Sprintf("release upload %s/%d (attempt %s)", projectID, party, attempt)
+	res, err := db.db.ExecContext(ctx, `UPDATE parties SET state = 'pending', claimed_at = 0, attempt = ''
+		WHERE project_id = ? AND idx = ? AND state = 'uploading' AND attempt = ?`, projectID, party, attempt)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notOwner(ctx, db.db, what, projectID, party, attempt)
 	}
 	return nil
 }
 
-func (db *DB) ReleaseUpload(ctx context.Context, projectID string, party int) error {
-	res, err := db.db.ExecContext(ctx, `UPDATE parties SET state = 'pending', claimed_at = 0
-		WHERE project_id = ? AND idx = ? AND state = 'uploading'`, projectID, party)
+// notOwner explains why an attempt could not release or record its claim: ErrNotFound, or
+// ErrConflict naming who holds the party now.
+func notOwner(ctx context.Context, q querier, what, projectID string, party int, attempt string) error {
+	var state, owner string
+	err := q.QueryRowContext(ctx, `SELECT state, attempt FROM parties WHERE project_id = ? AND idx = ?`, projectID, party).Scan(&state, &owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, linkage.ErrNotFound)
+	}
 	if err != nil {
-		return fmt.Errorf("release upload %s/%d: %w", projectID, party, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return missingOr(ctx, db.db, fmt.Sprintf("release upload %s/%d", projectID, party), partyExists, projectID, party)
-	}
-	return nil
+	return fmt.Errorf("%s: %w", what, linkage.ClaimLost(linkage.UploadState(state), owner == attempt))
 }
 
 // sizeDiffers finds a done party whose CLK size differs from the one being recorded (sizes 0:
@@ -269,24 +285,24 @@ const sizeDiffers = `SELECT idx, hash_size FROM parties WHERE project_id = ? AND
 	AND hash_size > 0 AND ? > 0 AND hash_size != ? LIMIT 1`
 
 func (db *DB) CompleteUpload(ctx context.Context, u linkage.Party) ([]string, error) {
-	what := fmt.Sprintf("complete upload %s/%d", u.ProjectID, u.Index)
+	what := fmt.Sprintf("complete upload %s/%d (attempt %s)", u.ProjectID, u.Index, u.Attempt)
 	var queued []string
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE parties SET state = 'done', records = ?, hash_size = ?, has_blocks = ?,
+			receipt_token_hash = ?, uploaded_at = ?, problem = ? WHERE project_id = ? AND idx = ? AND state = 'uploading' AND attempt = ?`,
+			u.Records, u.HashSize, b2i(u.HasBlocks), u.ReceiptTokenHash, nanos(u.UploadedAt), u.Problem, u.ProjectID, u.Index, u.Attempt)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notOwner(ctx, tx, what, u.ProjectID, u.Index, u.Attempt)
+		}
 		var other, size int
 		switch err := tx.QueryRowContext(ctx, sizeDiffers, u.ProjectID, u.Index, u.HashSize, u.HashSize).Scan(&other, &size); {
 		case err == nil:
 			return fmt.Errorf("%s: %w", what, linkage.HashSizeError(u.HashSize, other, size))
 		case !errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("%s: %w", what, err)
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE parties SET state = 'done', records = ?, hash_size = ?, has_blocks = ?,
-			receipt_token_hash = ?, uploaded_at = ?, problem = ? WHERE project_id = ? AND idx = ? AND state = 'uploading'`,
-			u.Records, u.HashSize, b2i(u.HasBlocks), u.ReceiptTokenHash, nanos(u.UploadedAt), u.Problem, u.ProjectID, u.Index)
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return missingOr(ctx, tx, what, partyExists, u.ProjectID, u.Index)
 		}
 		var waiting int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM parties WHERE project_id = ? AND state != 'done'`,

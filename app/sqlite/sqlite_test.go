@@ -36,7 +36,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	require.Error(t, db.CheckSchema(context.Background()), "a fresh database is not migrated")
 	applied, err := db.Migrate(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, []string{"0001_init.sql", "0002_party_problem.sql", "0003_last_error.sql", "0004_chunk_window.sql"}, applied)
+	require.Equal(t, []string{"0001_init.sql", "0002_party_problem.sql", "0003_last_error.sql", "0004_chunk_window.sql", "0005_upload_attempt.sql"}, applied)
 	applied, err = db.Migrate(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, applied)

@@ -63,8 +63,10 @@ func TestChunksReadTheirOwnBlocks(t *testing.T) {
 	r, err := f.store.GetRun(t.Context(), f.pid, f.rid)
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, r.Chunks, 10)
-	for party := range 2 {
-		n := reads.n[linkage.BlocksKey(f.pid, party)]
+	parties, err := f.store.ListParties(t.Context(), f.pid)
+	require.NoError(t, err)
+	for party, pa := range parties {
+		n := reads.n[linkage.BlocksKey(f.pid, party, pa.Attempt)]
 		require.LessOrEqual(t, n, 1+cfg.Concurrency, "party %d's blocks read whole %d times for %d chunks", party, n, r.Chunks)
 	}
 }

@@ -76,7 +76,9 @@ func newBlockedFixture(t *testing.T, threshold float64, data [2][]byte, blocks [
 		NumberParties: 2, UsesBlocking: blocking, ResultTokenHash: linkage.HashToken("r")}
 	require.NoError(t, store.CreateProject(ctx, p, []linkage.Party{{Index: 0, UpdateTokenHash: []byte("a")}, {Index: 1, UpdateTokenHash: []byte("b")}}))
 	for i, d := range data {
-		_, err := blobs.Put(ctx, linkage.UploadKey(p.ID, i), bytes.NewReader(d))
+		attempt, err := store.ClaimUpload(ctx, p.ID, i, time.Now(), time.Now())
+		require.NoError(t, err)
+		_, err = blobs.Put(ctx, linkage.UploadKey(p.ID, i, attempt), bytes.NewReader(d))
 		require.NoError(t, err)
 		if blocking {
 			var buf bytes.Buffer
@@ -85,11 +87,10 @@ func newBlockedFixture(t *testing.T, threshold float64, data [2][]byte, blocks [
 				require.NoError(t, bw.Write(int64(row), b))
 			}
 			require.NoError(t, bw.Flush())
-			_, err = blobs.Put(ctx, linkage.BlocksKey(p.ID, i), &buf)
+			_, err = blobs.Put(ctx, linkage.BlocksKey(p.ID, i, attempt), &buf)
 			require.NoError(t, err)
 		}
-		require.NoError(t, store.ClaimUpload(ctx, p.ID, i, time.Now(), time.Now()))
-		_, err = store.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: i, Records: int64(len(d) / 16), HashSize: 16, HasBlocks: blocking})
+		_, err = store.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: i, Records: int64(len(d) / 16), HashSize: 16, HasBlocks: blocking, Attempt: attempt})
 		require.NoError(t, err)
 	}
 	run := &linkage.Run{ID: linkage.NewID(), ProjectID: p.ID, Threshold: threshold, CreatedAt: time.Now()}

@@ -107,11 +107,11 @@ func (w *Worker) chunk(ctx context.Context, p payload) (err error) {
 		return err
 	}
 	size := parties[c.PartyA].HashSize
-	a, err := w.readRows(ctx, p.ProjectID, c.PartyA, size, c.ALo, c.AHi)
+	a, err := w.readRows(ctx, parties[c.PartyA], size, c.ALo, c.AHi)
 	if err != nil {
 		return err
 	}
-	b, err := w.readRows(ctx, p.ProjectID, c.PartyB, size, c.BLo, c.BHi)
+	b, err := w.readRows(ctx, parties[c.PartyB], size, c.BLo, c.BHi)
 	if err != nil {
 		return err
 	}
@@ -120,10 +120,10 @@ func (w *Worker) chunk(ctx context.Context, p payload) (err error) {
 		Progress: w.progress(ctx, c), MaxCandidates: w.cfg.MaxChunkCandidates,
 	}
 	if project.UsesBlocking {
-		if opt.BlocksA, err = w.readBlocks(ctx, p.ProjectID, parties[c.PartyA], c.ALo, c.AHi); err != nil {
+		if opt.BlocksA, err = w.readBlocks(ctx, parties[c.PartyA], c.ALo, c.AHi); err != nil {
 			return err
 		}
-		if opt.BlocksB, err = w.readBlocks(ctx, p.ProjectID, parties[c.PartyB], c.BLo, c.BHi); err != nil {
+		if opt.BlocksB, err = w.readBlocks(ctx, parties[c.PartyB], c.BLo, c.BHi); err != nil {
 			return err
 		}
 	}
@@ -204,9 +204,10 @@ func (p *padReader) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-// readRows reads rows lo..hi-1 of a party's upload, numbered from lo.
-func (w *Worker) readRows(ctx context.Context, projectID string, party, size int, lo, hi int64) (*engine.CLKs, error) {
-	key := linkage.UploadKey(projectID, party)
+// readRows reads rows lo..hi-1 of a party's upload (the blob of the attempt recorded), numbered
+// from lo.
+func (w *Worker) readRows(ctx context.Context, pa linkage.Party, size int, lo, hi int64) (*engine.CLKs, error) {
+	key, party := linkage.UploadKey(pa.ProjectID, pa.Index, pa.Attempt), pa.Index
 	var rc io.ReadCloser
 	var err error
 	if rg, ok := w.blobs.(linkage.RangeGetter); ok {
@@ -236,7 +237,7 @@ func (w *Worker) readRows(ctx context.Context, projectID string, party, size int
 // implicitBlock is the block of every record of a party that uploaded no blocks.
 var implicitBlock = []string{"1"}
 
-func (w *Worker) readBlocks(ctx context.Context, projectID string, party linkage.Party, lo, hi int64) ([][]string, error) {
+func (w *Worker) readBlocks(ctx context.Context, party linkage.Party, lo, hi int64) ([][]string, error) {
 	if !party.HasBlocks {
 		// A binary upload into a blocking project: every record is in one implicit block.
 		blocks := make([][]string, hi-lo)
@@ -245,7 +246,7 @@ func (w *Worker) readBlocks(ctx context.Context, projectID string, party linkage
 		}
 		return blocks, nil
 	}
-	rc, err := w.blocksOf(ctx, linkage.BlocksKey(projectID, party.Index), lo, hi)
+	rc, err := w.blocksOf(ctx, linkage.BlocksKey(party.ProjectID, party.Index, party.Attempt), lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("read blocks of party %d: %w", party.Index, err)
 	}

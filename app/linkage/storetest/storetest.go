@@ -30,6 +30,8 @@ func Run(t *testing.T, open func(t *testing.T) linkage.Store) {
 		{"UploadClaimRace", testUploadClaimRace},
 		{"UploadSizesAgree", testUploadSizesAgree},
 		{"StaleClaimIsRetaken", testStaleClaimIsRetaken},
+		{"ClaimBelongsToOneAttempt", testClaimBelongsToOneAttempt},
+		{"ReleasedClaimIsNotCompleted", testReleasedClaimIsNotCompleted},
 		{"RunsWaitForUploads", testRunsWaitForUploads},
 		{"RunOnCompleteProjectIsQueued", testRunOnCompleteProjectIsQueued},
 		{"RunLifecycle", testRunLifecycle},
@@ -81,10 +83,11 @@ func newProject(t *testing.T, s linkage.Store, n int, at time.Time) *linkage.Pro
 func upload(t *testing.T, s linkage.Store, pid string, party int, records int64) []string {
 	t.Helper()
 	ctx := context.Background()
-	require.NoError(t, s.ClaimUpload(ctx, pid, party, t0, t0.Add(-time.Hour)))
+	attempt, err := s.ClaimUpload(ctx, pid, party, t0, t0.Add(-time.Hour))
+	require.NoError(t, err)
 	queued, err := s.CompleteUpload(ctx, linkage.Party{
 		ProjectID: pid, Index: party, Records: records, HashSize: 128, HasBlocks: party == 0,
-		ReceiptTokenHash: linkage.HashToken("receipt"), UploadedAt: t0,
+		ReceiptTokenHash: linkage.HashToken("receipt"), UploadedAt: t0, Attempt: attempt,
 	})
 	require.NoError(t, err)
 	return queued
@@ -171,22 +174,35 @@ func testListAndCountProjects(t *testing.T, s linkage.Store) {
 	require.Equal(t, 3, n)
 }
 
+// claim claims party's upload and returns the attempt owning the claim.
+func claim(t *testing.T, s linkage.Store, pid string, party int, now, staleBefore time.Time) string {
+	t.Helper()
+	attempt, err := s.ClaimUpload(context.Background(), pid, party, now, staleBefore)
+	require.NoError(t, err)
+	require.NotEmpty(t, attempt)
+	return attempt
+}
+
 func testUploadClaimIsSingleUse(t *testing.T, s linkage.Store) {
 	ctx := context.Background()
 	p := newProject(t, s, 2, t0)
 	stale := t0.Add(-time.Hour)
-	require.NoError(t, s.ClaimUpload(ctx, p.ID, 0, t0, stale))
-	require.ErrorIs(t, s.ClaimUpload(ctx, p.ID, 0, t0, stale), linkage.ErrConflict)
+	first := claim(t, s, p.ID, 0, t0, stale)
+	_, err := s.ClaimUpload(ctx, p.ID, 0, t0, stale)
+	require.ErrorIs(t, err, linkage.ErrConflict)
 	// A failed upload hands the claim back.
-	require.NoError(t, s.ReleaseUpload(ctx, p.ID, 0))
-	require.NoError(t, s.ClaimUpload(ctx, p.ID, 0, t0, stale))
-	_, err := s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 0, Records: 7, HashSize: 64, HasBlocks: true,
-		ReceiptTokenHash: linkage.HashToken("r"), UploadedAt: t0, Problem: "record 3 is 12 bytes"})
+	require.NoError(t, s.ReleaseUpload(ctx, p.ID, 0, first))
+	attempt := claim(t, s, p.ID, 0, t0, stale)
+	require.NotEqual(t, first, attempt, "every claim has its own owner")
+	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 0, Records: 7, HashSize: 64, HasBlocks: true,
+		ReceiptTokenHash: linkage.HashToken("r"), UploadedAt: t0, Problem: "record 3 is 12 bytes", Attempt: attempt})
 	require.NoError(t, err)
 	// Spent: neither claimable nor completable again, not even much later.
-	require.ErrorIs(t, s.ClaimUpload(ctx, p.ID, 0, t0.Add(48*time.Hour), t0.Add(24*time.Hour)), linkage.ErrConflict)
-	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 0, Records: 1, HashSize: 64, UploadedAt: t0})
+	_, err = s.ClaimUpload(ctx, p.ID, 0, t0.Add(48*time.Hour), t0.Add(24*time.Hour))
 	require.ErrorIs(t, err, linkage.ErrConflict)
+	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 0, Records: 1, HashSize: 64, UploadedAt: t0, Attempt: attempt})
+	require.ErrorIs(t, err, linkage.ErrConflict)
+	require.ErrorContains(t, err, "recorded already")
 	// Completing without a claim is refused.
 	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 1, Records: 1, HashSize: 64, UploadedAt: t0})
 	require.ErrorIs(t, err, linkage.ErrConflict)
@@ -200,8 +216,10 @@ func testUploadClaimIsSingleUse(t *testing.T, s linkage.Store) {
 	require.Equal(t, linkage.HashToken("r"), parties[0].ReceiptTokenHash)
 	require.True(t, t0.Equal(parties[0].UploadedAt))
 	require.Equal(t, "record 3 is 12 bytes", parties[0].Problem)
+	require.Equal(t, attempt, parties[0].Attempt, "the record names the attempt whose blobs hold the upload")
 	require.Equal(t, linkage.UploadPending, parties[1].State)
 	require.Empty(t, parties[1].Problem)
+	require.Empty(t, parties[1].Attempt)
 }
 
 // The CLK size is checked when an upload is recorded, so that two concurrent uploads of
@@ -210,21 +228,23 @@ func testUploadSizesAgree(t *testing.T, s linkage.Store) {
 	ctx := context.Background()
 	p := newProject(t, s, 3, t0)
 	stale := t0.Add(-time.Hour)
+	var attempts [3]string
 	for i := range 3 {
-		require.NoError(t, s.ClaimUpload(ctx, p.ID, i, t0, stale))
+		attempts[i] = claim(t, s, p.ID, i, t0, stale)
 	}
-	_, err := s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 0, Records: 5, HashSize: 128, UploadedAt: t0})
+	_, err := s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 0, Records: 5, HashSize: 128, UploadedAt: t0, Attempt: attempts[0]})
 	require.NoError(t, err)
-	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 1, Records: 5, HashSize: 64, UploadedAt: t0})
+	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 1, Records: 5, HashSize: 64, UploadedAt: t0, Attempt: attempts[1]})
 	require.ErrorIs(t, err, linkage.ErrInvalid)
 	require.ErrorContains(t, err, "party 0 uploaded 128-byte CLKs")
 	// An upload in error (size 0) holds no one to a size and is held to none.
-	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 2, Records: 5, HashSize: 0, Problem: "odd size", UploadedAt: t0})
+	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 2, Records: 5, HashSize: 0, Problem: "odd size", UploadedAt: t0, Attempt: attempts[2]})
 	require.NoError(t, err)
 	parties, err := s.ListParties(ctx, p.ID)
 	require.NoError(t, err)
 	require.Equal(t, linkage.UploadUploading, parties[1].State, "the refused upload keeps its claim for the caller to release")
-	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 1, Records: 5, HashSize: 128, UploadedAt: t0})
+	require.Equal(t, attempts[1], parties[1].Attempt)
+	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 1, Records: 5, HashSize: 128, UploadedAt: t0, Attempt: attempts[1]})
 	require.NoError(t, err)
 }
 
@@ -234,29 +254,119 @@ func testUploadClaimRace(t *testing.T, s linkage.Store) {
 	const n = 16
 	var wg sync.WaitGroup
 	errs := make([]error, n)
+	attempts := make([]string, n)
 	for i := range n {
-		wg.Go(func() { errs[i] = s.ClaimUpload(ctx, p.ID, 1, t0, t0.Add(-time.Hour)) })
+		wg.Go(func() { attempts[i], errs[i] = s.ClaimUpload(ctx, p.ID, 1, t0, t0.Add(-time.Hour)) })
 	}
 	wg.Wait()
-	won := 0
-	for _, err := range errs {
+	won := ""
+	for i, err := range errs {
 		if err == nil {
-			won++
+			require.Empty(t, won, "exactly one concurrent claim of an update token wins")
+			won = attempts[i]
 		} else {
 			require.ErrorIs(t, err, linkage.ErrConflict)
 		}
 	}
-	require.Equal(t, 1, won, "exactly one concurrent claim of an update token wins")
+	require.NotEmpty(t, won, "one concurrent claim of an update token wins")
+	parties, err := s.ListParties(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, won, parties[1].Attempt)
 }
 
 func testStaleClaimIsRetaken(t *testing.T, s linkage.Store) {
 	ctx := context.Background()
 	p := newProject(t, s, 2, t0)
-	require.NoError(t, s.ClaimUpload(ctx, p.ID, 0, t0, t0.Add(-time.Hour)))
+	claim(t, s, p.ID, 0, t0, t0.Add(-time.Hour))
 	// Not stale yet.
-	require.ErrorIs(t, s.ClaimUpload(ctx, p.ID, 0, t0.Add(time.Minute), t0.Add(-time.Minute)), linkage.ErrConflict)
+	_, err := s.ClaimUpload(ctx, p.ID, 0, t0.Add(time.Minute), t0.Add(-time.Minute))
+	require.ErrorIs(t, err, linkage.ErrConflict)
 	// The claiming process died long ago.
-	require.NoError(t, s.ClaimUpload(ctx, p.ID, 0, t0.Add(2*time.Hour), t0.Add(time.Hour)))
+	claim(t, s, p.ID, 0, t0.Add(2*time.Hour), t0.Add(time.Hour))
+}
+
+// A stalled attempt whose claim was retaken (A), then its retry (B): A can neither record nor
+// release the party, whichever comes first, and B's upload is the one recorded.
+func testClaimBelongsToOneAttempt(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	p := newProject(t, s, 2, t0)
+	r := newRun(t, s, p.ID, t0)
+	upload(t, s, p.ID, 1, 3)
+	a := claim(t, s, p.ID, 0, t0, t0.Add(-time.Hour))
+	b := claim(t, s, p.ID, 0, t0.Add(2*time.Hour), t0.Add(time.Hour)) // A went stale
+	require.NotEqual(t, a, b)
+
+	// A wakes up while B is uploading: A's release and completion change nothing.
+	err := s.ReleaseUpload(ctx, p.ID, 0, a)
+	require.ErrorIs(t, err, linkage.ErrConflict)
+	require.ErrorContains(t, err, "taken over by another upload attempt")
+	queued, err := s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 0, Records: 99, HashSize: 128,
+		ReceiptTokenHash: linkage.HashToken("a"), UploadedAt: t0, Attempt: a})
+	require.ErrorIs(t, err, linkage.ErrConflict)
+	require.Empty(t, queued)
+	parties, err := s.ListParties(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, linkage.UploadUploading, parties[0].State)
+	require.Equal(t, b, parties[0].Attempt)
+	require.True(t, t0.Add(2*time.Hour).Equal(parties[0].ClaimedAt))
+	require.Zero(t, parties[0].Records)
+	got, err := s.GetRun(ctx, p.ID, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, linkage.RunCreated, got.State, "a losing attempt queues no run")
+
+	// B completes: its record, and the run is queued by it.
+	queued, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 0, Records: 5, HashSize: 128,
+		ReceiptTokenHash: linkage.HashToken("b"), UploadedAt: t0.Add(2 * time.Hour), Attempt: b})
+	require.NoError(t, err)
+	require.Equal(t, []string{r.ID}, queued)
+
+	// A wakes up after B completed: still nothing.
+	err = s.ReleaseUpload(ctx, p.ID, 0, a)
+	require.ErrorIs(t, err, linkage.ErrConflict)
+	require.ErrorContains(t, err, "another upload attempt with the token was recorded")
+	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 0, Records: 99, HashSize: 128,
+		ReceiptTokenHash: linkage.HashToken("a"), UploadedAt: t0, Attempt: a})
+	require.ErrorIs(t, err, linkage.ErrConflict)
+	// Nor can B release what it recorded.
+	require.ErrorIs(t, s.ReleaseUpload(ctx, p.ID, 0, b), linkage.ErrConflict)
+
+	parties, err = s.ListParties(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, linkage.UploadDone, parties[0].State)
+	require.Equal(t, b, parties[0].Attempt)
+	require.EqualValues(t, 5, parties[0].Records)
+	require.Equal(t, linkage.HashToken("b"), parties[0].ReceiptTokenHash)
+	require.True(t, t0.Add(2*time.Hour).Equal(parties[0].UploadedAt))
+}
+
+// An attempt that released its claim (a refused upload) cannot record the party after all,
+// nor release the claim of the next attempt; the next attempt is unaffected.
+func testReleasedClaimIsNotCompleted(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	p := newProject(t, s, 2, t0)
+	stale := t0.Add(-time.Hour)
+	c := claim(t, s, p.ID, 1, t0, stale)
+	require.NoError(t, s.ReleaseUpload(ctx, p.ID, 1, c))
+	err := s.ReleaseUpload(ctx, p.ID, 1, c)
+	require.ErrorIs(t, err, linkage.ErrConflict)
+	require.ErrorContains(t, err, "holds no claim")
+	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 1, Records: 4, HashSize: 64, UploadedAt: t0, Attempt: c})
+	require.ErrorIs(t, err, linkage.ErrConflict)
+	d := claim(t, s, p.ID, 1, t0, stale)
+	require.ErrorIs(t, s.ReleaseUpload(ctx, p.ID, 1, c), linkage.ErrConflict)
+	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 1, Records: 4, HashSize: 64, UploadedAt: t0, Attempt: c})
+	require.ErrorIs(t, err, linkage.ErrConflict)
+	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: p.ID, Index: 1, Records: 6, HashSize: 64, UploadedAt: t0, Attempt: d})
+	require.NoError(t, err)
+	parties, err := s.ListParties(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, linkage.UploadDone, parties[1].State)
+	require.Equal(t, d, parties[1].Attempt)
+	require.EqualValues(t, 6, parties[1].Records)
+	// Unknown parties and projects are not found, whoever asks.
+	require.ErrorIs(t, s.ReleaseUpload(ctx, p.ID, 5, d), linkage.ErrNotFound)
+	_, err = s.CompleteUpload(ctx, linkage.Party{ProjectID: linkage.NewID(), Index: 0, Attempt: d})
+	require.ErrorIs(t, err, linkage.ErrNotFound)
 }
 
 func testRunsWaitForUploads(t *testing.T, s linkage.Store) {
