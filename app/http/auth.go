@@ -11,10 +11,11 @@ import (
 type access struct {
 	project *linkage.Project
 	parties []linkage.Party
-	result  bool // the result token
-	party   int  // the party of an update or receipt token, else -1
-	update  bool // party identified by its update token
-	receipt bool // party identified by its receipt token
+	result  bool   // the result token
+	party   int    // the party of an update or receipt token, else -1
+	update  bool   // party identified by its update token
+	receipt bool   // party identified by its receipt token
+	attempt string // the upload attempt owning the party's claim (authorizeUpload)
 }
 
 // token reads the raw token of the Authorization header (a "Bearer " prefix is tolerated).

@@ -47,8 +47,13 @@ func (s *fuzzStore) ListParties(_ context.Context, id string) ([]linkage.Party, 
 	}, nil
 }
 
-func (s *fuzzStore) ClaimUpload(context.Context, string, int, time.Time, time.Time) error { return nil }
-func (s *fuzzStore) ReleaseUpload(context.Context, string, int) error                     { return nil }
+// fuzzAttempt owns every claim of the fuzz store.
+const fuzzAttempt = "fuzz"
+
+func (s *fuzzStore) ClaimUpload(context.Context, string, int, time.Time, time.Time) (string, error) {
+	return fuzzAttempt, nil
+}
+func (s *fuzzStore) ReleaseUpload(context.Context, string, int, string) error { return nil }
 func (s *fuzzStore) CompleteUpload(_ context.Context, u linkage.Party) ([]string, error) {
 	s.last = u
 	return nil, nil
@@ -164,7 +169,7 @@ func FuzzJSONUpload(f *testing.F) {
 			pid = api.blk
 		}
 		if w := api.post(t, pid, "/clks", body); w.Code == http.StatusCreated {
-			clks, stored := api.blobs.objs[linkage.UploadKey(pid, 0)]
+			clks, stored := api.blobs.objs[linkage.UploadKey(pid, 0, fuzzAttempt)]
 			if api.store.last.Problem != "" {
 				// Accepted, then reported (odd CLK sizes): nothing to link is stored.
 				require.False(t, stored, "an upload with a problem stores no CLKs")
@@ -172,10 +177,10 @@ func FuzzJSONUpload(f *testing.F) {
 			}
 			require.NotEmpty(t, clks)
 			require.Zero(t, len(clks)%8, "CLKs are multiples of 8 bytes")
-			_, hasBlocks := api.blobs.objs[linkage.BlocksKey(pid, 0)]
+			_, hasBlocks := api.blobs.objs[linkage.BlocksKey(pid, 0, fuzzAttempt)]
 			require.True(t, hasBlocks || !blocking, "a blocking project's upload stores its blocks")
 			if hasBlocks {
-				_, err := linkage.ReadBlocks(bytes.NewReader(api.blobs.objs[linkage.BlocksKey(pid, 0)]), 0, int64(len(clks)/8))
+				_, err := linkage.ReadBlocks(bytes.NewReader(api.blobs.objs[linkage.BlocksKey(pid, 0, fuzzAttempt)]), 0, int64(len(clks)/8))
 				require.NoError(t, err, "the stored blocks read back")
 			}
 		}
@@ -196,7 +201,7 @@ func FuzzBinaryUpload(f *testing.F) {
 		w := api.post(t, api.plain, "/binaryclks", body, "Hash-Count", count, "Hash-Size", size, "Content-Type", "application/octet-stream")
 		if w.Code == http.StatusCreated {
 			require.Empty(t, api.store.last.Problem, "binary uploads of any size 1..1024 are linked")
-			require.Equal(t, body, api.blobs.objs[linkage.UploadKey(api.plain, 0)], "the body is stored as sent")
+			require.Equal(t, body, api.blobs.objs[linkage.UploadKey(api.plain, 0, fuzzAttempt)], "the body is stored as sent")
 			require.Equal(t, fmt.Sprint(len(body)), mulString(t, count, size))
 		}
 	})

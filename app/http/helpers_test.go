@@ -112,6 +112,36 @@ func (e *env) stopWorkers() {
 	}
 }
 
+// uploadBlobs lists the blobs under the project's upload keys (every attempt's, recorded or not).
+func (e *env) uploadBlobs(pid string) []string {
+	e.t.Helper()
+	var out []string
+	dir := filepath.Join(e.dir, "blobs", filepath.FromSlash(linkage.ProjectPrefix(pid)), "uploads")
+	entries, err := os.ReadDir(dir)
+	if !os.IsNotExist(err) {
+		require.NoError(e.t, err)
+	}
+	for _, en := range entries {
+		out = append(out, "projects/"+pid+"/uploads/"+en.Name())
+	}
+	return out
+}
+
+// party is the party's record in the database.
+func (e *env) party(pid string, party int) linkage.Party {
+	e.t.Helper()
+	parties, err := e.store.ListParties(context.Background(), pid)
+	require.NoError(e.t, err)
+	require.Greater(e.t, len(parties), party)
+	return parties[party]
+}
+
+// uploadKey is the blob of the party's recorded upload.
+func (e *env) uploadKey(pid string, party int) string {
+	pa := e.party(pid, party)
+	return linkage.UploadKey(pid, party, pa.Attempt)
+}
+
 type response struct {
 	status int
 	header http.Header

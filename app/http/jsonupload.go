@@ -215,10 +215,26 @@ func (u *jsonUpload) record(t json.Token) error {
 		return nil
 	}
 	if u.clks == nil {
-		u.clks = startPut(u.ctx, u.s.blobs, linkage.UploadKey(u.a.project.ID, u.a.party))
+		u.clks = startPut(u.ctx, u.s.blobs, linkage.UploadKey(u.a.project.ID, u.a.party, u.a.attempt))
 	}
 	if _, err := u.clks.Write(b); err != nil {
 		return fmt.Errorf("store CLKs: %w", err)
+	}
+	return nil
+}
+
+// flush hands what was decoded so far to the blob writers (the upload-half-written fault point).
+func (u *jsonUpload) flush() error {
+	if u.clks != nil {
+		if err := u.clks.flush(); err != nil {
+			return err
+		}
+	}
+	if u.blocks != nil {
+		if err := u.bw.Flush(); err != nil {
+			return err
+		}
+		return u.blocks.flush()
 	}
 	return nil
 }
@@ -229,7 +245,7 @@ func (u *jsonUpload) startBlocks() error {
 	if u.blocks != nil {
 		return badRequest(`"blocks" given twice, or with clknblocks`)
 	}
-	u.blocks = startPut(u.ctx, u.s.blobs, linkage.BlocksKey(u.a.project.ID, u.a.party))
+	u.blocks = startPut(u.ctx, u.s.blobs, linkage.BlocksKey(u.a.project.ID, u.a.party, u.a.attempt))
 	u.bw = linkage.NewBlocksWriter(u.blocks)
 	return nil
 }
@@ -439,7 +455,7 @@ func (u *jsonUpload) encodingsFile() error {
 	if recs := l.MaxUploadRecords * size; recs < capped.max {
 		capped.max, capped.limit, capped.unit = recs, "max-upload-records", size
 	}
-	n, err := u.s.blobs.Put(u.ctx, linkage.UploadKey(u.a.project.ID, u.a.party), capped)
+	n, err := u.s.blobs.Put(u.ctx, linkage.UploadKey(u.a.project.ID, u.a.party, u.a.attempt), capped)
 	if err != nil {
 		return fmt.Errorf("copy encodings file: %w", err)
 	}

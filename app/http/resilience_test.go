@@ -57,7 +57,7 @@ func TestFailingRunEndsInError(t *testing.T) {
 	body := readFile(t, "binary/clks_128B_1k.json")
 	e.upload(p, 0, body)
 	e.upload(p, 1, body)
-	require.NoError(t, e.blobs.DeletePrefix(context.Background(), linkage.UploadKey(p.ProjectID, 1))) // storage lost it
+	require.NoError(t, e.blobs.DeletePrefix(context.Background(), e.uploadKey(p.ProjectID, 1))) // storage lost it
 	run := e.createRun(p, 0.9)
 	st := e.wait(p, run)
 	require.Equal(t, linkage.RunError, st.State)

@@ -112,6 +112,10 @@ type Config struct {
 	// ClientAddr names the client of a request for per-client limits (default: the connection's
 	// address).
 	ClientAddr func(*http.Request) string
+	// Fault, when set, is called at each fault point (FaultUploadHalfWritten with the party):
+	// fault tests block an upload there, or make it fail with the error returned, instead of
+	// relying on timing.
+	Fault func(ctx context.Context, point string, party int) error
 }
 
 // Server is the API.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
@@ -19,7 +20,9 @@ import (
 // An upload is streamed: the JSON body is read token by token and each CLK is decoded and
 // written to the blob store as it arrives (binary, back to back), so memory does not grow with
 // the upload. The update token is claimed atomically before reading and spent when the upload
-// is recorded; a failed upload hands it back.
+// is recorded; a failed upload hands it back. Each claim is an attempt with its own blobs: a
+// stalled attempt whose claim a retry took over can neither record the upload nor touch the
+// retry's blobs, and deletes only its own once the database says it lost.
 
 type uploaded struct {
 	records   int64
@@ -72,6 +75,9 @@ func startPut(ctx context.Context, blobs linkage.BlobStore, key string) *blobWri
 	return b
 }
 
+// flush hands what was written so far to Put.
+func (b *blobWriter) flush() error { return b.bw.Flush() }
+
 func (b *blobWriter) Write(p []byte) (int, error) {
 	n, err := b.bw.Write(p)
 	b.n += int64(n)
@@ -105,7 +111,7 @@ func (s *Server) authorizeUpload(r *http.Request) (*access, error) {
 		return nil, err
 	}
 	now := s.now()
-	if err := s.store.ClaimUpload(r.Context(), a.project.ID, a.party, now, now.Add(-s.cfg.UploadClaimTimeout)); err != nil {
+	if a.attempt, err = s.store.ClaimUpload(r.Context(), a.project.ID, a.party, now, now.Add(-s.cfg.UploadClaimTimeout)); err != nil {
 		if errors.Is(err, linkage.ErrConflict) || isNotFound(err) {
 			return nil, errForbidden // the token is spent (or in use by a concurrent upload)
 		}
@@ -136,14 +142,19 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, form string, rec
 	if err != nil {
 		return err
 	}
-	pid, party := a.project.ID, a.party
-	// Clean-up must happen even if the client went away.
+	pid, party, attempt := a.project.ID, a.party, a.attempt
+	// Clean-up must happen even if the client went away. It deletes this attempt's blobs only
+	// (a retry's are under other keys) and gives the claim back if this attempt still owns it.
 	cleanup := func() {
 		ctx := context.WithoutCancel(r.Context())
-		_ = s.blobs.DeletePrefix(ctx, linkage.UploadKey(pid, party))
-		_ = s.blobs.DeletePrefix(ctx, linkage.BlocksKey(pid, party))
-		if err := s.store.ReleaseUpload(ctx, pid, party); err != nil && !isNotFound(err) {
-			s.log.Warn("release upload", "request_id", requestID(r.Context()), "project", pid, "party", party, "err", err)
+		_ = s.blobs.DeletePrefix(ctx, linkage.UploadKey(pid, party, attempt))
+		_ = s.blobs.DeletePrefix(ctx, linkage.BlocksKey(pid, party, attempt))
+		if err := s.store.ReleaseUpload(ctx, pid, party, attempt); err != nil && !isNotFound(err) {
+			level := slog.LevelWarn
+			if errors.Is(err, linkage.ErrConflict) {
+				level = slog.LevelInfo // another attempt holds the party now: nothing to give back
+			}
+			s.log.Log(ctx, level, "release upload", "request_id", requestID(r.Context()), "project", pid, "party", party, "err", err)
 		}
 	}
 	up, err := receive(r.Context(), a)
@@ -164,11 +175,11 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, form string, rec
 	receiptHash := linkage.HashToken(receipt)
 	queued, err := s.store.CompleteUpload(r.Context(), linkage.Party{
 		ProjectID: pid, Index: party, Records: up.records, HashSize: up.size, HasBlocks: up.hasBlocks,
-		ReceiptTokenHash: receiptHash, UploadedAt: s.now(), Problem: up.problem,
+		ReceiptTokenHash: receiptHash, UploadedAt: s.now(), Problem: up.problem, Attempt: attempt,
 	})
 	if err != nil {
 		// The blobs go only if the database says this attempt was not recorded: an error
-		// during COMMIT may hide a commit, and another attempt's done upload has the same keys.
+		// during COMMIT may hide a commit.
 		switch recorded, rerr := s.uploadRecorded(r, pid, party, receiptHash); {
 		case rerr != nil:
 			s.log.Error("upload outcome unknown; blobs kept", "request_id", requestID(r.Context()), "project", pid, "party", party,
@@ -178,11 +189,15 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, form string, rec
 			s.log.Warn("upload recorded despite an error", "request_id", requestID(r.Context()), "project", pid, "party", party, "err", err)
 			queued = nil // queued runs are found by the reconciler
 		case recorded == recordedOther:
-			return errForbidden // another upload with the token was recorded
+			cleanup()
+			return claimLost("another upload with the same update token was recorded")
 		default:
 			cleanup()
-			if isNotFound(err) || errors.Is(err, linkage.ErrConflict) {
-				return errForbidden // project deleted or claim lost meanwhile
+			switch {
+			case isNotFound(err):
+				return errForbidden // project deleted meanwhile
+			case errors.Is(err, linkage.ErrConflict):
+				return claimLost("another upload with the same update token took over its claim, after this one sent nothing for the claim timeout")
 			}
 			return err
 		}
@@ -199,6 +214,12 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, form string, rec
 		}
 	}
 	return writeJSON(w, http.StatusCreated, map[string]string{"receipt_token": receipt, "message": "Updated"})
+}
+
+// claimLost is the answer to an upload attempt that lost its claim on the update token to a
+// retry (it stalled past the claim timeout): nothing of it was recorded or kept.
+func claimLost(why string) *problem {
+	return problemf(http.StatusConflict, "Conflict", "the upload was not recorded: %s; its data was discarded", why)
 }
 
 type uploadRecord int
@@ -318,7 +339,8 @@ func (s *Server) uploadBinary(w http.ResponseWriter, r *http.Request) error {
 		if err := sizeAgrees(a, size); err != nil {
 			return uploaded{}, err
 		}
-		n, err := s.blobs.Put(ctx, linkage.UploadKey(a.project.ID, a.party), &exactReader{r: s.uploadBody(w, r), n: total})
+		body := s.halfway(ctx, a, s.uploadBody(w, r), total, nil) // Put stores each read before the next
+		n, err := s.blobs.Put(ctx, linkage.UploadKey(a.project.ID, a.party, a.attempt), &exactReader{r: body, n: total})
 		if err != nil {
 			var p *problem
 			if errors.As(err, &p) {
@@ -365,7 +387,8 @@ func (e *exactReader) Read(p []byte) (int, error) {
 func (s *Server) uploadJSON(w http.ResponseWriter, r *http.Request) error {
 	body := newTokenLimit(http.MaxBytesReader(w, s.uploadBody(w, r), s.cfg.Limits.MaxUploadBytes), s.cfg.Limits.MaxTokenBytes)
 	return s.upload(w, r, "json", func(ctx context.Context, a *access) (uploaded, error) {
-		p := &jsonUpload{s: s, ctx: ctx, a: a, lim: body, dec: json.NewDecoder(body), r: r}
+		p := &jsonUpload{s: s, ctx: ctx, a: a, lim: body, r: r}
+		p.dec = json.NewDecoder(s.halfway(ctx, a, body, r.ContentLength, p.flush))
 		return p.parse()
 	})
 }
@@ -373,4 +396,52 @@ func (s *Server) uploadJSON(w http.ResponseWriter, r *http.Request) error {
 // uploadBody is r's body under the upload deadlines.
 func (s *Server) uploadBody(w http.ResponseWriter, r *http.Request) io.ReadCloser {
 	return timedBody(w, r, s.cfg.UploadIdleTimeout, s.cfg.UploadTimeout, "upload-idle-timeout", "upload-timeout")
+}
+
+// Fault points of uploads (Config.Fault).
+const (
+	// FaultUploadHalfWritten: half of the upload's body (by Content-Length; one byte if unknown)
+	// is in its blob, which is not yet stored; the claim is held, nothing is recorded.
+	FaultUploadHalfWritten = "upload-half-written"
+)
+
+// halfway is an upload's body with the upload-half-written fault point (body as is without
+// Config.Fault): once half of size bytes have been read, flush hands them to the blob store
+// and the hook runs, before anything more is read.
+func (s *Server) halfway(ctx context.Context, a *access, body io.Reader, size int64, flush func() error) io.Reader {
+	if s.cfg.Fault == nil {
+		return body
+	}
+	return &faultBody{r: body, at: max(size/2, 1), hit: func() error {
+		if flush != nil {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		s.log.InfoContext(ctx, "fault point reached", "point", FaultUploadHalfWritten, "request_id", requestID(ctx),
+			"project", a.project.ID, "party", a.party, "attempt", a.attempt)
+		return s.cfg.Fault(ctx, FaultUploadHalfWritten, a.party)
+	}}
+}
+
+type faultBody struct {
+	r        io.Reader
+	at, read int64
+	hit      func() error
+	done     bool
+}
+
+func (f *faultBody) Read(p []byte) (int, error) {
+	if !f.done && f.read >= f.at {
+		f.done = true
+		if err := f.hit(); err != nil {
+			return 0, err
+		}
+	}
+	if !f.done && int64(len(p)) > f.at-f.read {
+		p = p[:f.at-f.read] // stop at the fault point: what was read is stored before the next read
+	}
+	n, err := f.r.Read(p)
+	f.read += int64(n)
+	return n, err
 }

@@ -129,7 +129,7 @@ func countCandidates(ctx context.Context, a, b *engine.CLKs, opt engine.Options)
 
 // readSample reads count rows of a party's upload, every stride-th from offset, in one pass.
 func (w *Worker) readSample(ctx context.Context, projectID string, pa linkage.Party, stride, offset, count int64) (*engine.CLKs, error) {
-	rc, err := w.blobs.Get(ctx, linkage.UploadKey(projectID, pa.Index))
+	rc, err := w.blobs.Get(ctx, linkage.UploadKey(projectID, pa.Index, pa.Attempt))
 	if err != nil {
 		return nil, fmt.Errorf("read upload of party %d: %w", pa.Index, err)
 	}
@@ -154,9 +154,9 @@ func (w *Worker) readSample(ctx context.Context, projectID string, pa linkage.Pa
 // readSampleBlocks reads the blocks of the rows readSample reads.
 func (w *Worker) readSampleBlocks(ctx context.Context, projectID string, pa linkage.Party, stride, offset, count int64) ([][]string, error) {
 	if !pa.HasBlocks {
-		return w.readBlocks(ctx, projectID, pa, 0, count)
+		return w.readBlocks(ctx, pa, 0, count)
 	}
-	rc, err := w.blobs.Get(ctx, linkage.BlocksKey(projectID, pa.Index))
+	rc, err := w.blobs.Get(ctx, linkage.BlocksKey(projectID, pa.Index, pa.Attempt))
 	if err != nil {
 		return nil, fmt.Errorf("read blocks of party %d: %w", pa.Index, err)
 	}

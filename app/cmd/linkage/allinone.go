@@ -14,8 +14,9 @@ import (
 func runAllInOne(ctx context.Context, args []string, _, stderr io.Writer) error {
 	f := newFlags("all-in-one", "Serve the API with in-process workers (what `make run` starts).", stderr)
 	pf := registerProcess(f)
-	api := registerAPI(f)
-	wf := registerWorker(f)
+	fault := registerFault(f, apiFaults, workerFaults)
+	api := registerAPI(f, fault)
+	wf := registerWorker(f, fault)
 	if err := f.parse(args); err != nil {
 		return err
 	}

@@ -17,8 +17,9 @@ import (
 func FuzzConfig(f *testing.F) {
 	fs := newFlags("all-in-one", "", io.Discard)
 	registerBackends(fs)
-	registerAPI(fs)
-	registerWorker(fs)
+	fault := registerFault(fs, apiFaults, workerFaults)
+	registerAPI(fs, fault)
+	registerWorker(fs, fault)
 	registerLogLevel(fs)
 	fs.fs.VisitAll(func(fl *flag.Flag) {
 		for _, v := range []string{fl.DefValue, "0", "-1", "1e309", "NaN", "2.5", "9223372036854775808", "", "x"} {
@@ -29,8 +30,9 @@ func FuzzConfig(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name, value string, fromEnv bool) {
 		fs := newFlags("all-in-one", "", io.Discard)
 		registerBackends(fs)
-		api := registerAPI(fs)
-		wf := registerWorker(fs)
+		fault := registerFault(fs, apiFaults, workerFaults)
+		api := registerAPI(fs, fault)
+		wf := registerWorker(fs, fault)
 		level := registerLogLevel(fs)
 		if fs.fs.Lookup(name) == nil {
 			return

@@ -15,7 +15,7 @@ import (
 func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	f := newFlags("serve", "Serve the API (no workers). Needs a shared database, queue and blob store; run `linkage migrate` first.", stderr)
 	pf := registerProcess(f)
-	api := registerAPI(f)
+	api := registerAPI(f, registerFault(f, apiFaults))
 	if err := f.parse(args); err != nil {
 		return err
 	}

@@ -46,6 +46,7 @@ func newRegistry() *prometheus.Registry {
 }
 
 type apiFlags struct {
+	fault           *faultFlag
 	addr            *string
 	shutdownTimeout *time.Duration
 	limits          struct {
@@ -61,8 +62,9 @@ type apiFlags struct {
 	forwardedFor                           *bool
 }
 
-func registerAPI(f *flags) *apiFlags {
+func registerAPI(f *flags, fault *faultFlag) *apiFlags {
 	a := &apiFlags{
+		fault:           fault,
 		addr:            f.String("addr", ":8851", "address the API listens on"),
 		shutdownTimeout: f.Duration("shutdown-timeout", 30*time.Second, "how long in-flight requests may finish at shutdown"),
 	}
@@ -120,6 +122,9 @@ func (a *apiFlags) validate() error {
 	if *a.rateBurst < 1 {
 		errs = append(errs, errors.New("--rate-burst must be at least 1"))
 	}
+	if err := a.fault.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -137,6 +142,7 @@ func (a *apiFlags) serverConfig(p *process, reg *prometheus.Registry, rate func(
 		UploadTimeout: *a.uploadTimeout, UploadIdleTimeout: *a.uploadIdle, BodyTimeout: *a.bodyTimeout,
 		MetricsRate: metricsRate(*a.metricsRate),
 		ClientAddr:  func(r *http.Request) string { return ratelimit.ClientAddr(r, *a.forwardedFor) },
+		Fault:       a.fault.hook(),
 	}
 }
 
@@ -184,11 +190,12 @@ type workerFlags struct {
 	reconcile, grace                                      *time.Duration
 	histFloor                                             *float64
 	histSample                                            *int64
-	faultHold                                             *string
+	fault                                                 *faultFlag
 }
 
-func registerWorker(f *flags) *workerFlags {
+func registerWorker(f *flags, fault *faultFlag) *workerFlags {
 	return &workerFlags{
+		fault:              fault,
 		concurrency:        f.Int("concurrency", runtime.GOMAXPROCS(0), "tasks run at once (default: GOMAXPROCS, i.e. the CPU limit)"),
 		compareWorkers:     f.Int("compare-workers", 0, "goroutines comparing one chunk (0: GOMAXPROCS)"),
 		chunkComparisons:   f.Int64("chunk-comparisons", 200_000_000, "comparisons per chunk of a run (about 1–3 s of work)"),
@@ -200,7 +207,6 @@ func registerWorker(f *flags) *workerFlags {
 		reconcile:          f.Duration("reconcile-interval", 15*time.Second, "how often unfinished runs are checked for lost work"),
 		grace:              f.Duration("shutdown-grace", 30*time.Second, "how long running tasks may finish at shutdown before they are handed back"),
 		histFloor:          f.Float64("histogram-floor", histogram.DefaultFloor, "lowest score in the histogram recorded with each run, 0 < floor < 1 (0: record none)"),
-		faultHold:          f.String("fault-hold", "", "fault tests only: hold every task at this fault point ("+strings.Join(worker.FaultPoints, ", ")+") until shutdown"),
 		histSample:         f.Int64("histogram-sample-pairs", 1_000_000, "pairs below the threshold scored per run for its histogram (more: exact for larger runs, slower)"),
 	}
 }
@@ -231,11 +237,11 @@ func (w *workerFlags) validate() error {
 	if *w.histSample <= 0 {
 		errs = append(errs, errors.New("--histogram-sample-pairs must be positive"))
 	}
-	if *w.faultHold != "" && !slices.Contains(worker.FaultPoints, *w.faultHold) {
-		errs = append(errs, fmt.Errorf("--fault-hold %q: want one of %s", *w.faultHold, strings.Join(worker.FaultPoints, ", ")))
-	}
 	if *w.reconcile <= 0 || *w.grace <= 0 {
 		errs = append(errs, errors.New("--reconcile-interval and --shutdown-grace must be positive"))
+	}
+	if err := w.fault.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -262,16 +268,42 @@ func (w *workerFlags) config() worker.Config {
 		MaxChunkCandidates: *w.maxChunkCandidates,
 		ReconcileInterval:  *w.reconcile, ShutdownGrace: *w.grace,
 		Histogram: worker.HistogramConfig{Floor: *w.histFloor, SamplePairs: *w.histSample},
-		Fault:     holdAt(*w.faultHold),
+		Fault:     w.fault.hook(),
 	}
 }
 
-// holdAt is the fault hook of --fault-hold: tasks reaching the point wait there for shutdown
-// (a fault test then kills or stops the process at a known step). Nil without the flag.
-func holdAt(point string) func(context.Context, string, int) error {
-	if point == "" {
+// Fault points a process may hold at with --fault-hold.
+var (
+	apiFaults    = []string{linkhttp.FaultUploadHalfWritten}
+	workerFaults = worker.FaultPoints
+)
+
+// faultFlag is --fault-hold, shared by the API and the workers of a process.
+type faultFlag struct {
+	point  *string
+	points []string // the fault points of the process
+}
+
+func registerFault(f *flags, points ...[]string) *faultFlag {
+	all := slices.Concat(points...)
+	return &faultFlag{points: all, point: f.String("fault-hold", "",
+		"fault tests only: hold every upload or task reaching this fault point ("+strings.Join(all, ", ")+") until shutdown")}
+}
+
+func (h *faultFlag) validate() error {
+	if *h.point != "" && !slices.Contains(h.points, *h.point) {
+		return fmt.Errorf("--fault-hold %q: want one of %s", *h.point, strings.Join(h.points, ", "))
+	}
+	return nil
+}
+
+// hook is the fault hook of --fault-hold: uploads or tasks reaching the point wait there for
+// shutdown (a fault test then kills or stops the process at a known step). Nil without the flag.
+func (h *faultFlag) hook() func(context.Context, string, int) error {
+	if h == nil || *h.point == "" {
 		return nil
 	}
+	point := *h.point
 	return func(ctx context.Context, p string, _ int) error {
 		if p != point {
 			return nil

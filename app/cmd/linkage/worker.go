@@ -15,7 +15,7 @@ import (
 func runWorker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	f := newFlags("worker", "Run workers: compare chunks and solve runs taken from the shared queue.", stderr)
 	pf := registerProcess(f)
-	wf := registerWorker(f)
+	wf := registerWorker(f, registerFault(f, workerFaults))
 	metricsAddr := f.String("metrics-addr", ":9090", "address serving /metrics and /healthz (empty: none)")
 	if err := f.parse(args); err != nil {
 		return err
