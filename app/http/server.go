@@ -102,8 +102,10 @@ type Config struct {
 	// byte of it (default 2m), BodyTimeout the body of any other request (default 30s).
 	UploadTimeout, UploadIdleTimeout, BodyTimeout time.Duration
 	// UploadClaimTimeout is how long an unfinished upload holds its update token before another
-	// upload with the token may take over (the first one's process died). It is at least
-	// UploadTimeout plus 5 minutes, so a live upload's claim is never taken over.
+	// upload with the token may take over (the first one's process died or stalled). Default
+	// UploadTimeout plus 5 minutes, so that a live upload's claim is never taken over; a
+	// shorter one frees a dead upload's token sooner, and a live upload that loses its claim
+	// is refused with 409 when it ends (the retry's upload is the one recorded).
 	UploadClaimTimeout time.Duration
 	// MetricsRate is the /metrics scrapes per second allowed per client address (burst 10;
 	// default 1; below 0 unlimited): Prometheus scrapes every few seconds, a flood is refused
@@ -148,7 +150,9 @@ func New(cfg Config) *Server {
 	if cfg.BodyTimeout <= 0 {
 		cfg.BodyTimeout = 30 * time.Second
 	}
-	cfg.UploadClaimTimeout = max(cfg.UploadClaimTimeout, cfg.UploadTimeout+5*time.Minute)
+	if cfg.UploadClaimTimeout <= 0 {
+		cfg.UploadClaimTimeout = cfg.UploadTimeout + 5*time.Minute
+	}
 	if cfg.Rate == nil {
 		cfg.Rate = func() float64 { return 0 }
 	}

@@ -12,8 +12,8 @@ import (
 // Slow clients: a body that trickles in holds a goroutine, an upload claim and buffers. Every
 // read of a request body therefore has a deadline: an upload must send something every
 // UploadIdleTimeout and finish within UploadTimeout; other bodies must arrive within
-// BodyTimeout. The update-token claim outlives UploadTimeout, so it is never taken over from
-// an upload that is still alive.
+// BodyTimeout. The update-token claim outlives UploadTimeout (by default), so it is not taken
+// over from an upload that is still alive.
 
 // deadlineBody sets the connection's read deadline before each read of r.
 type deadlineBody struct {

@@ -57,6 +57,7 @@ type apiFlags struct {
 		uploadsPerClient           *int
 	}
 	uploadTimeout, uploadIdle, bodyTimeout *time.Duration
+	claimTimeout                           *time.Duration
 	rateLimit, metricsRate                 *float64
 	rateBurst                              *int
 	forwardedFor                           *bool
@@ -77,7 +78,8 @@ func registerAPI(f *flags, fault *faultFlag) *apiFlags {
 	a.limits.blocksPerRecord = f.Int("max-blocks-per-record", 100, "most blocks one record may belong to")
 	a.limits.blockID = f.Int("max-block-id-bytes", 128, "longest block id in bytes")
 	a.limits.uploadsPerClient = f.Int("max-uploads-per-client", 32, "uploads one client address may run at once (beyond: 429)")
-	a.uploadTimeout = f.Duration("upload-timeout", time.Hour, "longest time an upload's body may take (an update token's claim lasts 5 minutes longer)")
+	a.uploadTimeout = f.Duration("upload-timeout", time.Hour, "longest time an upload's body may take")
+	a.claimTimeout = f.Duration("upload-claim-timeout", 0, "how long an unfinished upload holds its update token before a retry may take it over (0: --upload-timeout + 5m; shorter frees a dead upload's token sooner, and a live upload that loses its claim gets 409)")
 	a.uploadIdle = f.Duration("upload-idle-timeout", 2*time.Minute, "longest time an upload may send nothing")
 	a.bodyTimeout = f.Duration("body-timeout", 30*time.Second, "longest time the body of any other request may take")
 	a.rateLimit = f.Float64("rate-limit", 200, "requests per second allowed per client address and per token (0: no limit); beyond it 503 with Retry-After")
@@ -113,6 +115,9 @@ func (a *apiFlags) validate() error {
 	if *a.uploadTimeout <= 0 || *a.uploadIdle <= 0 || *a.bodyTimeout <= 0 {
 		errs = append(errs, errors.New("--upload-timeout, --upload-idle-timeout and --body-timeout must be positive"))
 	}
+	if *a.claimTimeout < 0 {
+		errs = append(errs, errors.New("--upload-claim-timeout must not be negative (0: --upload-timeout + 5m)"))
+	}
 	if *a.rateLimit < 0 || math.IsNaN(*a.rateLimit) || math.IsInf(*a.rateLimit, 0) {
 		errs = append(errs, errors.New("--rate-limit must be a finite number ≥ 0"))
 	}
@@ -140,9 +145,10 @@ func (a *apiFlags) serverConfig(p *process, reg *prometheus.Registry, rate func(
 			MaxUploadsPerClient: *a.limits.uploadsPerClient,
 		},
 		UploadTimeout: *a.uploadTimeout, UploadIdleTimeout: *a.uploadIdle, BodyTimeout: *a.bodyTimeout,
-		MetricsRate: metricsRate(*a.metricsRate),
-		ClientAddr:  func(r *http.Request) string { return ratelimit.ClientAddr(r, *a.forwardedFor) },
-		Fault:       a.fault.hook(),
+		UploadClaimTimeout: *a.claimTimeout,
+		MetricsRate:        metricsRate(*a.metricsRate),
+		ClientAddr:         func(r *http.Request) string { return ratelimit.ClientAddr(r, *a.forwardedFor) },
+		Fault:              a.fault.hook(),
 	}
 }
 
