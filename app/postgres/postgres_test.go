@@ -185,6 +185,6 @@ func TestMigrateCountsDoneChunks(t *testing.T) {
 	defer db.Close()
 	applied, err := db.Migrate(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []string{"0004_chunk_window.sql"}, applied)
+	require.Equal(t, []string{"0004_chunk_window.sql", "0005_upload_attempt.sql"}, applied)
 	storetest.MigratedChunks(t, db)
 }

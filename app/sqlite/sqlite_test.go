@@ -80,6 +80,49 @@ func TestMigrateCountsDoneChunks(t *testing.T) {
 	defer db.Close()
 	applied, err := db.Migrate(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []string{"0004_chunk_window.sql"}, applied)
+	require.Equal(t, []string{"0004_chunk_window.sql", "0005_upload_attempt.sql"}, applied)
 	storetest.MigratedChunks(t, db)
+}
+
+// Uploads recorded before upload attempts had ids read as attempt "": their blobs stay at the
+// keys they were written to, and a claim taken before the migration can still be released.
+func TestMigrateKeepsEarlierUploads(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "linkage.db")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	require.NoError(t, err)
+	defer raw.Close()
+	_, err = raw.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`)
+	require.NoError(t, err)
+	old, err := filepath.Glob("migrations/000[1234]_*.sql")
+	require.NoError(t, err)
+	require.Len(t, old, 4)
+	for i, f := range old {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		_, err = raw.Exec(string(b))
+		require.NoError(t, err, f)
+		_, err = raw.Exec(`INSERT INTO schema_migrations VALUES (?, ?, 0)`, i+1, filepath.Base(f))
+		require.NoError(t, err)
+	}
+	for _, q := range []string{
+		`INSERT INTO projects VALUES ('p', '', '', '{}', 'groups', 2, 0, x'00', 1)`,
+		`INSERT INTO parties (project_id, idx, update_token_hash, state, claimed_at, records, hash_size, uploaded_at)
+			VALUES ('p', 0, x'01', 'done', 1, 5, 128, 2), ('p', 1, x'02', 'uploading', 1, 0, 0, 0)`,
+	} {
+		_, err = raw.Exec(q)
+		require.NoError(t, err, q)
+	}
+	db, err := sqlite.Open(path)
+	require.NoError(t, err)
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"0005_upload_attempt.sql"}, applied)
+	parties, err := db.ListParties(ctx, "p")
+	require.NoError(t, err)
+	require.Equal(t, linkage.UploadDone, parties[0].State)
+	require.Empty(t, parties[0].Attempt)
+	require.Equal(t, "projects/p/uploads/0.clk", linkage.UploadKey("p", 0, parties[0].Attempt), "read where it was written")
+	require.NoError(t, db.ReleaseUpload(ctx, "p", 1, parties[1].Attempt))
 }
