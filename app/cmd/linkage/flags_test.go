@@ -2,11 +2,11 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/linkage-platform/linkage/app/worker"
 )
 
 func TestFlagsFromEnvironment(t *testing.T) {
@@ -63,19 +63,31 @@ func TestSeparateProcessesNeedMigrationAndSharedQueue(t *testing.T) {
 	}
 }
 
-// --fault-hold accepts every fault point the worker has, and names them all when given another.
+// --fault-hold accepts every fault point of the process (the worker's, the API's, both in
+// all-in-one), and names them all when given another.
 func TestFaultHoldPoints(t *testing.T) {
-	for _, point := range append([]string{""}, worker.FaultPoints...) {
+	for _, tc := range []struct {
+		points [][]string
+		want   string
+	}{
+		{[][]string{workerFaults}, "start-committed, chunk-compared, chunk-done, solve-started, result-write"},
+		{[][]string{apiFaults}, "upload-half-written"},
+		{[][]string{apiFaults, workerFaults}, "upload-half-written, start-committed, chunk-compared, chunk-done, solve-started, result-write"},
+	} {
+		for _, point := range append([]string{""}, slices.Concat(tc.points...)...) {
+			var out bytes.Buffer
+			f := newFlags("test", "test", &out)
+			h := registerFault(f, tc.points...)
+			require.NoError(t, f.parse([]string{"--fault-hold", point}))
+			require.NoError(t, h.validate(), point)
+		}
 		var out bytes.Buffer
-		f := newFlags("worker", "test", &out)
-		w := registerWorker(f)
-		require.NoError(t, f.parse([]string{"--fault-hold", point}))
-		require.NoError(t, w.validate(), point)
+		f := newFlags("test", "test", &out)
+		h := registerFault(f, tc.points...)
+		require.NoError(t, f.parse([]string{"--fault-hold", "chunk-finished"}))
+		require.EqualError(t, h.validate(), `--fault-hold "chunk-finished": want one of `+tc.want)
 	}
-	var out bytes.Buffer
-	f := newFlags("worker", "test", &out)
-	w := registerWorker(f)
-	require.NoError(t, f.parse([]string{"--fault-hold", "chunk-finished"}))
-	require.EqualError(t, w.validate(),
-		`--fault-hold "chunk-finished": want one of start-committed, chunk-compared, chunk-done, solve-started, result-write`)
+	// serve refuses a worker's point: it has no workers to hold.
+	err := run(t.Context(), []string{"serve", "--fault-hold", "chunk-done"}, io.Discard, io.Discard)
+	require.ErrorContains(t, err, `--fault-hold "chunk-done": want one of upload-half-written`)
 }
