@@ -279,8 +279,10 @@ func (d *deployment) settle(b baseline) {
 		var g, f float64
 		proctest.Eventually(d.t, 60*time.Second, p.name+" to return to its goroutines and descriptors", func() bool {
 			g, f = p.gauges(d.t)
-			// Slack: the scrape's own connection and handler, the runtime's timers.
-			return g <= b[p][0]+4 && f <= b[p][1]+3
+			// Slack: the scrape's own connection and handler, the runtime's timers, idle
+			// keep-alive connections to the stores. A leak shows far above it: each case
+			// sends tens to hundreds of requests.
+			return g <= b[p][0]+8 && f <= b[p][1]+8
 		})
 		rss := p.peakRSS(d.t)
 		d.t.Logf("%s: peak RSS %.0f MiB (budget %d MiB), goroutines %.0f (baseline %.0f), fds %.0f (baseline %.0f)",
