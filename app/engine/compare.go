@@ -393,12 +393,13 @@ func scanGroup(k kernel, a *CLKs, sb *sortedRows, queries []int32, th *threshold
 					lo, hi = min(lo, lo2), max(hi, hi2)
 					n := hi - lo
 					q2 := queries[qi+1]
-					k.scan2([2][]uint64{a.row(int(q)), a.row(int(q2))}, sb.data[lo*w:hi*w], sb.pops[lo:hi], sb.least(lo, hi),
+					if k.scan2([2][]uint64{a.row(int(q)), a.row(int(q2))}, sb.data[lo*w:hi*w], sb.pops[lo:hi], sb.least(lo, hi),
 						[2]uint32{a.pops[q], a.pops[q2]}, th,
-						[2][]uint32{s.counts[:n], s.counts2[:n]}, [2][]uint8{s.mask[:n/8], s.mask2[:n/8]})
-					s.collect(qi, a, q, s.mask[:n/8], s.counts, sb, lo, opt)
+						[2][]uint32{s.counts[:n], s.counts2[:n]}, [2][]uint8{s.mask[:n/8], s.mask2[:n/8]}) {
+						s.collect(qi, a, q, s.mask[:n/8], s.counts, sb, lo, opt)
+						s.collect(qi+1, a, q2, s.mask2[:n/8], s.counts2, sb, lo, opt)
+					}
 					qi++
-					s.collect(qi, a, q2, s.mask2[:n/8], s.counts2, sb, lo, opt)
 					continue
 				}
 			}

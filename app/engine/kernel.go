@@ -25,8 +25,9 @@ type kernel struct {
 	// (each row loaded once for both); query i's results go to counts[i]
 	// and mask[i]. least is the least nonzero popcount of the rows (0 when
 	// all are empty), which sorted rows give for free; a smaller nonzero
-	// value is correct but slower, a larger one loses hits.
-	scan2 func(q [2][]uint64, rows []uint64, pops []uint32, least uint32, qpop [2]uint32, th *threshold, counts [2][]uint32, mask [2][]uint8)
+	// value is correct but slower, a larger one loses hits. It returns
+	// false when both masks are all zero (hits are rare: callers skip them).
+	scan2 func(q [2][]uint64, rows []uint64, pops []uint32, least uint32, qpop [2]uint32, th *threshold, counts [2][]uint32, mask [2][]uint8) bool
 }
 
 // putInterleaved stores the 16-word row as row j of the layout interleaved

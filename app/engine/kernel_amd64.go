@@ -92,17 +92,17 @@ func scanAVX512(q, rows []uint64, pops []uint32, qpop uint32, th *threshold, cou
 
 // scan2AVX512 runs the two-query kernel on 1024-bit CLKs, scanAVX512 twice
 // on other sizes.
-func scan2AVX512(q [2][]uint64, rows []uint64, pops []uint32, least uint32, qpop [2]uint32, th *threshold, counts [2][]uint32, mask [2][]uint8) {
+func scan2AVX512(q [2][]uint64, rows []uint64, pops []uint32, least uint32, qpop [2]uint32, th *threshold, counts [2][]uint32, mask [2][]uint8) bool {
 	if len(q[0]) != 16 || len(q[1]) != 16 {
 		for i := range q {
 			scanAVX512(q[i], rows, pops, qpop[i], th, counts[i], mask[i])
 		}
-		return
+		return true
 	}
 	n := checkScan(q[0], rows, pops, counts[0], mask[0])
 	checkScan(q[1], rows, pops, counts[1], mask[1])
 	if n == 0 {
-		return
+		return false
 	}
 	// Each query's lower bound: minCount at the least nonzero popcount (an
 	// empty row counts 0, below any bound); none reach when all are empty.
@@ -112,7 +112,7 @@ func scan2AVX512(q [2][]uint64, rows []uint64, pops []uint32, least uint32, qpop
 			bound[i] = th.minCount[p+least]
 		}
 	}
-	scan1024x2AVX512(&q[0][0], &q[1][0], &rows[0], &pops[0], n, &th.minCount[qpop[0]], &th.minCount[qpop[1]],
+	return scan1024x2AVX512(&q[0][0], &q[1][0], &rows[0], &pops[0], n, &th.minCount[qpop[0]], &th.minCount[qpop[1]],
 		bound[0], bound[1], &counts[0][0], &counts[1][0], &mask[0][0], &mask[1][0])
 }
 
@@ -156,10 +156,11 @@ func maskMinCount(counts, pops *uint32, n int, minc *uint32, mask *uint8)
 func scan1024AVX512(q, rows *uint64, pops *uint32, n int, minc *uint32, counts *uint32, mask *uint8)
 
 // scan1024x2AVX512 is scan1024AVX512 for the queries q1 and q2 at once,
-// with their lower bounds given (bound1, bound2).
+// with their lower bounds given (bound1, bound2); it returns whether any
+// 8 rows were decided exactly (else both masks are all zero).
 //
 //go:noescape
-func scan1024x2AVX512(q1, q2, rows *uint64, pops *uint32, n int, minc1, minc2 *uint32, bound1, bound2 uint32, counts1, counts2 *uint32, mask1, mask2 *uint8)
+func scan1024x2AVX512(q1, q2, rows *uint64, pops *uint32, n int, minc1, minc2 *uint32, bound1, bound2 uint32, counts1, counts2 *uint32, mask1, mask2 *uint8) (exact bool)
 
 //go:noescape
 func countWordsAVX512(q, rows *uint64, words, n int, counts *uint32)

@@ -160,12 +160,12 @@ exact1024:
 	VPSHRDQ $8, Z10, Z4, Z4 \
 	VPSHRDQ $8, Z12, Z5, Z5
 
-// func scan1024x2AVX512(q1, q2, rows *uint64, pops *uint32, n int, minc1, minc2 *uint32, bound1, bound2 uint32, counts1, counts2 *uint32, mask1, mask2 *uint8)
+// func scan1024x2AVX512(q1, q2, rows *uint64, pops *uint32, n int, minc1, minc2 *uint32, bound1, bound2 uint32, counts1, counts2 *uint32, mask1, mask2 *uint8) (exact bool)
 //
 // scan1024AVX512 for two queries in one pass: each row comes from L2 once
 // for both, which halves that traffic (a tile does not fit in L1). The
 // lower bounds come from the caller, who knows the rows' least popcount.
-TEXT ·scan1024x2AVX512(SB), NOSPLIT, $0-96
+TEXT ·scan1024x2AVX512(SB), NOSPLIT, $0-97
 	MOVQ         pops+24(FP), BX
 	MOVQ         n+32(FP), CX
 	MOVQ         minc1+40(FP), R10
@@ -187,6 +187,7 @@ TEXT ·scan1024x2AVX512(SB), NOSPLIT, $0-96
 	VMOVDQU64    64(DX), Z3
 	VPXORQ       Z28, Z28, Z28
 	VMOVDQU64    transpose8x8<>(SB), Z29
+	XORL         AX, AX // set when 8 rows are decided exactly
 	SHRQ         $3, CX
 	JZ           done2
 
@@ -223,10 +224,12 @@ next2:
 	JNZ  loop2
 
 done2:
+	MOVB AX, exact+96(FP)
 	VZEROUPPER
 	RET
 
 exact2: // MASK8 for q1, then for q2 with its pointers swapped in
+	MOVL    $1, AX
 	VPMOVQD Z4, (DI)
 	VPMOVQD Z5, (R11)
 	MASK8
