@@ -226,6 +226,11 @@ func TestFaults(t *testing.T) {
 		projects = append(projects, c.killWorkerAtResultWrite(t))
 	})
 
+	t.Run("KillAPIMidUpload", func(t *testing.T) {
+		c.t = t
+		projects = append(projects, c.killAPIMidUpload(t))
+	})
+
 	t.Run("NoUploadLost", func(t *testing.T) {
 		c.t = t
 		// A fresh run over every project's stored uploads gives the same answer (the runs
