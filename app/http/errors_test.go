@@ -197,14 +197,15 @@ func TestDeleteProject(t *testing.T) {
 	e.upload(p, 1, body)
 	run := e.createRun(p, 0.95)
 	require.Equal(t, linkage.RunCompleted, e.wait(p, run).State)
-	require.NoError(t, func() error { _, err := e.blobs.Get(t.Context(), linkage.ResultKey(p.ProjectID, run, "")); return err }())
+	require.NoError(t, func() error { _, err := e.blobs.Get(t.Context(), e.resultKey(p.ProjectID, run, "")); return err }())
 
 	// Deleting a run removes it and its result.
 	run2 := e.createRun(p, 0.99)
 	require.Equal(t, linkage.RunCompleted, e.wait(p, run2).State)
+	key2 := e.resultKey(p.ProjectID, run2, "")
 	require.Equal(t, http.StatusNoContent, e.do("DELETE", "/projects/"+p.ProjectID+"/runs/"+run2, p.ResultToken, nil).status)
 	requireProblem(t, e.do("GET", "/projects/"+p.ProjectID+"/runs/"+run2+"/status", p.ResultToken, nil), http.StatusForbidden, "")
-	_, err := e.blobs.Get(t.Context(), linkage.ResultKey(p.ProjectID, run2, ""))
+	_, err := e.blobs.Get(t.Context(), key2)
 	require.ErrorIs(t, err, linkage.ErrNotFound)
 
 	require.Equal(t, http.StatusNoContent, e.do("DELETE", "/projects/"+p.ProjectID, p.ResultToken, nil).status)

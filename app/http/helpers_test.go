@@ -142,6 +142,14 @@ func (e *env) uploadKey(pid string, party int) string {
 	return linkage.UploadKey(pid, party, pa.Attempt)
 }
 
+// resultKey is the blob of a part of the completed run's result: the solve attempt recorded.
+func (e *env) resultKey(pid, runID, part string) string {
+	r, err := e.store.GetRun(e.t.Context(), pid, runID)
+	require.NoError(e.t, err)
+	require.NotEmpty(e.t, r.ResultAttempt, "a run completed now records its solve attempt")
+	return linkage.ResultKey(pid, runID, r.ResultAttempt, part)
+}
+
 type response struct {
 	status int
 	header http.Header

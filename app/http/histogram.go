@@ -27,7 +27,7 @@ func (s *Server) getRunHistogram(w http.ResponseWriter, r *http.Request) error {
 		return &problem{Status: http.StatusNotFound, Title: "Histogram not ready",
 			Detail: fmt.Sprintf("the run is %s; its histogram is recorded when it completes", run.State)}
 	}
-	rc, err := s.blobs.Get(r.Context(), linkage.HistogramKey(a.project.ID, run.ID))
+	rc, err := s.blobs.Get(r.Context(), linkage.HistogramKey(a.project.ID, run.ID, run.ResultAttempt))
 	if errors.Is(err, linkage.ErrNotFound) {
 		return &problem{Status: http.StatusNotFound, Title: "No histogram",
 			Detail: "this run has no histogram: the workers that computed it record none (--histogram-floor 0)"}

@@ -244,10 +244,10 @@ func (s *Server) getRunResult(w http.ResponseWriter, r *http.Request) error {
 			part = linkage.PartParty(a.party)
 		}
 	}
-	key := linkage.ResultKey(a.project.ID, run.ID, part)
+	key := linkage.ResultKey(a.project.ID, run.ID, run.ResultAttempt, part)
 	// Any value asks for the address, as the reference's clients send it.
 	if _, ok := r.Header[http.CanonicalHeaderKey("RETURN-OBJECT-STORE-ADDRESS")]; ok && rt == linkage.ResultSimilarityScores {
-		key = linkage.ResultKey(a.project.ID, run.ID, linkage.PartScoresFile)
+		key = linkage.ResultKey(a.project.ID, run.ID, run.ResultAttempt, linkage.PartScoresFile)
 		ext, ok := s.blobs.(linkage.ExternalAccess)
 		if !ok {
 			return notEnabled("object-store results are not enabled on this server (it stores blobs locally); request the result without RETURN-OBJECT-STORE-ADDRESS")

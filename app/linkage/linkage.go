@@ -139,6 +139,9 @@ type Run struct {
 	CreatedAt        time.Time
 	StartedAt        time.Time // zero until running
 	CompletedAt      time.Time // zero until completed or error
+	// ResultAttempt is the solve attempt whose result blobs a completed run serves (SolvePrefix);
+	// "" for runs completed before solve attempts had ids, and for runs not completed.
+	ResultAttempt string
 }
 
 // RunCounters is what the reconciler and the rate sampler read of each unfinished run: its

@@ -76,19 +76,30 @@ func TestKeys(t *testing.T) {
 	require.True(t, strings.HasPrefix(linkage.UploadKey("p", 1, "a"), linkage.ProjectPrefix("p")))
 	require.True(t, strings.HasPrefix(linkage.ChunkKey("p", "r", 2), linkage.RunPrefix("p", "r")))
 	require.True(t, strings.HasPrefix(linkage.RunPrefix("p", "r"), linkage.ProjectPrefix("p")))
-	require.Equal(t, "projects/p/runs/r/result-mask.json", linkage.ResultKey("p", "r", "mask"))
+	require.Equal(t, "projects/p/runs/r/result-mask.json", linkage.ResultKey("p", "r", "", "mask"))
+	for _, part := range []string{linkage.PartResult, linkage.PartMask, linkage.PartScoresFile} {
+		a := linkage.ResultKey("p", "r", "a", part)
+		require.NotEqual(t, a, linkage.ResultKey("p", "r", "b", part), "each solve attempt writes its own blobs")
+		require.NotEqual(t, a, linkage.ResultKey("p", "r", "", part))
+		require.True(t, strings.HasPrefix(a, linkage.SolvePrefix("p", "r", "a")))
+		require.False(t, strings.HasPrefix(a, linkage.SolvePrefix("p", "r", "b")))
+	}
+	require.True(t, strings.HasPrefix(linkage.HistogramKey("p", "r", "a"), linkage.SolvePrefix("p", "r", "a")))
+	require.True(t, strings.HasPrefix(linkage.SolvePrefix("p", "r", "a"), linkage.RunPrefix("p", "r")))
 	// Stored layout: deployed data must stay readable, so the exact names are pinned.
 	for got, want := range map[string]string{
-		linkage.BlocksKey("p", 0, ""):                       "projects/p/uploads/0.blocks",
-		linkage.UploadKey("p", 0, "a1"):                     "projects/p/uploads/0-a1.clk",
-		linkage.BlocksKey("p", 0, "a1"):                     "projects/p/uploads/0-a1.blocks",
-		linkage.ExternalUploadPrefix("p", 1):                "projects/p/external/1/",
-		linkage.ChunkKey("p", "r", 2):                       "projects/p/runs/r/chunks/2.cand",
-		linkage.ChunkHistogramKey("p", "r", 2):              "projects/p/runs/r/chunks/2.hist",
-		linkage.HistogramKey("p", "r"):                      "projects/p/runs/r/result-histogram.json",
-		linkage.ResultKey("p", "r", linkage.PartResult):     "projects/p/runs/r/result.json",
-		linkage.ResultKey("p", "r", linkage.PartParty(1)):   "projects/p/runs/r/result-party-1.json",
-		linkage.ResultKey("p", "r", linkage.PartScoresFile): "projects/p/runs/r/similarity_scores.bin",
+		linkage.BlocksKey("p", 0, ""):                           "projects/p/uploads/0.blocks",
+		linkage.UploadKey("p", 0, "a1"):                         "projects/p/uploads/0-a1.clk",
+		linkage.BlocksKey("p", 0, "a1"):                         "projects/p/uploads/0-a1.blocks",
+		linkage.ExternalUploadPrefix("p", 1):                    "projects/p/external/1/",
+		linkage.ChunkKey("p", "r", 2):                           "projects/p/runs/r/chunks/2.cand",
+		linkage.ChunkHistogramKey("p", "r", 2):                  "projects/p/runs/r/chunks/2.hist",
+		linkage.HistogramKey("p", "r", ""):                      "projects/p/runs/r/result-histogram.json",
+		linkage.ResultKey("p", "r", "", linkage.PartResult):     "projects/p/runs/r/result.json",
+		linkage.ResultKey("p", "r", "", linkage.PartParty(1)):   "projects/p/runs/r/result-party-1.json",
+		linkage.ResultKey("p", "r", "", linkage.PartScoresFile): "projects/p/runs/r/similarity_scores.bin",
+		linkage.ResultKey("p", "r", "s1", linkage.PartMask):     "projects/p/runs/r/solve-s1/result-mask.json",
+		linkage.HistogramKey("p", "r", "s1"):                    "projects/p/runs/r/solve-s1/result-histogram.json",
 	} {
 		require.Equal(t, want, got)
 	}

@@ -98,8 +98,10 @@ type Store interface {
 	SolveAttemptFailed(ctx context.Context, runID string, cause string) error
 	// ReturnSolveAttempt gives back the attempt counted by BeginSolve (a hand-back at shutdown).
 	ReturnSolveAttempt(ctx context.Context, runID string) error
-	// CompleteRun moves a running run to RunCompleted. ErrConflict if it is not running.
-	CompleteRun(ctx context.Context, runID string, now time.Time) error
+	// CompleteRun moves a running run to RunCompleted and records attempt as the solve attempt
+	// whose result blobs the run serves (Run.ResultAttempt). ErrConflict if it is not running
+	// (completed by another attempt, or failed): that result stands, attempt's blobs are not read.
+	CompleteRun(ctx context.Context, runID, attempt string, now time.Time) error
 	// FailRun moves a non-terminal run to RunError with message. ErrConflict if it is terminal.
 	FailRun(ctx context.Context, runID string, message string, now time.Time) error
 
@@ -193,9 +195,22 @@ func ChunkHistogramKey(projectID, runID string, index int) string {
 	return ChunksPrefix(projectID, runID) + itoa(index) + ".hist"
 }
 
-// HistogramKey is the blob of a completed run's score histogram (app/histogram's JSON).
-func HistogramKey(projectID, runID string) string {
-	return RunPrefix(projectID, runID) + "result-histogram.json"
+// SolvePrefix holds the result blobs written by one solve attempt of a run (ResultKey,
+// HistogramKey): two solves of a run never write the same blob, the run serves the attempt its
+// completion recorded (Run.ResultAttempt), and an attempt that lost deletes only its own.
+// Attempt "" is the layout of runs completed before solve attempts had ids: the run's prefix,
+// holding no other attempt's blobs, so it is never deleted as an attempt's.
+func SolvePrefix(projectID, runID, attempt string) string {
+	if attempt == "" {
+		return RunPrefix(projectID, runID)
+	}
+	return RunPrefix(projectID, runID) + "solve-" + attempt + "/"
+}
+
+// HistogramKey is the blob of a completed run's score histogram (app/histogram's JSON) written
+// by a solve attempt (see SolvePrefix).
+func HistogramKey(projectID, runID, attempt string) string {
+	return SolvePrefix(projectID, runID, attempt) + "result-histogram.json"
 }
 
 // The documents of a run's result, by part name: what each reader is handed.
@@ -208,15 +223,16 @@ const (
 // PartParty is the part of party p's permutation, read with its receipt token.
 func PartParty(p int) string { return "party-" + itoa(p) }
 
-// ResultKey is the blob of one part of a run's result.
-func ResultKey(projectID, runID, part string) string {
+// ResultKey is the blob of one part of a run's result written by a solve attempt (see SolvePrefix).
+func ResultKey(projectID, runID, attempt, part string) string {
+	base := SolvePrefix(projectID, runID, attempt)
 	switch part {
 	case PartResult:
-		return RunPrefix(projectID, runID) + "result.json"
+		return base + "result.json"
 	case PartScoresFile:
-		return RunPrefix(projectID, runID) + "similarity_scores.bin"
+		return base + "similarity_scores.bin"
 	}
-	return RunPrefix(projectID, runID) + "result-" + part + ".json"
+	return base + "result-" + part + ".json"
 }
 
 // ObjectRef locates an object in an object store clients reach directly, as the API shows it.

@@ -377,7 +377,7 @@ func (db *DB) CreateRun(ctx context.Context, r *linkage.Run) error {
 const progressColumn = `(done_comparisons + coalesce((SELECT sum(progress) FROM chunks WHERE chunks.run_id = runs.id), 0))::bigint`
 
 const runColumns = `id, project_id, name, notes, threshold, state, stage, total, message, created_at, started_at, completed_at,
-	chunks, chunks_planned, chunks_done, candidates, chunk_comparisons, ` + progressColumn
+	chunks, chunks_planned, chunks_done, candidates, chunk_comparisons, result_attempt, ` + progressColumn
 
 func scanRun(row pgx.Row) (*linkage.Run, error) {
 	var r linkage.Run
@@ -385,7 +385,7 @@ func scanRun(row pgx.Row) (*linkage.Run, error) {
 	var started, completed *time.Time
 	if err := row.Scan(&r.ID, &r.ProjectID, &r.Name, &r.Notes, &r.Threshold, &state, &r.Stage, &r.Total, &r.Message,
 		&r.CreatedAt, &started, &completed, &r.Chunks, &r.ChunksPlanned, &r.ChunksDone, &r.Candidates, &r.ChunkComparisons,
-		&r.Progress); err != nil {
+		&r.ResultAttempt, &r.Progress); err != nil {
 		return nil, err
 	}
 	r.State = linkage.RunState(state)
@@ -660,10 +660,10 @@ func (db *DB) BeginSolve(ctx context.Context, runID string) (int, string, error)
 	return attempts, lastErr, nil
 }
 
-func (db *DB) CompleteRun(ctx context.Context, runID string, now time.Time) error {
+func (db *DB) CompleteRun(ctx context.Context, runID, attempt string, now time.Time) error {
 	what := "complete run " + runID
-	tag, err := db.pool.Exec(ctx, `UPDATE runs SET state = 'completed', stage = $1, completed_at = $2
-		WHERE id = $3 AND state = 'running'`, linkage.StageSolve, now, runID)
+	tag, err := db.pool.Exec(ctx, `UPDATE runs SET state = 'completed', stage = $1, completed_at = $2, result_attempt = $3
+		WHERE id = $4 AND state = 'running'`, linkage.StageSolve, now, attempt, runID)
 	if err != nil {
 		return wrap(what, err)
 	}

@@ -356,7 +356,7 @@ func (db *DB) CreateRun(ctx context.Context, r *linkage.Run) error {
 const progressColumn = `done_comparisons + coalesce((SELECT sum(progress) FROM chunks WHERE chunks.run_id = runs.id), 0)`
 
 const runColumns = `id, project_id, name, notes, threshold, state, stage, total, message, created_at, started_at, completed_at,
-	chunks, chunks_planned, chunks_done, candidates, chunk_comparisons, ` + progressColumn
+	chunks, chunks_planned, chunks_done, candidates, chunk_comparisons, result_attempt, ` + progressColumn
 
 func scanRun(s scanner) (*linkage.Run, error) {
 	var r linkage.Run
@@ -364,7 +364,7 @@ func scanRun(s scanner) (*linkage.Run, error) {
 	var created, started, completed int64
 	if err := s.Scan(&r.ID, &r.ProjectID, &r.Name, &r.Notes, &r.Threshold, &state, &r.Stage, &r.Total, &r.Message,
 		&created, &started, &completed, &r.Chunks, &r.ChunksPlanned, &r.ChunksDone, &r.Candidates, &r.ChunkComparisons,
-		&r.Progress); err != nil {
+		&r.ResultAttempt, &r.Progress); err != nil {
 		return nil, err
 	}
 	r.State = linkage.RunState(state)
@@ -667,9 +667,9 @@ func (db *DB) BeginSolve(ctx context.Context, runID string) (int, string, error)
 	return attempts, lastErr, err
 }
 
-func (db *DB) CompleteRun(ctx context.Context, runID string, now time.Time) error {
-	res, err := db.db.ExecContext(ctx, `UPDATE runs SET state = 'completed', stage = ?, completed_at = ?
-		WHERE id = ? AND state = 'running'`, linkage.StageSolve, nanos(now), runID)
+func (db *DB) CompleteRun(ctx context.Context, runID, attempt string, now time.Time) error {
+	res, err := db.db.ExecContext(ctx, `UPDATE runs SET state = 'completed', stage = ?, completed_at = ?, result_attempt = ?
+		WHERE id = ? AND state = 'running'`, linkage.StageSolve, nanos(now), attempt, runID)
 	if err != nil {
 		return fmt.Errorf("complete run %s: %w", runID, err)
 	}

@@ -58,7 +58,7 @@ func TestChunksReadTheirOwnBlocks(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, want)
-	require.ElementsMatch(t, want, scores(t, f.blobs, f.pid, f.rid))
+	require.ElementsMatch(t, want, scores(t, f))
 
 	r, err := f.store.GetRun(t.Context(), f.pid, f.rid)
 	require.NoError(t, err)

@@ -135,17 +135,24 @@ func (f *fixture) waitCompleted(t *testing.T, state ...linkage.RunState) {
 	}, time.Minute, 10*time.Millisecond)
 }
 
-// linked runs the two parties' similarity_scores project with cfg and returns the blob store
-// and the project and run ids once completed.
-func linked(t *testing.T, cfg worker.Config, threshold float64, data [2][]byte) (*fs.Store, string, string) {
+// linked runs the two parties' similarity_scores project with cfg and returns it completed.
+func linked(t *testing.T, cfg worker.Config, threshold float64, data [2][]byte) *fixture {
 	f := newFixture(t, threshold, data)
 	f.complete(t, cfg)
-	return f.blobs, f.pid, f.rid
+	return f
+}
+
+// resultAttempt is the solve attempt whose blobs the completed run serves.
+func (f *fixture) resultAttempt(t *testing.T) string {
+	r, err := f.store.GetRun(t.Context(), f.pid, f.rid)
+	require.NoError(t, err)
+	require.NotEmpty(t, r.ResultAttempt, "a run completed now records its solve attempt")
+	return r.ResultAttempt
 }
 
 // scores reads a completed similarity_scores run's result.
-func scores(t *testing.T, blobs *fs.Store, pid, rid string) []client.Score {
-	rc, err := blobs.Get(t.Context(), linkage.ResultKey(pid, rid, linkage.PartResult))
+func scores(t *testing.T, f *fixture) []client.Score {
+	rc, err := f.blobs.Get(t.Context(), linkage.ResultKey(f.pid, f.rid, f.resultAttempt(t), linkage.PartResult))
 	require.NoError(t, err)
 	defer rc.Close()
 	var got struct {
@@ -182,11 +189,11 @@ func clks(t *testing.T, d []byte) *engine.CLKs {
 func TestChunkedRunFindsEveryPair(t *testing.T) {
 	data := parties(t)
 	const threshold = 0.6
-	blobs, pid, rid := linked(t, worker.Config{ChunkComparisons: 3000, Concurrency: 2}, threshold, data)
-	require.ElementsMatch(t, pairwise(t, data, threshold), scores(t, blobs, pid, rid))
+	f := linked(t, worker.Config{ChunkComparisons: 3000, Concurrency: 2}, threshold, data)
+	require.ElementsMatch(t, pairwise(t, data, threshold), scores(t, f))
 
 	// The chunks' blobs are removed once the run is solved (just after it is marked completed).
-	requireGone(t, blobs, linkage.ChunkKey(pid, rid, 0))
+	requireGone(t, f.blobs, linkage.ChunkKey(f.pid, f.rid, 0))
 }
 
 // TestChunkedHistogramIsTheWholeRuns: the histogram merged from many chunks, sampling every
@@ -195,8 +202,8 @@ func TestChunkedHistogramIsTheWholeRuns(t *testing.T) {
 	data := parties(t)
 	cfg := worker.Config{ChunkComparisons: 3000, Concurrency: 2,
 		Histogram: worker.HistogramConfig{Floor: 0.2, Bins: 40, SamplePairs: 1 << 30}}
-	blobs, pid, rid := linked(t, cfg, 0.7, data)
-	rc, err := blobs.Get(t.Context(), linkage.HistogramKey(pid, rid))
+	f := linked(t, cfg, 0.7, data)
+	rc, err := f.blobs.Get(t.Context(), linkage.HistogramKey(f.pid, f.rid, f.resultAttempt(t)))
 	require.NoError(t, err)
 	defer rc.Close()
 	var got histogram.Histogram
@@ -215,7 +222,7 @@ func TestChunkedHistogramIsTheWholeRuns(t *testing.T) {
 	for i := range want.Bins {
 		require.Equal(t, want.Exact[i], got.Count(i), "bin %d", i)
 	}
-	requireGone(t, blobs, linkage.ChunkHistogramKey(pid, rid, 0)) // removed with the chunks
+	requireGone(t, f.blobs, linkage.ChunkHistogramKey(f.pid, f.rid, 0)) // removed with the chunks
 }
 
 // requireGone waits until the blob key is deleted.

@@ -43,7 +43,7 @@ func TestRunOverBudgetFailsAtStart(t *testing.T) {
 
 	f := newFixture(t, threshold, data)
 	f.complete(t, worker.Config{MaxScorePairs: 52_900})
-	require.Len(t, scores(t, f.blobs, f.pid, f.rid), 52_900)
+	require.Len(t, scores(t, f), 52_900)
 
 	// A sample of 64 rows of each party (every 3rd row): 4096 pairs, all candidates, scaled
 	// by 52900 / 4096 to 52900; three standard deviations below, (4096 − 3·64) · 52900/4096 = 50420.

@@ -55,7 +55,7 @@ func (w *Worker) chunkHistogram(ctx context.Context, run *linkage.Run, parties [
 // solveHistogram merges the chunks' histograms into the run's. A run whose chunks lack one
 // (histograms were off, or configured differently, on some worker) gets none: the result
 // matters, the plot does not, so this is logged and not retried.
-func (w *Worker) solveHistogram(ctx context.Context, projectID, runID string, chunks int) error {
+func (w *Worker) solveHistogram(ctx context.Context, projectID, runID, solveID string, chunks int) error {
 	if w.cfg.Histogram.Floor <= 0 {
 		return nil
 	}
@@ -79,7 +79,7 @@ func (w *Worker) solveHistogram(ctx context.Context, projectID, runID string, ch
 	if total == nil {
 		return nil
 	}
-	return putWith(ctx, w.blobs, linkage.HistogramKey(projectID, runID), func(wr io.Writer) error {
+	return putWith(ctx, w.blobs, linkage.HistogramKey(projectID, runID, solveID), func(wr io.Writer) error {
 		return json.NewEncoder(wr).Encode(total)
 	})
 }

@@ -344,29 +344,41 @@ func (w *Worker) solve(ctx context.Context, p payload) (err error) {
 		cands = append(cands, chunk...)
 	}
 	engine.SortCandidates(cands)
-	// A second solve (a duplicate task) must not rewrite a finished result under its readers.
+	// A second solve (a duplicate task) need not solve again a run finished meanwhile.
 	if run, err := w.store.GetRun(ctx, p.ProjectID, p.RunID); err != nil {
 		return err
 	} else if run.State.Terminal() {
 		return nil
 	}
-	if err := w.writeResult(ctx, project, p.RunID, cands); err != nil {
+	// This attempt writes under keys of its own and the completion records them, so a solve
+	// still running when another one completes the run never writes over the served result.
+	// (An id, not the attempt number: ReturnSolveAttempt hands numbers out again.)
+	solveID := linkage.NewID()
+	recorded := false // or maybe recorded: the blobs are kept
+	defer func() {
+		if !recorded {
+			w.discardSolve(ctx, p.ProjectID, p.RunID, solveID)
+		}
+	}()
+	if err := w.writeResult(ctx, project, p.RunID, solveID, cands); err != nil {
 		return err
 	}
-	if err := w.solveHistogram(ctx, p.ProjectID, p.RunID, run.Chunks); err != nil {
+	if err := w.solveHistogram(ctx, p.ProjectID, p.RunID, solveID, run.Chunks); err != nil {
 		return err
 	}
-	if err := w.store.CompleteRun(ctx, p.RunID, w.now()); err != nil {
+	recorded = true
+	if err := w.store.CompleteRun(ctx, p.RunID, solveID, w.now()); err != nil {
 		if errors.Is(err, linkage.ErrNotFound) {
 			_ = w.blobs.DeletePrefix(ctx, linkage.RunPrefix(p.ProjectID, p.RunID)) // deleted while solving
 		}
 		if errors.Is(err, linkage.ErrConflict) {
+			recorded = false // another attempt's result stands (or the run failed)
 			return nil
 		}
-		return err
+		return err // the outcome is unknown: the blobs stay (removed with the run if not recorded)
 	}
 	w.metrics.runs.WithLabelValues(string(linkage.RunCompleted)).Inc()
-	w.log.InfoContext(ctx, "run completed", "run", p.RunID, "project", p.ProjectID, "candidates", len(cands))
+	w.log.InfoContext(ctx, "run completed", "run", p.RunID, "project", p.ProjectID, "solve", solveID, "candidates", len(cands))
 	if err := w.blobs.DeletePrefix(ctx, linkage.ChunksPrefix(p.ProjectID, p.RunID)); err != nil {
 		w.log.Warn("delete chunk candidates", "run", p.RunID, "err", err)
 	}
@@ -388,7 +400,7 @@ func (w *Worker) readCandidates(ctx context.Context, projectID, runID string, in
 
 // writeResult solves cands into the project's result type and writes the result blob(s). The
 // permutations' random rows are seeded with the run id, so solving again gives the same result.
-func (w *Worker) writeResult(ctx context.Context, project *linkage.Project, runID string, cands []engine.Candidate) error {
+func (w *Worker) writeResult(ctx context.Context, project *linkage.Project, runID, solveID string, cands []engine.Candidate) error {
 	parties, err := w.store.ListParties(ctx, project.ID)
 	if err != nil {
 		return err
@@ -399,12 +411,21 @@ func (w *Worker) writeResult(ctx context.Context, project *linkage.Project, runI
 	}
 	stored := 0
 	return results.Solve(project.ResultType, cands, sizes, runID, func(part string, write func(io.Writer) error) error {
-		if err := putWith(ctx, w.blobs, linkage.ResultKey(project.ID, runID, part), write); err != nil {
+		if err := putWith(ctx, w.blobs, linkage.ResultKey(project.ID, runID, solveID, part), write); err != nil {
 			return err
 		}
 		stored++
 		return w.fault(ctx, FaultResultWrite, stored)
 	})
+}
+
+// discardSolve deletes the blobs of a solve attempt whose result the run does not serve.
+func (w *Worker) discardSolve(ctx context.Context, projectID, runID, solveID string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := w.blobs.DeletePrefix(ctx, linkage.SolvePrefix(projectID, runID, solveID)); err != nil {
+		w.log.Warn("delete the blobs of a solve attempt not recorded", "run", runID, "solve", solveID, "err", err)
+	}
 }
 
 // putWith streams what write produces into the blob key.

@@ -57,7 +57,7 @@ func TestWindowBoundsOpenChunks(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, [3]int{windowChunks, windowChunks, windowChunks}, [3]int{r.Chunks, r.ChunksPlanned, r.ChunksDone})
 	require.EqualValues(t, 230*170, r.Progress)
-	require.ElementsMatch(t, pairwise(t, data, threshold), scores(t, f.blobs, f.pid, f.rid))
+	require.ElementsMatch(t, pairwise(t, data, threshold), scores(t, f))
 }
 
 // recorder is a queue that only records: the test hands its tasks to the worker one by one.
@@ -123,5 +123,5 @@ func TestPlanningResumesAfterCrash(t *testing.T) {
 		require.NoError(t, w.Handle(ctx, q.take()))
 	}
 	f.waitCompleted(t)
-	require.ElementsMatch(t, pairwise(t, data, threshold), scores(t, f.blobs, f.pid, f.rid))
+	require.ElementsMatch(t, pairwise(t, data, threshold), scores(t, f))
 }

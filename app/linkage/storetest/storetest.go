@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) linkage.Store) {
 		{"ProgressNeverDecreases", testProgressNeverDecreases},
 		{"AttemptsGivenBack", testAttemptsGivenBack},
 		{"LastErrorRecorded", testLastErrorRecorded},
+		{"CompletionRecordsOneSolve", testCompletionRecordsOneSolve},
 		{"FailRun", testFailRun},
 		{"DeleteRun", testDeleteRun},
 		{"DeleteProjectCascades", testDeleteProjectCascades},
@@ -483,12 +484,12 @@ func testRunLifecycle(t *testing.T, s linkage.Store) {
 	require.NoError(t, err)
 	require.Equal(t, linkage.StageSolve, got.Stage)
 
-	require.NoError(t, s.CompleteRun(ctx, r.ID, t0.Add(time.Minute)))
+	require.NoError(t, s.CompleteRun(ctx, r.ID, "s1", t0.Add(time.Minute)))
 	got, err = s.GetRun(ctx, p.ID, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, linkage.RunCompleted, got.State)
 	require.True(t, t0.Add(time.Minute).Equal(got.CompletedAt))
-	require.ErrorIs(t, s.CompleteRun(ctx, r.ID, t0), linkage.ErrConflict)
+	require.ErrorIs(t, s.CompleteRun(ctx, r.ID, "s1", t0), linkage.ErrConflict)
 	require.ErrorIs(t, s.FailRun(ctx, r.ID, "late", t0), linkage.ErrConflict)
 	_, _, err = s.BeginSolve(ctx, r.ID)
 	require.ErrorIs(t, err, linkage.ErrConflict)
@@ -782,6 +783,40 @@ func testProgressNeverDecreases(t *testing.T, s linkage.Store) {
 	require.Equal(t, 2, c.Attempts)
 }
 
+// Two solves of a run: the first completion records its attempt, whose blobs the run serves; the
+// second is refused and changes nothing, so its blobs are never read. A failed run records none.
+func testCompletionRecordsOneSolve(t *testing.T, s linkage.Store) {
+	ctx := context.Background()
+	p, r := readyRun(t, s)
+	require.NoError(t, s.StartRun(ctx, r.ID, twoChunks, chunksFor(r.ID), t0))
+	for i := range 2 {
+		_, err := s.CompleteChunk(ctx, r.ID, i, 1)
+		require.NoError(t, err)
+	}
+	for range 2 {
+		_, _, err := s.BeginSolve(ctx, r.ID)
+		require.NoError(t, err)
+	}
+	got, err := s.GetRun(ctx, p.ID, r.ID)
+	require.NoError(t, err)
+	require.Empty(t, got.ResultAttempt, "running: no result recorded")
+	require.NoError(t, s.CompleteRun(ctx, r.ID, "second", t0.Add(time.Minute)))
+	require.ErrorIs(t, s.CompleteRun(ctx, r.ID, "first", t0.Add(2*time.Minute)), linkage.ErrConflict)
+	got, err = s.GetRun(ctx, p.ID, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, linkage.RunCompleted, got.State)
+	require.Equal(t, "second", got.ResultAttempt, "the late completion replaced the recorded result")
+	require.True(t, t0.Add(time.Minute).Equal(got.CompletedAt))
+
+	p2, r2 := readyRun(t, s)
+	require.NoError(t, s.FailRun(ctx, r2.ID, "gave up", t0))
+	require.ErrorIs(t, s.CompleteRun(ctx, r2.ID, "late", t0), linkage.ErrConflict)
+	got, err = s.GetRun(ctx, p2.ID, r2.ID)
+	require.NoError(t, err)
+	require.Equal(t, linkage.RunError, got.State)
+	require.Empty(t, got.ResultAttempt)
+}
+
 func testFailRun(t *testing.T, s linkage.Store) {
 	ctx := context.Background()
 	p, r := readyRun(t, s)
@@ -810,7 +845,7 @@ func testDeleteRun(t *testing.T, s linkage.Store) {
 	// Work on a deleted run reports it gone.
 	_, err = s.CompleteChunk(ctx, r.ID, 0, 1)
 	require.ErrorIs(t, err, linkage.ErrNotFound)
-	require.ErrorIs(t, s.CompleteRun(ctx, r.ID, t0), linkage.ErrNotFound)
+	require.ErrorIs(t, s.CompleteRun(ctx, r.ID, "s1", t0), linkage.ErrNotFound)
 }
 
 func testDeleteProjectCascades(t *testing.T, s linkage.Store) {
