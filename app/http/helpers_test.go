@@ -150,6 +150,16 @@ func (e *env) resultKey(pid, runID, part string) string {
 	return linkage.ResultKey(pid, runID, r.ResultAttempt, part)
 }
 
+// blob reads a stored blob whole.
+func (e *env) blob(key string) []byte {
+	rc, err := e.blobs.Get(e.t.Context(), key)
+	require.NoError(e.t, err)
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	require.NoError(e.t, err)
+	return b
+}
+
 type response struct {
 	status int
 	header http.Header

@@ -6,9 +6,10 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -202,9 +203,10 @@ func rangeOf(n int) []int {
 
 // Two solves of one permutations run (a duplicated task): the second passes its check of the
 // run before the first completes, then stores its parts after the first completed. The
-// finished result must not change under its readers: both solves draw the permutations'
-// random rows from the run id, so the mask and each party's permutation stay those of one
-// draw. A solve started after completion stores nothing.
+// finished result is never written again: the second solve writes under keys of its own
+// (never one of the first's), its completion is refused, it deletes exactly its own blobs, and
+// the first solve's files stay the same files with the same bytes, served as before. A solve
+// started after completion stores nothing.
 func TestSecondSolveCannotChangeResult(t *testing.T) {
 	cfg := fastWorkers
 	cfg.MaxAttempts = 5
@@ -258,17 +260,48 @@ func TestSecondSolveCannotChangeResult(t *testing.T) {
 	}
 	finished := documents()
 	require.Contains(t, finished[0], "1", "the tutorial data has matches")
+	// The recorded attempt's blobs, read from the blob store: what is served, as stored files.
+	parts := []string{linkage.PartMask, linkage.PartParty(0), linkage.PartParty(1)}
+	firstKeys := make([]string, len(parts))
+	stored := make([]string, len(parts))
+	files := make([]os.FileInfo, len(parts))
+	for i, part := range parts {
+		firstKeys[i] = e.resultKey(p.ProjectID, run, part)
+		stored[i] = string(e.blob(firstKeys[i]))
+		var err error
+		files[i], err = os.Stat(filepath.Join(e.dir, "blobs", filepath.FromSlash(firstKeys[i])))
+		require.NoError(t, err)
+	}
+	requireSame(t, stored, finished, "the served result is not the recorded attempt's blobs")
 
-	putsBefore := late.puts.Load()
 	close(releaseSecond)
 	require.NoError(t, <-secondDone)
-	require.Greater(t, late.puts.Load(), putsBefore, "the second solve stored parts after the run completed")
+	puts, deleted := late.calls()
+	require.Len(t, puts, len(parts), "the second solve stored every part (after the run completed)")
+	r, err := e.store.GetRun(t.Context(), p.ProjectID, run)
+	require.NoError(t, err)
+	for _, key := range puts {
+		require.NotContains(t, firstKeys, key, "the second solve wrote a blob of the finished result")
+		require.False(t, strings.HasPrefix(key, linkage.SolvePrefix(p.ProjectID, run, r.ResultAttempt)), key)
+		_, err := e.blobs.Get(t.Context(), key)
+		require.ErrorIs(t, err, linkage.ErrNotFound, "the losing solve left its blob %s", key)
+	}
+	require.Len(t, deleted, 1, "the losing solve deletes its own blobs once")
+	require.True(t, strings.HasPrefix(puts[0], deleted[0]) && deleted[0] != linkage.RunPrefix(p.ProjectID, run),
+		"the losing solve deleted %s, not its own prefix", deleted[0])
+	for i, key := range firstKeys {
+		now, err := os.Stat(filepath.Join(e.dir, "blobs", filepath.FromSlash(key)))
+		require.NoError(t, err)
+		require.True(t, os.SameFile(files[i], now) && files[i].ModTime().Equal(now.ModTime()), "%s was written again", key)
+		require.True(t, stored[i] == string(e.blob(key)), "%s changed", key)
+	}
 	requireSame(t, finished, documents(), "the finished result changed under its readers")
 
 	// A solve task delivered after completion stores nothing.
 	after := &countingBlobs{BlobStore: e.blobs}
 	require.NoError(t, worker.New(e.store, after, e.queue, quietLogger(), nil, cfg).Handle(t.Context(), solveTask))
-	require.Zero(t, after.puts.Load())
+	puts, _ = after.calls()
+	require.Empty(t, puts)
 	requireSame(t, finished, documents(), "a late solve changed the result")
 }
 
@@ -281,13 +314,29 @@ func requireSame(t *testing.T, want, got []string, msg string) {
 	}
 }
 
-// countingBlobs counts the Puts of a worker.
+// countingBlobs records the keys a worker puts and the prefixes it deletes.
 type countingBlobs struct {
 	linkage.BlobStore
-	puts atomic.Int32
+	mu            sync.Mutex
+	puts, deleted []string
 }
 
 func (b *countingBlobs) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
-	b.puts.Add(1)
+	b.mu.Lock()
+	b.puts = append(b.puts, key)
+	b.mu.Unlock()
 	return b.BlobStore.Put(ctx, key, r)
+}
+
+func (b *countingBlobs) DeletePrefix(ctx context.Context, prefix string) error {
+	b.mu.Lock()
+	b.deleted = append(b.deleted, prefix)
+	b.mu.Unlock()
+	return b.BlobStore.DeletePrefix(ctx, prefix)
+}
+
+func (b *countingBlobs) calls() (puts, deleted []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.puts...), append([]string(nil), b.deleted...)
 }

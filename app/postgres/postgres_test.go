@@ -81,7 +81,7 @@ func TestMigrate(t *testing.T) {
 		require.NoError(t, errs[i])
 		applied = append(applied, results[i]...)
 	}
-	require.ElementsMatch(t, []string{"0001_init.sql", "0002_party_problem.sql", "0003_last_error.sql", "0004_chunk_window.sql", "0005_upload_attempt.sql"}, applied)
+	require.ElementsMatch(t, []string{"0001_init.sql", "0002_party_problem.sql", "0003_last_error.sql", "0004_chunk_window.sql", "0005_upload_attempt.sql", "0006_result_attempt.sql"}, applied)
 	require.NoError(t, db.CheckSchema(ctx))
 	again, err := db.Migrate(ctx)
 	require.NoError(t, err)
@@ -185,6 +185,43 @@ func TestMigrateCountsDoneChunks(t *testing.T) {
 	defer db.Close()
 	applied, err := db.Migrate(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []string{"0004_chunk_window.sql", "0005_upload_attempt.sql"}, applied)
+	require.Equal(t, []string{"0004_chunk_window.sql", "0005_upload_attempt.sql", "0006_result_attempt.sql"}, applied)
 	storetest.MigratedChunks(t, db)
+}
+
+// Runs completed before solve attempts had ids read their result where it was written:
+// migration 0006 leaves their result attempt "" (the old keys).
+func TestMigrateKeepsEarlierResults(t *testing.T) {
+	ctx := context.Background()
+	u := testURL(t)
+	conn, err := pgx.Connect(ctx, u)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	ms, err := migration.Load(migrations, "migrations")
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
+	require.NoError(t, err)
+	for _, m := range ms[:5] {
+		_, err = conn.Exec(ctx, m.SQL)
+		require.NoError(t, err, m.Name)
+		_, err = conn.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
+		require.NoError(t, err)
+	}
+	for _, q := range []string{
+		`INSERT INTO projects (id, name, notes, schema, result_type, number_parties, uses_blocking, result_token_hash, created_at)
+			VALUES ('p', '', '', '{}', 'groups', 2, false, '\x00', now())`,
+		`INSERT INTO runs (id, project_id, name, notes, threshold, state, stage, created_at, completed_at)
+			VALUES ('done', 'p', '', '', 0.8, 'completed', 3, now(), now()), ('solving', 'p', '', '', 0.8, 'running', 2, now(), NULL)`,
+	} {
+		_, err = conn.Exec(ctx, q)
+		require.NoError(t, err, q)
+	}
+
+	db, err := Open(ctx, u)
+	require.NoError(t, err)
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"0006_result_attempt.sql"}, applied)
+	storetest.MigratedResults(t, db)
 }

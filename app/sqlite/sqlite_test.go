@@ -36,7 +36,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	require.Error(t, db.CheckSchema(context.Background()), "a fresh database is not migrated")
 	applied, err := db.Migrate(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, []string{"0001_init.sql", "0002_party_problem.sql", "0003_last_error.sql", "0004_chunk_window.sql", "0005_upload_attempt.sql"}, applied)
+	require.Equal(t, []string{"0001_init.sql", "0002_party_problem.sql", "0003_last_error.sql", "0004_chunk_window.sql", "0005_upload_attempt.sql", "0006_result_attempt.sql"}, applied)
 	applied, err = db.Migrate(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, applied)
@@ -80,7 +80,7 @@ func TestMigrateCountsDoneChunks(t *testing.T) {
 	defer db.Close()
 	applied, err := db.Migrate(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []string{"0004_chunk_window.sql", "0005_upload_attempt.sql"}, applied)
+	require.Equal(t, []string{"0004_chunk_window.sql", "0005_upload_attempt.sql", "0006_result_attempt.sql"}, applied)
 	storetest.MigratedChunks(t, db)
 }
 
@@ -118,11 +118,49 @@ func TestMigrateKeepsEarlierUploads(t *testing.T) {
 	defer db.Close()
 	applied, err := db.Migrate(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []string{"0005_upload_attempt.sql"}, applied)
+	require.Equal(t, []string{"0005_upload_attempt.sql", "0006_result_attempt.sql"}, applied)
 	parties, err := db.ListParties(ctx, "p")
 	require.NoError(t, err)
 	require.Equal(t, linkage.UploadDone, parties[0].State)
 	require.Empty(t, parties[0].Attempt)
 	require.Equal(t, "projects/p/uploads/0.clk", linkage.UploadKey("p", 0, parties[0].Attempt), "read where it was written")
 	require.NoError(t, db.ReleaseUpload(ctx, "p", 1, parties[1].Attempt))
+}
+
+// Runs completed before solve attempts had ids read their result where it was written:
+// migration 0006 leaves their result attempt "" (the old keys).
+func TestMigrateKeepsEarlierResults(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "linkage.db")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	require.NoError(t, err)
+	defer raw.Close()
+	_, err = raw.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`)
+	require.NoError(t, err)
+	old, err := filepath.Glob("migrations/000[12345]_*.sql")
+	require.NoError(t, err)
+	require.Len(t, old, 5)
+	for i, f := range old {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		_, err = raw.Exec(string(b))
+		require.NoError(t, err, f)
+		_, err = raw.Exec(`INSERT INTO schema_migrations VALUES (?, ?, 0)`, i+1, filepath.Base(f))
+		require.NoError(t, err)
+	}
+	for _, q := range []string{
+		`INSERT INTO projects VALUES ('p', '', '', '{}', 'groups', 2, 0, x'00', 1)`,
+		`INSERT INTO runs (id, project_id, name, notes, threshold, state, stage, created_at, completed_at)
+			VALUES ('done', 'p', '', '', 0.8, 'completed', 3, 1, 2), ('solving', 'p', '', '', 0.8, 'running', 2, 1, 0)`,
+	} {
+		_, err = raw.Exec(q)
+		require.NoError(t, err, q)
+	}
+	db, err := sqlite.Open(path)
+	require.NoError(t, err)
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"0006_result_attempt.sql"}, applied)
+	storetest.MigratedResults(t, db)
 }

@@ -943,3 +943,28 @@ func MigratedChunks(t *testing.T, s linkage.Store) {
 	require.NoError(t, err)
 	require.Zero(t, remaining)
 }
+
+// MigratedResults checks a store migrated (0006_result_attempt) from the schema before solve
+// attempts had ids, with project "p" holding run "done" completed and run "solving" running
+// (stage 2, chunks 0 of 0) then: the completed run reads its result at the old keys, where it
+// was written, and the running one records the attempt that completes it.
+func MigratedResults(t *testing.T, s linkage.Store) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := s.GetRun(ctx, "p", "done")
+	require.NoError(t, err)
+	require.Equal(t, linkage.RunCompleted, r.State)
+	require.Empty(t, r.ResultAttempt)
+	require.Equal(t, "projects/p/runs/done/result.json", linkage.ResultKey("p", "done", r.ResultAttempt, linkage.PartResult),
+		"read where it was written")
+	require.Equal(t, "projects/p/runs/done/result-histogram.json", linkage.HistogramKey("p", "done", r.ResultAttempt))
+	require.ErrorIs(t, s.CompleteRun(ctx, "done", "late", t0), linkage.ErrConflict)
+
+	require.NoError(t, s.CompleteRun(ctx, "solving", "s1", t0))
+	r, err = s.GetRun(ctx, "p", "solving")
+	require.NoError(t, err)
+	require.Equal(t, "s1", r.ResultAttempt)
+	r, err = s.GetRun(ctx, "p", "done")
+	require.NoError(t, err)
+	require.Empty(t, r.ResultAttempt, "another run's completion changed this one")
+}
