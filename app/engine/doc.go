@@ -27,10 +27,13 @@
 //
 // The Dice kernel comes in tiers, one per instruction set of the CPUs the
 // worker pools run on: portable (Go, math/bits), popcnt (scalar POPCNTQ, 4
-// rows per pass), avx2 and avx512bw (VPSHUFB nibble lookup summed with
-// VPSADBW, 256- and 512-bit) and avx512 (VPOPCNTQ on two queries per pass
-// over the rows, VBMI2's VPSHRDQ and VBMI's VPERMB for the lane sums). The fastest tier the CPU runs is chosen at start-up from
-// x/sys/cpu; [UseKernel] forces one (the
+// rows per pass), avx2 (VPSHUFB nibble lookup summed with VPSADBW),
+// avx512bw (a Harley–Seal carry-save popcount with VPTERNLOGQ over rows
+// stored in word-interleaved 8-row blocks, so each lane is one row and no
+// transpose is needed) and avx512 (VPOPCNTQ on two queries per pass over the
+// rows, VBMI2's VPSHRDQ and VBMI's VPERMB for the lane sums). The fastest
+// tier the CPU runs is chosen at start-up from x/sys/cpu; [UseKernel] forces
+// one (the
 // binary's --kernel / LINKAGE_KERNEL) and refuses an unknown name or a tier
 // whose instructions the CPU lacks; [KernelName] tells which one runs. All
 // give identical results (property tests and FuzzKernels: go test -run '^$'
