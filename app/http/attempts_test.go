@@ -3,6 +3,7 @@ package http_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -165,4 +166,53 @@ func TestStalledUploadLosesToItsRetry(t *testing.T) {
 			})
 		}
 	}
+}
+
+// lostOutcome fails the first CompleteUpload and the read-back after it, as when the database
+// goes away in the middle of recording an upload: the outcome is unknown, so the attempt keeps
+// its blob and its claim (it may have been recorded).
+type lostOutcome struct {
+	agedClaims
+	failed, readBackFailed atomic.Bool
+}
+
+func (l *lostOutcome) CompleteUpload(ctx context.Context, u linkage.Party) ([]string, error) {
+	if l.failed.CompareAndSwap(false, true) {
+		return nil, errors.New("commit: connection reset by peer")
+	}
+	return l.agedClaims.CompleteUpload(ctx, u)
+}
+
+func (l *lostOutcome) ListParties(ctx context.Context, pid string) ([]linkage.Party, error) {
+	if l.failed.Load() && l.readBackFailed.CompareAndSwap(false, true) {
+		return nil, errors.New("read back: connection refused")
+	}
+	return l.agedClaims.ListParties(ctx, pid)
+}
+
+// An attempt whose upload was stored but whose outcome is unknown keeps its blob (it may have
+// been recorded); once the database says it was not — its stale claim taken over by the retry,
+// so it can never be recorded — the retry deletes that blob: it is not left behind for good.
+func TestRetrySweepsTheReplacedAttempt(t *testing.T) {
+	store := &lostOutcome{}
+	e := newEnv(t, true, func(c *linkhttp.Config, _ *worker.Config) {
+		store.Store, c.Store = c.Store, store
+	})
+	p := e.createProject("groups", 2, false)
+	first, retry, other := tutorial(t, 2), tutorial(t, 0), tutorial(t, 1)
+	r := e.do("POST", "/projects/"+p.ProjectID+"/clks", p.UpdateTokens[0], first)
+	require.Equal(t, http.StatusInternalServerError, r.status, "%s", r.body)
+	kept := e.uploadBlobs(p.ProjectID)
+	require.Len(t, kept, 1, "the outcome is unknown: the blob is kept")
+	require.Equal(t, linkage.UploadUploading, e.party(p.ProjectID, 0).State)
+
+	store.skew.Store(int64(2 * time.Hour))
+	e.upload(p, 0, retry)
+	e.upload(p, 1, other)
+	blobs := e.uploadBlobs(p.ProjectID)
+	require.ElementsMatch(t, []string{e.uploadKey(p.ProjectID, 0), e.uploadKey(p.ProjectID, 1)}, blobs)
+	require.NotContains(t, blobs, kept[0], "the replaced attempt's blob is gone")
+	run := e.createRun(p, 0.8)
+	require.Equal(t, linkage.RunCompleted, e.wait(p, run).State)
+	require.Equal(t, string(groupsJSON(t, expected(t, [][]byte{retry, other}, nil, 0.8))), string(e.result(p, run, p.ResultToken)))
 }

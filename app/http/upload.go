@@ -143,6 +143,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, form string, rec
 		return err
 	}
 	pid, party, attempt := a.project.ID, a.party, a.attempt
+	s.sweepReplaced(r, a)
 	// Clean-up must happen even if the client went away. It deletes this attempt's blobs only
 	// (a retry's are under other keys) and gives the claim back if this attempt still owns it.
 	cleanup := func() {
@@ -214,6 +215,25 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, form string, rec
 		}
 	}
 	return writeJSON(w, http.StatusCreated, map[string]string{"receipt_token": receipt, "message": "Updated"})
+}
+
+// sweepReplaced deletes the blobs of the attempt whose stale claim a's attempt took over (read
+// before claiming): that attempt can no longer be recorded, and if its process died after
+// storing them (or with the outcome of its COMMIT unknown) nothing else would remove them. A
+// replaced attempt still alive deletes its own when it is refused.
+func (s *Server) sweepReplaced(r *http.Request, a *access) {
+	prev := a.parties[a.party]
+	if prev.State != linkage.UploadUploading || prev.Attempt == "" || prev.Attempt == a.attempt {
+		return
+	}
+	ctx := context.WithoutCancel(r.Context())
+	for _, key := range []string{linkage.UploadKey(a.project.ID, a.party, prev.Attempt), linkage.BlocksKey(a.project.ID, a.party, prev.Attempt)} {
+		if err := s.blobs.DeletePrefix(ctx, key); err != nil {
+			s.log.Warn("delete a replaced upload attempt's blob", "request_id", requestID(r.Context()), "key", key, "err", err)
+		}
+	}
+	s.log.Info("upload claim taken over from a stale attempt", "request_id", requestID(r.Context()),
+		"project", a.project.ID, "party", a.party, "replaced", prev.Attempt, "attempt", a.attempt)
 }
 
 // claimLost is the answer to an upload attempt that lost its claim on the update token to a
