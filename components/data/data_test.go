@@ -249,6 +249,46 @@ func TestInClusterContainersAreLimitedProbedAndNonRoot(t *testing.T) {
 	require.NotContains(t, cmd[2], "--requirepass")
 }
 
+func TestManagedPostgres(t *testing.T) {
+	m, out := run(t, testArgs(Managed, InCluster, InCluster))
+	db := componenttest.Find(t, m, "aws:rds/instance:Instance", "linkage-postgres")
+	for key, want := range map[string]any{
+		"engine": "postgres", "engineVersion": "17", "storageType": "gp3", "storageEncrypted": true,
+		"publiclyAccessible": false, "multiAz": true, "deletionProtection": true, "backupRetentionPeriod": 14.0,
+		"performanceInsightsEnabled": true, "skipFinalSnapshot": false, "maxAllocatedStorage": 200.0,
+	} {
+		require.Equalf(t, want, db.Input(key), "rds %s", key)
+	}
+	require.Equal(t, pulumimock.Redacted, pulumimock.Plain(db.Inputs, true)["password"], "the master password is secret")
+	require.Equal(t, true, db.Input("autoMinorVersionUpgrade"), "a major version, minor versions applied by RDS")
+	suffix := componenttest.Find(t, m, "random:index/randomId:RandomId", "linkage-postgres-final-snapshot")
+	require.Equal(t, "linkage-postgres-final-"+suffix.Outputs["hex"].StringValue(), db.Input("finalSnapshotIdentifier"),
+		"the final snapshot is named uniquely, so a replacement's does not collide with it")
+
+	params := componenttest.Find(t, m, "aws:rds/parameterGroup:ParameterGroup", "linkage-postgres")
+	require.Equal(t, "postgres17", params.Input("family"))
+	require.Equal(t, []any{map[string]any{"name": "rds.force_ssl", "value": "1"}}, params.Input("parameters"))
+
+	sg := componenttest.Find(t, m, "aws:ec2/securityGroup:SecurityGroup", "linkage-postgres")
+	require.Len(t, sg.Input("ingress"), 1)
+	require.Equal(t, 5432.0, sg.Input("ingress[0].fromPort"))
+	require.Equal(t, 5432.0, sg.Input("ingress[0].toPort"))
+	require.Equal(t, []any{"sg-nodes"}, sg.Input("ingress[0].securityGroups"))
+	require.Nil(t, sg.Input("ingress[0].cidrBlocks"))
+
+	subnets := componenttest.Find(t, m, "aws:rds/subnetGroup:SubnetGroup", "linkage-postgres")
+	require.Equal(t, []any{"subnet-a", "subnet-b"}, subnets.Input("subnetIds"))
+
+	secret := secretData(t, componenttest.Find(t, m, "kubernetes:core/v1:Secret", "linkage-postgres"))
+	dbURL, err := url.Parse(secret[KeyDatabaseURL])
+	require.NoError(t, err)
+	require.Equal(t, "verify-full", dbURL.Query().Get("sslmode"), "the server's certificate and host name are verified")
+	require.Equal(t, PostgresCAPath, dbURL.Query().Get("sslrootcert"))
+	require.ElementsMatch(t, []string{KeyDatabaseURL, KeyPostgresCA}, keys(secret), "managed mode hands the app the URL and the CA bundle only")
+	requireRDSRoots(t, secret[KeyPostgresCA])
+	require.Equal(t, "linkage-postgres", out["postgres.secret"])
+}
+
 func TestManagedPostgresWithoutProtectionSkipsFinalSnapshot(t *testing.T) {
 	args := testArgs(Managed, InCluster, InCluster)
 	args.Postgres.Managed.DeletionProtection = false

@@ -263,6 +263,40 @@ func TestAPIDeployment(t *testing.T) {
 	require.Equal(t, componenttest.Ptr(intstr.FromInt32(1)), pdb.Spec.MaxUnavailable)
 }
 
+func TestWorkersRunOnTheSpotGroupWithParallelismFromTheirCPULimit(t *testing.T) {
+	m, _ := deploy(t, eksArgs())
+	for name, role := range map[string]string{"worker": "linkage-worker", "worker-highmem": "linkage-worker-highmem"} {
+		spec := deployment(t, m, "linkage-"+name).Spec.Template.Spec
+		require.Len(t, spec.Tolerations, 1)
+		require.Equal(t, "linkage/worker", spec.Tolerations[0].Key)
+		require.Equal(t, corev1.TaintEffectNoSchedule, spec.Tolerations[0].Effect)
+		require.Equal(t, &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "role", Operator: corev1.NodeSelectorOpIn, Values: []string{role}}},
+			}}},
+		}}, spec.Affinity)
+		require.Equal(t, componenttest.Ptr(int64(110)), spec.TerminationGracePeriodSeconds)
+
+		c := onlyContainer(t, spec)
+		require.Equal(t, []string{"/linkage", "worker"}, c.Command)
+		env := envByName(c)
+		require.NotNil(t, env["GOMAXPROCS"].ValueFrom)
+		require.NotNil(t, env["GOMAXPROCS"].ValueFrom.ResourceFieldRef)
+		require.Equal(t, "limits.cpu", env["GOMAXPROCS"].ValueFrom.ResourceFieldRef.Resource)
+		require.Equal(t, "90s", env["LINKAGE_SHUTDOWN_GRACE"].Value, "hands its chunk back before the kill")
+		require.NotNil(t, c.LivenessProbe)
+		require.Equal(t, &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("metrics")}, c.LivenessProbe.HTTPGet)
+		require.Len(t, c.Ports, 1)
+		require.Equal(t, int32(9090), c.Ports[0].ContainerPort)
+
+		hpa := componenttest.Decode[autoscalingv2.HorizontalPodAutoscaler](t, componenttest.Find(t, m, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "linkage-"+name))
+		require.Len(t, hpa.Spec.Metrics, 1)
+		require.NotNil(t, hpa.Spec.Metrics[0].Resource)
+		require.Equal(t, corev1.ResourceCPU, hpa.Spec.Metrics[0].Resource.Name)
+		componenttest.Find(t, m, "kubernetes:policy/v1:PodDisruptionBudget", "linkage-"+name)
+	}
+}
+
 func TestIngressServesHTTPSOnTheALB(t *testing.T) {
 	m, url := deploy(t, eksArgs())
 	require.Equal(t, "https://linkage.example.org", url)
