@@ -153,38 +153,14 @@ func TestQueryErrorIsNotUnavailable(t *testing.T) {
 // Runs started before chunks were planned lazily had every chunk as a row: migration 0004
 // turns the done ones into the run's counters and keeps the others open.
 func TestMigrateCountsDoneChunks(t *testing.T) {
-	ctx := context.Background()
-	u := testURL(t)
-	conn, err := pgx.Connect(ctx, u)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	ms, err := migration.Load(migrations, "migrations")
-	require.NoError(t, err)
-	_, err = conn.Exec(ctx, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
-	require.NoError(t, err)
-	for _, m := range ms[:3] {
-		_, err = conn.Exec(ctx, m.SQL)
-		require.NoError(t, err, m.Name)
-		_, err = conn.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
-		require.NoError(t, err)
-	}
-	for _, q := range []string{
+	db, applied := migrateFrom(t, 3,
 		`INSERT INTO projects (id, name, notes, schema, result_type, number_parties, uses_blocking, result_token_hash, created_at)
 			VALUES ('p', '', '', '{}', 'groups', 2, false, '\x00', now())`,
 		`INSERT INTO runs (id, project_id, name, notes, threshold, state, stage, total, created_at) VALUES ('r', 'p', '', '', 0.8, 'running', 2, 100, now())`,
 		// chunks 0 and 2 done (3 and 4 candidates), chunk 1 at progress 7 of 40.
 		`INSERT INTO chunks (run_id, idx, party_a, party_b, a_lo, a_hi, b_lo, b_hi, progress, candidates, attempts, done) VALUES
 			('r', 0, 0, 1, 0, 3, 0, 10, 30, 3, 1, true), ('r', 1, 0, 1, 3, 7, 0, 10, 7, 0, 1, false), ('r', 2, 0, 1, 7, 10, 0, 10, 30, 4, 2, true)`,
-	} {
-		_, err = conn.Exec(ctx, q)
-		require.NoError(t, err, q)
-	}
-
-	db, err := Open(ctx, u)
-	require.NoError(t, err)
-	defer db.Close()
-	applied, err := db.Migrate(ctx)
-	require.NoError(t, err)
+	)
 	require.Equal(t, []string{"0004_chunk_window.sql", "0005_upload_attempt.sql", "0006_result_attempt.sql"}, applied)
 	storetest.MigratedChunks(t, db)
 }
@@ -192,6 +168,20 @@ func TestMigrateCountsDoneChunks(t *testing.T) {
 // Runs completed before solve attempts had ids read their result where it was written:
 // migration 0006 leaves their result attempt "" (the old keys).
 func TestMigrateKeepsEarlierResults(t *testing.T) {
+	db, applied := migrateFrom(t, 5,
+		`INSERT INTO projects (id, name, notes, schema, result_type, number_parties, uses_blocking, result_token_hash, created_at)
+			VALUES ('p', '', '', '{}', 'groups', 2, false, '\x00', now())`,
+		`INSERT INTO runs (id, project_id, name, notes, threshold, state, stage, created_at, completed_at)
+			VALUES ('done', 'p', '', '', 0.8, 'completed', 3, now(), now()), ('solving', 'p', '', '', 0.8, 'running', 2, now(), NULL)`,
+	)
+	require.Equal(t, []string{"0006_result_attempt.sql"}, applied)
+	storetest.MigratedResults(t, db)
+}
+
+// migrateFrom builds a database at its first `at` migrations, adds rows written by the code of
+// that time, then opens and migrates it, returning the store and the migrations applied.
+func migrateFrom(t *testing.T, at int, rows ...string) (*DB, []string) {
+	t.Helper()
 	ctx := context.Background()
 	u := testURL(t)
 	conn, err := pgx.Connect(ctx, u)
@@ -201,27 +191,20 @@ func TestMigrateKeepsEarlierResults(t *testing.T) {
 	require.NoError(t, err)
 	_, err = conn.Exec(ctx, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
 	require.NoError(t, err)
-	for _, m := range ms[:5] {
+	for _, m := range ms[:at] {
 		_, err = conn.Exec(ctx, m.SQL)
 		require.NoError(t, err, m.Name)
 		_, err = conn.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
 		require.NoError(t, err)
 	}
-	for _, q := range []string{
-		`INSERT INTO projects (id, name, notes, schema, result_type, number_parties, uses_blocking, result_token_hash, created_at)
-			VALUES ('p', '', '', '{}', 'groups', 2, false, '\x00', now())`,
-		`INSERT INTO runs (id, project_id, name, notes, threshold, state, stage, created_at, completed_at)
-			VALUES ('done', 'p', '', '', 0.8, 'completed', 3, now(), now()), ('solving', 'p', '', '', 0.8, 'running', 2, now(), NULL)`,
-	} {
+	for _, q := range rows {
 		_, err = conn.Exec(ctx, q)
 		require.NoError(t, err, q)
 	}
-
 	db, err := Open(ctx, u)
 	require.NoError(t, err)
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	applied, err := db.Migrate(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []string{"0006_result_attempt.sql"}, applied)
-	storetest.MigratedResults(t, db)
+	return db, applied
 }

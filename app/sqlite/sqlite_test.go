@@ -46,40 +46,13 @@ func TestMigrateIsIdempotent(t *testing.T) {
 // Runs started before chunks were planned lazily had every chunk as a row: migration 0004
 // turns the done ones into the run's counters and keeps the others open.
 func TestMigrateCountsDoneChunks(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "linkage.db")
-	raw, err := sql.Open("sqlite", "file:"+path)
-	require.NoError(t, err)
-	defer raw.Close()
-	_, err = raw.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`)
-	require.NoError(t, err)
-	old, err := filepath.Glob("migrations/000[123]_*.sql")
-	require.NoError(t, err)
-	require.Len(t, old, 3)
-	for i, f := range old {
-		b, err := os.ReadFile(f)
-		require.NoError(t, err)
-		_, err = raw.Exec(string(b))
-		require.NoError(t, err, f)
-		_, err = raw.Exec(`INSERT INTO schema_migrations VALUES (?, ?, 0)`, i+1, filepath.Base(f))
-		require.NoError(t, err)
-	}
-	for _, q := range []string{
+	db, applied := migrateFrom(t, 3,
 		`INSERT INTO projects VALUES ('p', '', '', '{}', 'groups', 2, 0, x'00', 1)`,
 		`INSERT INTO runs (id, project_id, name, notes, threshold, state, stage, total, created_at) VALUES ('r', 'p', '', '', 0.8, 'running', 2, 100, 1)`,
 		// chunks 0 and 2 done (3 and 4 candidates), chunk 1 at progress 7 of 40.
 		`INSERT INTO chunks (run_id, idx, party_a, party_b, a_lo, a_hi, b_lo, b_hi, progress, candidates, attempts, done) VALUES
 			('r', 0, 0, 1, 0, 3, 0, 10, 30, 3, 1, 1), ('r', 1, 0, 1, 3, 7, 0, 10, 7, 0, 1, 0), ('r', 2, 0, 1, 7, 10, 0, 10, 30, 4, 2, 1)`,
-	} {
-		_, err = raw.Exec(q)
-		require.NoError(t, err, q)
-	}
-
-	db, err := sqlite.Open(path)
-	require.NoError(t, err)
-	defer db.Close()
-	applied, err := db.Migrate(ctx)
-	require.NoError(t, err)
+	)
 	require.Equal(t, []string{"0004_chunk_window.sql", "0005_upload_attempt.sql", "0006_result_attempt.sql"}, applied)
 	storetest.MigratedChunks(t, db)
 }
@@ -88,36 +61,11 @@ func TestMigrateCountsDoneChunks(t *testing.T) {
 // keys they were written to, and a claim taken before the migration can still be released.
 func TestMigrateKeepsEarlierUploads(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "linkage.db")
-	raw, err := sql.Open("sqlite", "file:"+path)
-	require.NoError(t, err)
-	defer raw.Close()
-	_, err = raw.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`)
-	require.NoError(t, err)
-	old, err := filepath.Glob("migrations/000[1234]_*.sql")
-	require.NoError(t, err)
-	require.Len(t, old, 4)
-	for i, f := range old {
-		b, err := os.ReadFile(f)
-		require.NoError(t, err)
-		_, err = raw.Exec(string(b))
-		require.NoError(t, err, f)
-		_, err = raw.Exec(`INSERT INTO schema_migrations VALUES (?, ?, 0)`, i+1, filepath.Base(f))
-		require.NoError(t, err)
-	}
-	for _, q := range []string{
+	db, applied := migrateFrom(t, 4,
 		`INSERT INTO projects VALUES ('p', '', '', '{}', 'groups', 2, 0, x'00', 1)`,
 		`INSERT INTO parties (project_id, idx, update_token_hash, state, claimed_at, records, hash_size, uploaded_at)
 			VALUES ('p', 0, x'01', 'done', 1, 5, 128, 2), ('p', 1, x'02', 'uploading', 1, 0, 0, 0)`,
-	} {
-		_, err = raw.Exec(q)
-		require.NoError(t, err, q)
-	}
-	db, err := sqlite.Open(path)
-	require.NoError(t, err)
-	defer db.Close()
-	applied, err := db.Migrate(ctx)
-	require.NoError(t, err)
+	)
 	require.Equal(t, []string{"0005_upload_attempt.sql", "0006_result_attempt.sql"}, applied)
 	parties, err := db.ListParties(ctx, "p")
 	require.NoError(t, err)
@@ -130,17 +78,29 @@ func TestMigrateKeepsEarlierUploads(t *testing.T) {
 // Runs completed before solve attempts had ids read their result where it was written:
 // migration 0006 leaves their result attempt "" (the old keys).
 func TestMigrateKeepsEarlierResults(t *testing.T) {
-	ctx := context.Background()
+	db, applied := migrateFrom(t, 5,
+		`INSERT INTO projects VALUES ('p', '', '', '{}', 'groups', 2, 0, x'00', 1)`,
+		`INSERT INTO runs (id, project_id, name, notes, threshold, state, stage, created_at, completed_at)
+			VALUES ('done', 'p', '', '', 0.8, 'completed', 3, 1, 2), ('solving', 'p', '', '', 0.8, 'running', 2, 1, 0)`,
+	)
+	require.Equal(t, []string{"0006_result_attempt.sql"}, applied)
+	storetest.MigratedResults(t, db)
+}
+
+// migrateFrom builds a database at its first `at` migrations, adds rows written by the code of
+// that time, then opens and migrates it, returning the store and the migrations applied.
+func migrateFrom(t *testing.T, at int, rows ...string) (*sqlite.DB, []string) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "linkage.db")
 	raw, err := sql.Open("sqlite", "file:"+path)
 	require.NoError(t, err)
 	defer raw.Close()
 	_, err = raw.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`)
 	require.NoError(t, err)
-	old, err := filepath.Glob("migrations/000[12345]_*.sql")
+	all, err := filepath.Glob("migrations/*.sql")
 	require.NoError(t, err)
-	require.Len(t, old, 5)
-	for i, f := range old {
+	require.Greater(t, len(all), at)
+	for i, f := range all[:at] {
 		b, err := os.ReadFile(f)
 		require.NoError(t, err)
 		_, err = raw.Exec(string(b))
@@ -148,19 +108,14 @@ func TestMigrateKeepsEarlierResults(t *testing.T) {
 		_, err = raw.Exec(`INSERT INTO schema_migrations VALUES (?, ?, 0)`, i+1, filepath.Base(f))
 		require.NoError(t, err)
 	}
-	for _, q := range []string{
-		`INSERT INTO projects VALUES ('p', '', '', '{}', 'groups', 2, 0, x'00', 1)`,
-		`INSERT INTO runs (id, project_id, name, notes, threshold, state, stage, created_at, completed_at)
-			VALUES ('done', 'p', '', '', 0.8, 'completed', 3, 1, 2), ('solving', 'p', '', '', 0.8, 'running', 2, 1, 0)`,
-	} {
+	for _, q := range rows {
 		_, err = raw.Exec(q)
 		require.NoError(t, err, q)
 	}
 	db, err := sqlite.Open(path)
 	require.NoError(t, err)
-	defer db.Close()
-	applied, err := db.Migrate(ctx)
+	t.Cleanup(func() { db.Close() })
+	applied, err := db.Migrate(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, []string{"0006_result_attempt.sql"}, applied)
-	storetest.MigratedResults(t, db)
+	return db, applied
 }
