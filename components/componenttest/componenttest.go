@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/require"
@@ -108,4 +109,16 @@ func Ptr[T any](v T) *T { return &v }
 // DependsOn reports whether r was declared depending on on.
 func DependsOn(r pulumimock.Resource, on pulumimock.Resource) bool {
 	return slices.Contains(r.DependsOn, on.URN)
+}
+
+// Await reads an output captured by an Apply, which may resolve after the program returns.
+func Await(t *testing.T, c chan string) string {
+	t.Helper()
+	select {
+	case v := <-c:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal("output never resolved")
+		return ""
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -54,19 +53,7 @@ func buildImage(t *testing.T, args *ImageArgs) (*pulumimock.Mocks, string) {
 		return nil
 	})
 	require.NoError(t, err)
-	return m, await(t, ref)
-}
-
-// await reads an output captured by an Apply, which may resolve after the program returns.
-func await(t *testing.T, c chan string) string {
-	t.Helper()
-	select {
-	case v := <-c:
-		return v
-	case <-time.After(10 * time.Second):
-		t.Fatal("output never resolved")
-		return ""
-	}
+	return m, componenttest.Await(t, ref)
 }
 
 func TestAGivenImageIsDeployedAsIs(t *testing.T) {

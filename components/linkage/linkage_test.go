@@ -3,7 +3,6 @@ package linkage
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -122,19 +121,7 @@ func deploy(t *testing.T, args *Args) (*pulumimock.Mocks, string) {
 		return nil
 	})
 	require.NoError(t, err)
-	return m, await(t, url)
-}
-
-// await reads an output captured by an Apply, which may finish after the program returns.
-func await(t *testing.T, c chan string) string {
-	t.Helper()
-	select {
-	case v := <-c:
-		return v
-	case <-time.After(10 * time.Second):
-		t.Fatal("output never resolved")
-		return ""
-	}
+	return m, componenttest.Await(t, url)
 }
 
 // deployment finds and decodes a Deployment.
