@@ -69,11 +69,11 @@ func (w *Worker) estimateCandidates(ctx context.Context, run *linkage.Run, proje
 		stride := n / count
 		offset := int64(i) * stride / k
 		var err error
-		if samples[i], err = w.readSample(ctx, project.ID, pa, stride, offset, count); err != nil {
+		if samples[i], err = w.readSample(ctx, pa, stride, offset, count); err != nil {
 			return estimate{}, err
 		}
 		if project.UsesBlocking {
-			if blocks[i], err = w.readSampleBlocks(ctx, project.ID, pa, stride, offset, count); err != nil {
+			if blocks[i], err = w.readSampleBlocks(ctx, pa, stride, offset, count); err != nil {
 				return estimate{}, err
 			}
 		}
@@ -128,8 +128,8 @@ func countCandidates(ctx context.Context, a, b *engine.CLKs, opt engine.Options)
 }
 
 // readSample reads count rows of a party's upload, every stride-th from offset, in one pass.
-func (w *Worker) readSample(ctx context.Context, projectID string, pa linkage.Party, stride, offset, count int64) (*engine.CLKs, error) {
-	rc, err := w.blobs.Get(ctx, linkage.UploadKey(projectID, pa.Index, pa.Attempt))
+func (w *Worker) readSample(ctx context.Context, pa linkage.Party, stride, offset, count int64) (*engine.CLKs, error) {
+	rc, err := w.blobs.Get(ctx, linkage.UploadKey(pa.ProjectID, pa.Index, pa.Attempt))
 	if err != nil {
 		return nil, fmt.Errorf("read upload of party %d: %w", pa.Index, err)
 	}
@@ -152,11 +152,11 @@ func (w *Worker) readSample(ctx context.Context, projectID string, pa linkage.Pa
 }
 
 // readSampleBlocks reads the blocks of the rows readSample reads.
-func (w *Worker) readSampleBlocks(ctx context.Context, projectID string, pa linkage.Party, stride, offset, count int64) ([][]string, error) {
+func (w *Worker) readSampleBlocks(ctx context.Context, pa linkage.Party, stride, offset, count int64) ([][]string, error) {
 	if !pa.HasBlocks {
 		return w.readBlocks(ctx, pa, 0, count)
 	}
-	rc, err := w.blobs.Get(ctx, linkage.BlocksKey(projectID, pa.Index, pa.Attempt))
+	rc, err := w.blobs.Get(ctx, linkage.BlocksKey(pa.ProjectID, pa.Index, pa.Attempt))
 	if err != nil {
 		return nil, fmt.Errorf("read blocks of party %d: %w", pa.Index, err)
 	}
